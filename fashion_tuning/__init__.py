@@ -1,0 +1,1 @@
+"""Tune a CNN on Fashion-MNIST with KerasTuner: Random Search against Bayesian Optimisation."""

@@ -1,0 +1,111 @@
+"""Command line shared by both scripts: flags generated from `Config`, errors as exit 2."""
+
+import argparse
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from fashion_tuning.config import QUICK, Config, fields_for
+from fashion_tuning.data import SOURCE_ORDER
+from fashion_tuning.errors import NoCompletedTrial, UserError
+
+EXIT_USAGE = 2
+EXIT_NO_TRIAL = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, not argparse's usage block: the problem and where to look.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _typed(kind):
+    """An argparse `type` whose error names the expected kind."""
+    def convert(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n' if kind is int else ''} "
+                                             f"{kind.__name__}") from None
+    return convert
+
+
+def make_parser(strategy, description):
+    """The argument parser of `strategy`'s script; defaults and help come from `Config`."""
+    parser = _Parser(
+        description=description,
+        epilog=textwrap.fill(f"Data is loaded from: {SOURCE_ORDER}. Re-running into an "
+                             "existing results folder resumes the search."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for f in fields_for(strategy):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type is bool:
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+            continue
+        # default=None so that --quick can tell "not given" from "given".
+        parser.add_argument(flag, type=_typed(f.type),
+                            default=None, metavar=f.name.upper(),
+                            help=f.metadata["help"] + (f" (default: {f.default})"
+                                                       if f.default is not None else ""))
+    return parser
+
+
+def parse_config(strategy, argv, description=""):
+    """Parse `argv` into a validated `Config`; bad values exit 2 with one line."""
+    parser = make_parser(strategy, description)
+    args = vars(parser.parse_args(argv))
+    given = {k: v for k, v in args.items() if v is not None and v is not False}
+    preset = QUICK if given.get("quick") else {}
+    try:
+        return Config(**{**preset, **given})
+    except UserError as e:
+        parser.error(str(e))
+
+
+def check_writable(folder):
+    """Create `folder` and prove it is writable, before any data is loaded."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"{folder}: results folder is not writable ({e.strerror}); "
+                        "fix its permissions or pass another --results-dir") from None
+
+
+def main(strategy, argv=None, description=""):
+    """Run one strategy end to end. Returns the process exit code."""
+    config = parse_config(strategy, argv, description)
+    start = time.perf_counter()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ start-up chatter.
+    try:
+        folder = Path(config.results_dir) / strategy
+        check_writable(folder)
+        # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
+        from fashion_tuning import report, search
+        from fashion_tuning.data import load_fashion_mnist
+
+        dataset = load_fashion_mnist(config.data_dir)
+        print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
+              f"{len(dataset.y_test):,} test images), loaded in "
+              f"{time.perf_counter() - start:.1f} s")
+        resuming = (folder / "oracle.json").is_file() and not config.overwrite
+        print(f"{'Resuming the search' if resuming else 'Starting a new search'} in {folder}"
+              + ("" if resuming else " (--overwrite)" if config.overwrite else ""))
+        result = search.run(strategy, config, dataset)
+        paths = report.write_results(result, folder)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoCompletedTrial as e:
+        print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
+              "Nothing was retrained.", file=sys.stderr)
+        return EXIT_NO_TRIAL
+    print(report.summary_table(result.to_dict()))
+    print("Wrote " + ", ".join(str(p) for p in (*paths, folder / search.MODEL_FILE)))
+    return 0

@@ -1,0 +1,70 @@
+"""Every default of a tuning run, in one place; the CLI is generated from it."""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from fashion_tuning.errors import UserError
+
+OBJECTIVE = "val_accuracy"
+
+# Strategy name (also the results sub-folder) -> KerasTuner oracle class name.
+STRATEGIES = {
+    "random_search": "RandomSearchOracle",
+    "bayesian_optimization": "BayesianOptimizationOracle",
+}
+
+# What --quick changes: the whole pipeline on real data in about a minute on 2 CPU cores.
+# It writes to its own folder so a quick run never resumes (or spoils) a full one.
+QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "results-quick"}
+
+
+def _flag(help, default, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class Config:
+    """Settings of one run. Field names become `--kebab-case` flags."""
+
+    # The reference setup: 10 trials, <= 30 epochs, batch 128, early stopping.
+    max_trials: int = _flag("number of hyperparameter sets to try", 10)
+    epochs: int = _flag("maximum epochs per trial; early stopping usually ends sooner", 30)
+    batch_size: int = _flag("mini-batch size for search and retrain", 128)
+    patience: int = _flag("early-stopping patience, in epochs without a lower val_loss", 3)
+    seed: int = _flag("seed for the split, the weights and the tuner (>= 1: KerasTuner "
+                      "treats 0 as 'random')", 42)
+    data_dir: str = _flag("folder with the four Fashion-MNIST IDX files "
+                          "(default: $FASHION_MNIST_DIR, then the search order below)", None)
+    results_dir: str = _flag("results go to RESULTS_DIR/<strategy>/", "results")
+    val_fraction: float = _flag("share of the training images held out for validation", 0.2)
+    train_limit: int = _flag("use only N of the 60,000 training images (stratified), "
+                             "for quick runs", None)
+    overwrite: bool = _flag("delete earlier results of this strategy and start afresh "
+                            "(default: resume)", False)
+    quick: bool = _flag("preset for a short run: " + ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()), False)
+    initial_points: int = _flag("random trials before the Gaussian process takes over "
+                                "(KerasTuner's own default, 3 x #hyperparameters, would "
+                                "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
+                                oracle_arg="num_initial_points")
+
+    def __post_init__(self):
+        for name in ("max_trials", "epochs", "batch_size", "patience", "seed",
+                     "initial_points"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{_kebab(name)} must be at least 1, got {getattr(self, name)}")
+        if self.train_limit is not None and self.train_limit < 100:
+            raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")
+        if not 0 < self.val_fraction < 1:
+            raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
+                            f"got {self.val_fraction}")
+
+
+def _kebab(name):
+    return name.replace("_", "-")
+
+
+def fields_for(strategy):
+    """The `Config` fields that are flags of `strategy`'s script."""
+    return [f for f in dataclasses.fields(Config)
+            if strategy in f.metadata.get("strategies", (strategy,))]

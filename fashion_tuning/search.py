@@ -1,0 +1,270 @@
+"""Search, retrain the best configuration on all training images, evaluate on the test set."""
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+
+from fashion_tuning import data as data_module
+from fashion_tuning.config import OBJECTIVE, STRATEGIES, Config, fields_for
+from fashion_tuning.errors import NoCompletedTrial
+from fashion_tuning.hypermodel import build_model
+from fashion_tuning.report import atomic_write_text
+
+RUN_FILE = "run.json"  # Our per-trial side file (epochs run, seconds) next to trial.json.
+MODEL_FILE = "best_model.keras"
+
+
+@dataclass
+class TrialRecord:
+    """One trial as reported: KerasTuner's state plus our timing."""
+
+    trial_id: str
+    status: str
+    hyperparameters: dict
+    val_accuracy: float
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class RunResult:
+    """Everything a finished run reports; `summary.json` is `asdict()` of it."""
+
+    strategy: str
+    max_trials: int
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int
+    val_fraction: float
+    train_limit: int
+    data_source: str
+    train_images: int
+    val_images: int
+    best_trial_id: str
+    best_hyperparameters: dict
+    best_val_accuracy: float
+    retrain_epochs: int
+    test_accuracy: float
+    test_loss: float
+    per_class_accuracy: dict
+    search_seconds: float
+    retrain_seconds: float
+    total_seconds: float
+    versions: dict
+    machine: dict
+    trials: list = field(default_factory=list)
+    oracle: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class CNNTuner(kt.Tuner):
+    """`kt.Tuner` that seeds each trial, times it and fails trials whose loss is not finite."""
+
+    def __init__(self, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def run_trial(self, trial, *args, **kwargs):
+        keras.backend.clear_session()  # Keep ten trials from piling up graphs.
+        # Seed per trial so a resumed search re-runs a trial exactly as before.
+        keras.utils.set_random_seed(self.seed + int(trial.trial_id))
+        start = time.perf_counter()
+        histories = super().run_trial(trial, *args, **kwargs)
+        history = histories[0].history
+        run = {"epochs_run": len(history["loss"]), "seconds": time.perf_counter() - start}
+        atomic_write_text(Path(self.get_trial_dir(trial.trial_id)) / RUN_FILE, json.dumps(run))
+        bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
+        if bad:
+            # FailedTrialError makes KerasTuner mark the trial FAILED (no retry),
+            # instead of COMPLETED with a meaningless val_accuracy.
+            raise kt.errors.FailedTrialError(f"loss became non-finite in epoch {bad[0] + 1}")
+        return histories
+
+
+def oracle_args(strategy, config):
+    """The strategy-specific oracle arguments that come from flags."""
+    return {f.metadata["oracle_arg"]: getattr(config, f.name)
+            for f in fields_for(strategy) if "oracle_arg" in f.metadata}
+
+
+def make_oracle(strategy, config):
+    """The KerasTuner oracle of `strategy`, configured from `config`."""
+    oracle_class = getattr(kt.oracles, STRATEGIES[strategy])
+    return oracle_class(
+        objective=kt.Objective(OBJECTIVE, direction="max"),
+        max_trials=config.max_trials,
+        seed=config.seed,
+        **oracle_args(strategy, config),
+    )
+
+
+def make_tuner(strategy, config):
+    """Create (or reload, unless `config.overwrite`) the tuner in `results_dir/strategy`."""
+    return CNNTuner(
+        seed=config.seed,
+        oracle=make_oracle(strategy, config),
+        hypermodel=build_model,
+        directory=config.results_dir,
+        project_name=strategy,
+        overwrite=config.overwrite,
+    )
+
+
+def split(dataset, config):
+    """The (optionally limited) training pool and its stratified train/validation split."""
+    x, y = data_module.subset(dataset.x_train, dataset.y_train, config.train_limit, config.seed)
+    train_idx, val_idx = data_module.stratified_split(y, config.val_fraction, config.seed)
+    return (x, y), (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+
+
+def trial_records(tuner):
+    """`TrialRecord`s of every trial KerasTuner knows, in trial-id order."""
+    records = []
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        run_file = Path(tuner.project_dir) / f"trial_{trial_id}" / RUN_FILE
+        run = json.loads(run_file.read_text()) if run_file.is_file() else {}
+        score = trial.score if trial.status == "COMPLETED" else None
+        records.append(TrialRecord(
+            trial_id=trial_id,
+            status=trial.status.lower(),
+            hyperparameters=dict(trial.hyperparameters.values),
+            val_accuracy=None if score is None else float(score),
+            epochs_run=run.get("epochs_run"),
+            best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
+            seconds=run.get("seconds"),
+            message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
+        ))
+    return records
+
+
+def best_completed(records):
+    """The completed trial with the highest val_accuracy (first one on ties), or None."""
+    completed = [r for r in records if r.status == "completed"]
+    return max(completed, key=lambda r: r.val_accuracy, default=None)
+
+
+def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_path):
+    """Train the best configuration on all training images and evaluate it on the test set.
+
+    Returns:
+        `(test_loss, test_accuracy, per_class_accuracy, seconds)`.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    hp = kt.HyperParameters()
+    hp.values.update(hyperparameters)
+    start = time.perf_counter()
+    model = build_model(hp)
+    model.fit(*train, epochs=epochs, batch_size=config.batch_size, verbose=2)
+    seconds = time.perf_counter() - start
+    test_loss, test_accuracy = model.evaluate(*test, batch_size=config.batch_size, verbose=0)
+    predicted = model.predict(test[0], batch_size=config.batch_size, verbose=0).argmax(axis=1)
+    per_class = {
+        name: float(np.mean(predicted[test[1] == c] == c))
+        for c, name in enumerate(data_module.CLASS_NAMES)
+    }
+    tmp = model_path.with_name(".tmp-" + model_path.name)
+    model.save(tmp)
+    os.replace(tmp, model_path)
+    return float(test_loss), float(test_accuracy), per_class, seconds
+
+
+def run(strategy, config: Config, dataset, log=print):
+    """Search, retrain and evaluate; write the model; return a `RunResult`.
+
+    Args:
+        strategy: a key of `STRATEGIES`.
+        config: the run's settings.
+        dataset: a validated `data.Dataset`.
+        log: where progress lines go.
+    """
+    start = time.perf_counter()
+    pool, train, val = split(dataset, config)
+    tuner = make_tuner(strategy, config)
+    tuner.search(
+        *train,
+        validation_data=val,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True),
+            keras.callbacks.TerminateOnNaN(),
+        ],
+        verbose=2,
+    )
+    records = trial_records(tuner)
+    best = best_completed(records)
+    if best is None:
+        raise NoCompletedTrial(f"none of the {len(records)} trials completed")
+    log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
+        f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
+        f"for {best.best_epoch} epochs")
+    test_loss, test_accuracy, per_class, retrain_seconds = retrain_and_evaluate(
+        best.hyperparameters, best.best_epoch, pool, (dataset.x_test, dataset.y_test),
+        config, Path(tuner.project_dir) / MODEL_FILE)
+    search_seconds = sum(r.seconds or 0 for r in records)
+    return RunResult(
+        strategy=strategy,
+        max_trials=config.max_trials,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        patience=config.patience,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        train_limit=config.train_limit,
+        data_source=dataset.source,
+        train_images=len(train[1]),
+        val_images=len(val[1]),
+        best_trial_id=best.trial_id,
+        best_hyperparameters=best.hyperparameters,
+        best_val_accuracy=best.val_accuracy,
+        retrain_epochs=best.best_epoch,
+        test_accuracy=test_accuracy,
+        test_loss=test_loss,
+        per_class_accuracy=per_class,
+        search_seconds=round(search_seconds, 1),
+        retrain_seconds=round(retrain_seconds, 1),
+        total_seconds=round(time.perf_counter() - start, 1),
+        versions=versions(),
+        machine=machine(),
+        trials=[asdict(r) for r in records],
+        oracle={"class": STRATEGIES[strategy], **oracle_args(strategy, config)},
+    )
+
+
+def versions():
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": kt.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def machine():
+    """CPU model and core count, recorded with every result."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(),
+            "gpus": len(tf.config.list_physical_devices("GPU"))}
