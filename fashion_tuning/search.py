@@ -84,7 +84,9 @@ class CNNTuner(kt.Tuner):
         start = time.perf_counter()
         histories = super().run_trial(trial, *args, **kwargs)
         history = histories[0].history
-        run = {"epochs_run": len(history["loss"]), "seconds": time.perf_counter() - start}
+        run = {"epochs_run": len(history["loss"]), "seconds": time.perf_counter() - start,
+               # Per-epoch curves, for reports and plots.
+               "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
         atomic_write_text(Path(self.get_trial_dir(trial.trial_id)) / RUN_FILE, json.dumps(run))
         bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
         if bad:

@@ -1,0 +1,82 @@
+"""Errors a user can cause: one line on stderr, exit 2, nothing trained."""
+
+import pytest
+
+from conftest import run_script
+from fashion_tuning.cli import parse_config
+from fashion_tuning.config import QUICK
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--max-trials", "0"], "--max-trials must be at least 1"),
+    (["--epochs", "-3"], "--epochs must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--patience", "0"], "--patience must be at least 1"),
+    (["--seed", "0"], "--seed must be at least 1"),
+    (["--val-fraction", "0"], "--val-fraction must be between 0 and 1"),
+    (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+    (["--train-limit", "5"], "--train-limit must be at least 100"),
+    (["--initial-points", "0"], "--initial-points must be at least 1"),
+    (["--epochs", "ten"], "'ten' is not an int"),
+    (["--val-fraction", "x"], "'x' is not a float"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_bad_flags_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_config("bayesian_optimization", argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_initial_points_is_bayesian_only(capsys):
+    with pytest.raises(SystemExit):
+        parse_config("random_search", ["--initial-points", "3"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+    assert parse_config("bayesian_optimization", []).initial_points == 3
+
+
+def test_quick_preset_yields_to_explicit_flags():
+    config = parse_config("random_search", ["--quick", "--epochs", "5"])
+    assert config.epochs == 5
+    assert config.max_trials == QUICK["max_trials"]
+    assert config.train_limit == QUICK["train_limit"]
+    assert config.results_dir == QUICK["results_dir"]
+    default = parse_config("random_search", [])
+    assert (default.max_trials, default.epochs, default.batch_size, default.patience,
+            default.seed, default.results_dir) == (10, 30, 128, 3, 42, "results")
+
+
+def test_missing_data_dir_exits_2(tmp_path):
+    proc = run_script("random_search_tuning.py", "--data-dir", tmp_path / "nope",
+                      "--results-dir", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "nope: data directory does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_data_exits_2(tiny_data, tmp_path):
+    (tiny_data / "train-images-idx3-ubyte.gz").write_bytes(b"garbage")
+    proc = run_script("bayesian_tuning.py", "--data-dir", tiny_data,
+                      "--results-dir", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "train-images-idx3-ubyte.gz: cannot be read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_env_var_names_the_data_dir(tmp_path):
+    proc = run_script("random_search_tuning.py", "--results-dir", tmp_path / "out",
+                      env={"FASHION_MNIST_DIR": str(tmp_path / "from-env")})
+    assert proc.returncode == 2 and "from-env: data directory does not exist" in proc.stderr
+
+
+def test_results_folder_that_is_a_file_exits_2_before_loading_data(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    # The data dir does not exist either: the folder check must come first.
+    proc = run_script("random_search_tuning.py", "--results-dir", blocker,
+                      "--data-dir", tmp_path / "nope")
+    assert proc.returncode == 2
+    assert "results folder is not writable" in proc.stderr
+    assert "--results-dir" in proc.stderr

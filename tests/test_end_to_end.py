@@ -1,0 +1,125 @@
+"""Each script, run as a user would on tiny generated data, and on real data when installed."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, requires_debian_data, run_script
+from fashion_tuning.data import CLASS_NAMES
+
+SCRIPTS = {"random_search": "random_search_tuning.py",
+           "bayesian_optimization": "bayesian_tuning.py"}
+SUMMARY_KEYS = {
+    "strategy", "max_trials", "epochs", "batch_size", "seed", "best_trial_id",
+    "best_hyperparameters", "best_val_accuracy", "retrain_epochs", "test_accuracy",
+    "test_loss", "per_class_accuracy", "data_source", "search_seconds", "retrain_seconds",
+    "total_seconds", "versions", "trials", "machine",
+}
+EVALUATE = """
+import sys, keras, numpy as np
+sys.path.insert(0, sys.argv[3])
+from fashion_tuning.data import load_idx_dir
+d = load_idx_dir(sys.argv[2])
+model = keras.saving.load_model(sys.argv[1])
+print(model.evaluate(d.x_test, d.y_test, batch_size=128, verbose=0)[1])
+"""
+
+
+def reload_accuracy(model_path, data_dir):
+    """Test accuracy of a saved model, evaluated in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", EVALUATE, str(model_path), str(data_dir),
+                          str(ROOT)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module", params=list(SCRIPTS))
+def tiny_run(request, tmp_path_factory):
+    """One 2-trial, 2-epoch run of a script on tiny data, shared by the checks below."""
+    from conftest import write_idx_dir
+
+    tmp = tmp_path_factory.mktemp(request.param)
+    data_dir = write_idx_dir(tmp / "data")
+    args = ("--data-dir", data_dir, "--results-dir", tmp / "results", "--max-trials", 2,
+            "--epochs", 2, "--batch-size", 32)
+    proc = run_script(SCRIPTS[request.param], *args)
+    return request.param, proc, tmp / "results" / request.param, data_dir, args
+
+
+def test_run_succeeds_and_prints_the_summary(tiny_run):
+    strategy, proc, folder, _, _ = tiny_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Starting a new search" in proc.stdout
+    for label in ("Best val accuracy", "Test accuracy", "Best hyperparameters", "Best trial",
+                  "Trials run", "Elapsed time"):
+        assert label in proc.stdout
+
+
+def test_summary_json_has_every_field(tiny_run):
+    strategy, proc, folder, data_dir, _ = tiny_run
+    summary = json.loads((folder / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["strategy"] == strategy
+    assert (summary["max_trials"], summary["epochs"], summary["batch_size"],
+            summary["seed"]) == (2, 2, 32, 42)
+    assert summary["data_source"] == f"directory {data_dir}"
+    assert set(summary["per_class_accuracy"]) == set(CLASS_NAMES)
+    assert all(0 <= v <= 1 for v in summary["per_class_accuracy"].values())
+    assert 0 <= summary["test_accuracy"] <= 1 and summary["test_loss"] > 0
+    assert set(summary["versions"]) >= {"python", "tensorflow", "keras", "keras_tuner"}
+    assert len(summary["trials"]) == 2
+    for t in summary["trials"]:
+        assert set(t) >= {"trial_id", "status", "hyperparameters", "val_accuracy",
+                          "epochs_run", "seconds"}
+        assert t["status"] == "completed" and 1 <= t["epochs_run"] <= 2 and t["seconds"] > 0
+    best = max(summary["trials"], key=lambda t: t["val_accuracy"])
+    assert summary["best_trial_id"] == best["trial_id"]
+    assert summary["best_val_accuracy"] == best["val_accuracy"]
+    assert summary["best_hyperparameters"] == best["hyperparameters"]
+    assert summary["retrain_epochs"] == best["best_epoch"]
+    assert summary["search_seconds"] > 0 and summary["retrain_seconds"] > 0
+    assert summary["total_seconds"] >= summary["retrain_seconds"]
+    if strategy == "bayesian_optimization":
+        assert summary["oracle"]["num_initial_points"] == 3
+
+
+def test_trials_csv_has_one_row_per_trial(tiny_run):
+    _, _, folder, _, _ = tiny_run
+    summary = json.loads((folder / "summary.json").read_text())
+    with open(folder / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["trial_id"] for r in rows] == [t["trial_id"] for t in summary["trials"]]
+    for row, trial in zip(rows, summary["trials"]):
+        assert float(row["val_accuracy"]) == pytest.approx(trial["val_accuracy"])
+        assert row["units"] == str(trial["hyperparameters"]["units"])
+        assert row["optimizer"] == trial["hyperparameters"]["optimizer"]
+
+
+def test_saved_model_reproduces_test_accuracy(tiny_run):
+    _, _, folder, data_dir, _ = tiny_run
+    summary = json.loads((folder / "summary.json").read_text())
+    assert reload_accuracy(folder / "best_model.keras", data_dir) == pytest.approx(
+        summary["test_accuracy"], abs=1e-6)
+
+
+def test_rerun_resumes_without_new_trials(tiny_run):
+    strategy, _, folder, _, args = tiny_run
+    proc = run_script(SCRIPTS[strategy], *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Resuming the search" in proc.stdout
+    summary = json.loads((folder / "summary.json").read_text())
+    assert len(summary["trials"]) == 2
+
+
+@requires_debian_data
+def test_short_real_data_run_learns(tmp_path):
+    proc = run_script("random_search_tuning.py", "--results-dir", tmp_path, "--max-trials", 1,
+                      "--epochs", 2, "--train-limit", 4000)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    assert "dataset-fashion-mnist" in summary["data_source"]
+    assert summary["train_images"] == 3200 and summary["val_images"] == 800
+    # Chance is 0.10: two epochs on 3,200 images must do far better.
+    assert summary["test_accuracy"] > 0.6
