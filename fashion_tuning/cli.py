@@ -46,7 +46,7 @@ def make_parser(strategy, description):
             parser.add_argument(flag, action="store_true", help=f.metadata["help"])
             continue
         # default=None so that --quick can tell "not given" from "given".
-        parser.add_argument(flag, type=_typed(f.type),
+        parser.add_argument(flag, type=_typed(f.type), choices=f.metadata.get("choices"),
                             default=None, metavar=f.name.upper(),
                             help=f.metadata["help"] + (f" (default: {f.default})"
                                                        if f.default is not None else ""))

@@ -43,6 +43,9 @@ class Config:
                             "(default: resume)", False)
     quick: bool = _flag("preset for a short run: " + ", ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()), False)
+    precision: str = _flag("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
+                           "instructions, else float32; mixed_float16 suits GPUs", "float32",
+                           choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     initial_points: int = _flag("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),

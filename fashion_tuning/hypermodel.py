@@ -36,7 +36,8 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
     x = layers.Flatten()(x)
     x = layers.Dense(units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    # float32 softmax even under a mixed-precision policy, for a stable loss.
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="fashion_cnn")
     model.compile(
         optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),

@@ -20,6 +20,8 @@ from fashion_tuning.report import atomic_write_text
 
 RUN_FILE = "run.json"  # Our per-trial side file (epochs run, seconds) next to trial.json.
 MODEL_FILE = "best_model.keras"
+LR_FACTOR = 0.2  # ReduceLROnPlateau: multiply the learning rate by this when val_loss stalls,
+MIN_LR = 1e-5    # down to this floor.
 
 
 @dataclass
@@ -34,6 +36,7 @@ class TrialRecord:
     best_epoch: int
     seconds: float
     message: str = ""
+    history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, learning_rate...
 
 
 @dataclass
@@ -47,6 +50,7 @@ class RunResult:
     patience: int
     seed: int
     val_fraction: float
+    precision: str
     train_limit: int
     data_source: str
     train_images: int
@@ -132,6 +136,19 @@ def split(dataset, config):
     return (x, y), (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
 
 
+def search_callbacks(config):
+    """Callbacks of every trial (KerasTuner deep-copies them per trial)."""
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        # Cut the step size as soon as val_loss stalls: most of the last points of
+        # accuracy come from the smaller steps, well before early stopping ends the trial.
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=LR_FACTOR, patience=1, min_lr=MIN_LR),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
 def trial_records(tuner):
     """`TrialRecord`s of every trial KerasTuner knows, in trial-id order."""
     records = []
@@ -148,6 +165,7 @@ def trial_records(tuner):
             best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
             seconds=run.get("seconds"),
             message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
+            history=run.get("history", {}),
         ))
     return records
 
@@ -158,8 +176,11 @@ def best_completed(records):
     return max(completed, key=lambda r: r.val_accuracy, default=None)
 
 
-def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_path):
+def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, model_path):
     """Train the best configuration on all training images and evaluate it on the test set.
+
+    There is no validation set to drive ReduceLROnPlateau here, so the retrain replays
+    the best trial's per-epoch learning rates (one epoch per entry).
 
     Returns:
         `(test_loss, test_accuracy, per_class_accuracy, seconds)`.
@@ -170,7 +191,9 @@ def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_pat
     hp.values.update(hyperparameters)
     start = time.perf_counter()
     model = build_model(hp)
-    model.fit(*train, epochs=epochs, batch_size=config.batch_size, verbose=2)
+    replay = keras.callbacks.LearningRateScheduler(lambda epoch, _: learning_rates[epoch])
+    model.fit(*train, epochs=len(learning_rates), batch_size=config.batch_size,
+              callbacks=[replay], verbose=2)
     seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(*test, batch_size=config.batch_size, verbose=0)
     predicted = model.predict(test[0], batch_size=config.batch_size, verbose=0).argmax(axis=1)
@@ -194,6 +217,9 @@ def run(strategy, config: Config, dataset, log=print):
         log: where progress lines go.
     """
     start = time.perf_counter()
+    precision = resolve_precision(config.precision)
+    keras.mixed_precision.set_global_policy(precision)
+    log(f"Precision: {precision}")
     pool, train, val = split(dataset, config)
     tuner = make_tuner(strategy, config)
     tuner.search(
@@ -201,11 +227,7 @@ def run(strategy, config: Config, dataset, log=print):
         validation_data=val,
         epochs=config.epochs,
         batch_size=config.batch_size,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.TerminateOnNaN(),
-        ],
+        callbacks=search_callbacks(config),
         verbose=2,
     )
     records = trial_records(tuner)
@@ -216,7 +238,7 @@ def run(strategy, config: Config, dataset, log=print):
         f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
         f"for {best.best_epoch} epochs")
     test_loss, test_accuracy, per_class, retrain_seconds = retrain_and_evaluate(
-        best.hyperparameters, best.best_epoch, pool, (dataset.x_test, dataset.y_test),
+        best.hyperparameters, best.history["learning_rate"][:best.best_epoch], pool, (dataset.x_test, dataset.y_test),
         config, Path(tuner.project_dir) / MODEL_FILE)
     search_seconds = sum(r.seconds or 0 for r in records)
     return RunResult(
@@ -227,6 +249,7 @@ def run(strategy, config: Config, dataset, log=print):
         patience=config.patience,
         seed=config.seed,
         val_fraction=config.val_fraction,
+        precision=precision,
         train_limit=config.train_limit,
         data_source=dataset.source,
         train_images=len(train[1]),
@@ -258,15 +281,28 @@ def versions():
     }
 
 
-def machine():
-    """CPU model and core count, recorded with every result."""
-    model = platform.processor() or platform.machine()
+def _cpuinfo(key):
+    """The first `key` line of /proc/cpuinfo ("" where there is none, e.g. on macOS)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(),
-            "gpus": len(tf.config.list_physical_devices("GPU"))}
+    return ""
+
+
+def machine():
+    """CPU model and core count, recorded with every result."""
+    return {"cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))}
+
+
+def resolve_precision(precision):
+    """The Keras dtype policy for `--precision` ("auto" decided by the hardware)."""
+    if precision != "auto":
+        return precision
+    native_bf16 = {"avx512_bf16", "amx_bf16"} & set(_cpuinfo("flags").split())
+    if native_bf16 and not tf.config.list_physical_devices("GPU"):
+        return "mixed_bfloat16"
+    return "float32"
