@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import signal
 import sys
 import textwrap
 import time
@@ -13,6 +14,19 @@ from fashion_tuning.errors import NoCompletedTrial, UserError
 
 EXIT_USAGE = 2
 EXIT_NO_TRIAL = 1
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells do.
+
+
+class Interrupted(BaseException):
+    """Raised by the signal handler; a BaseException so KerasTuner's trial loop cannot swallow it."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +97,9 @@ def main(strategy, argv=None, description=""):
     config = parse_config(strategy, argv, description)
     start = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ start-up chatter.
+    sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
+    for signum in EXIT_SIGNAL:
+        signal.signal(signum, _raise_interrupted)
     try:
         folder = Path(config.results_dir) / strategy
         check_writable(folder)
@@ -92,16 +109,23 @@ def main(strategy, argv=None, description=""):
 
         dataset = load_fashion_mnist(config.data_dir)
         print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
-              f"{len(dataset.y_test):,} test images), loaded in "
-              f"{time.perf_counter() - start:.1f} s")
-        resuming = (folder / "oracle.json").is_file() and not config.overwrite
-        print(f"{'Resuming the search' if resuming else 'Starting a new search'} in {folder}"
-              + ("" if resuming else " (--overwrite)" if config.overwrite else ""))
+              f"{len(dataset.y_test):,} test images); ready after "
+              f"{time.perf_counter() - start:.1f} s (imports and validation)")
+        recorded = len(list(folder.glob("trial_*/trial.json")))
+        if (folder / "oracle.json").is_file() and not config.overwrite:
+            print(f"Resuming the search in {folder}: {recorded} of {config.max_trials} trials "
+                  "recorded (--overwrite starts afresh)")
+        else:
+            print(f"Starting a new search in {folder}")
         result = search.run(strategy, config, dataset)
         paths = report.write_results(result, folder)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as e:
+        print(f"\ninterrupted by {signal.Signals(e.signum).name}; completed trials are saved in "
+              f"{folder}: run the same command again to resume", file=sys.stderr)
+        return EXIT_SIGNAL[e.signum]
     except NoCompletedTrial as e:
         print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
               "Nothing was retrained.", file=sys.stderr)

@@ -46,6 +46,8 @@ class Config:
     precision: str = _flag("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
                            "instructions, else float32; mixed_float16 suits GPUs", "float32",
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
+    tensorboard_dir: str = _flag("also write per-trial TensorBoard logs with KerasTuner's "
+                                 "HParams data here", None)
     initial_points: int = _flag("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),

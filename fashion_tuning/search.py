@@ -62,6 +62,7 @@ class RunResult:
     test_accuracy: float
     test_loss: float
     per_class_accuracy: dict
+    confusion_matrix: list
     search_seconds: float
     retrain_seconds: float
     total_seconds: float
@@ -146,7 +147,8 @@ def search_callbacks(config):
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=LR_FACTOR, patience=1, min_lr=MIN_LR),
         keras.callbacks.TerminateOnNaN(),
-    ]
+    ] + ([keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir)]
+         if config.tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.
 
 
 def trial_records(tuner):
@@ -183,7 +185,8 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
     the best trial's per-epoch learning rates (one epoch per entry).
 
     Returns:
-        `(test_loss, test_accuracy, per_class_accuracy, seconds)`.
+        `(test_loss, test_accuracy, per_class_accuracy, confusion_matrix, seconds)`; the
+        confusion matrix is a list of rows, true class by predicted class.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
@@ -201,10 +204,12 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
         name: float(np.mean(predicted[test[1] == c] == c))
         for c, name in enumerate(data_module.CLASS_NAMES)
     }
+    confusion = np.zeros((data_module.NUM_CLASSES,) * 2, dtype=int)
+    np.add.at(confusion, (test[1], predicted), 1)
     tmp = model_path.with_name(".tmp-" + model_path.name)
     model.save(tmp)
     os.replace(tmp, model_path)
-    return float(test_loss), float(test_accuracy), per_class, seconds
+    return float(test_loss), float(test_accuracy), per_class, confusion.tolist(), seconds
 
 
 def run(strategy, config: Config, dataset, log=print):
@@ -216,7 +221,6 @@ def run(strategy, config: Config, dataset, log=print):
         dataset: a validated `data.Dataset`.
         log: where progress lines go.
     """
-    start = time.perf_counter()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
     log(f"Precision: {precision}")
@@ -237,7 +241,7 @@ def run(strategy, config: Config, dataset, log=print):
     log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
         f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
         f"for {best.best_epoch} epochs")
-    test_loss, test_accuracy, per_class, retrain_seconds = retrain_and_evaluate(
+    test_loss, test_accuracy, per_class, confusion, retrain_seconds = retrain_and_evaluate(
         best.hyperparameters, best.history["learning_rate"][:best.best_epoch], pool, (dataset.x_test, dataset.y_test),
         config, Path(tuner.project_dir) / MODEL_FILE)
     search_seconds = sum(r.seconds or 0 for r in records)
@@ -261,9 +265,10 @@ def run(strategy, config: Config, dataset, log=print):
         test_accuracy=test_accuracy,
         test_loss=test_loss,
         per_class_accuracy=per_class,
+        confusion_matrix=confusion,
         search_seconds=round(search_seconds, 1),
         retrain_seconds=round(retrain_seconds, 1),
-        total_seconds=round(time.perf_counter() - start, 1),
+        total_seconds=round(search_seconds + retrain_seconds, 1),
         versions=versions(),
         machine=machine(),
         trials=[asdict(r) for r in records],

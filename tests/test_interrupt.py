@@ -1,0 +1,59 @@
+"""Ctrl-C and SIGTERM: exit 130/143 with a resume hint; the same command then finishes the run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+
+def start(script, *args):
+    env = {k: v for k, v in os.environ.items() if k != "FASHION_MNIST_DIR"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
+
+
+def wait_for(path, proc, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code):
+    # Long trials (patience = epochs) so the signal lands inside trial 1's training.
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,
+            "--epochs", 40, "--patience", 40, "--batch-size", 32)
+    folder = tmp_path / "random_search"
+    proc = start("random_search_tuning.py", *args)
+    wait_for(folder / "trial_1" / "trial.json", proc)
+    time.sleep(1.0)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    assert not (folder / "summary.json").exists()
+    first = json.loads((folder / "trial_0" / "trial.json").read_text())
+    assert first["status"] == "COMPLETED"
+
+    again = start("random_search_tuning.py", *args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-2000:]
+    assert "Resuming the search" in out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["completed"] * 3
+    hp_sets = [json.dumps(t["hyperparameters"], sort_keys=True) for t in summary["trials"]]
+    assert len(set(hp_sets)) == 3
+    # Trial 0 was kept, not re-run: its hyperparameters and score are unchanged.
+    assert summary["trials"][0]["hyperparameters"] == first["hyperparameters"]["values"]
+    assert summary["trials"][0]["val_accuracy"] == pytest.approx(first["score"])
