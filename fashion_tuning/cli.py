@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from fashion_tuning import folder as results_folder
 from fashion_tuning.config import QUICK, Config, fields_for
 from fashion_tuning.data import SOURCE_ORDER
 from fashion_tuning.errors import NoCompletedTrial, UserError
@@ -79,17 +80,33 @@ def parse_config(strategy, argv, description=""):
         parser.error(str(e))
 
 
-def check_writable(folder):
-    """Create `folder` and prove it is writable, before any data is loaded."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"{folder}: results folder is not writable ({e.strerror}); "
-                        "fix its permissions or pass another --results-dir") from None
+def run(strategy, config, folder, start):
+    """Check the folder, load the data, search, retrain, report. Raises on user errors."""
+    results_folder.check_writable(folder)
+    with results_folder.lock(folder):
+        if config.overwrite:
+            results_folder.clear(folder)
+        # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
+        from fashion_tuning import report, search
+        from fashion_tuning.data import load_fashion_mnist
+
+        results_folder.check_or_record_settings(
+            folder, results_folder.fixed_settings(config, search.search_space()),
+            config.overwrite)
+        dataset = load_fashion_mnist(config.data_dir)
+        print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
+              f"{len(dataset.y_test):,} test images); ready after "
+              f"{time.perf_counter() - start:.1f} s (imports and validation)")
+        if (folder / "oracle.json").is_file():
+            recorded = len(list(folder.glob("trial_*/trial.json")))
+            print(f"Resuming the search in {folder}: {recorded} of {config.max_trials} trials "
+                  "recorded (--overwrite starts afresh)")
+        else:
+            print(f"Starting a new search in {folder}")
+        result = search.run(strategy, config, dataset)
+        paths = report.write_results(result, folder)
+    print(report.summary_table(result.to_dict()))
+    print("Wrote " + ", ".join(str(p) for p in (*paths, folder / search.MODEL_FILE)))
 
 
 def main(strategy, argv=None, description=""):
@@ -100,25 +117,9 @@ def main(strategy, argv=None, description=""):
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
     for signum in EXIT_SIGNAL:
         signal.signal(signum, _raise_interrupted)
+    folder = Path(config.results_dir) / strategy
     try:
-        folder = Path(config.results_dir) / strategy
-        check_writable(folder)
-        # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
-        from fashion_tuning import report, search
-        from fashion_tuning.data import load_fashion_mnist
-
-        dataset = load_fashion_mnist(config.data_dir)
-        print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
-              f"{len(dataset.y_test):,} test images); ready after "
-              f"{time.perf_counter() - start:.1f} s (imports and validation)")
-        recorded = len(list(folder.glob("trial_*/trial.json")))
-        if (folder / "oracle.json").is_file() and not config.overwrite:
-            print(f"Resuming the search in {folder}: {recorded} of {config.max_trials} trials "
-                  "recorded (--overwrite starts afresh)")
-        else:
-            print(f"Starting a new search in {folder}")
-        result = search.run(strategy, config, dataset)
-        paths = report.write_results(result, folder)
+        run(strategy, config, folder, start)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -130,6 +131,4 @@ def main(strategy, argv=None, description=""):
         print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
               "Nothing was retrained.", file=sys.stderr)
         return EXIT_NO_TRIAL
-    print(report.summary_table(result.to_dict()))
-    print("Wrote " + ", ".join(str(p) for p in (*paths, folder / search.MODEL_FILE)))
     return 0

@@ -22,33 +22,38 @@ def _flag(help, default, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
 
+def _fixed(help, default, **extra):
+    """A flag that a resumed search must keep: changing it would change what trials mean."""
+    return _flag(help, default, fixed_on_resume=True, **extra)
+
+
 @dataclass
 class Config:
     """Settings of one run. Field names become `--kebab-case` flags."""
 
     # The reference setup: 10 trials, <= 30 epochs, batch 128, early stopping.
     max_trials: int = _flag("number of hyperparameter sets to try", 10)
-    epochs: int = _flag("maximum epochs per trial; early stopping usually ends sooner", 30)
-    batch_size: int = _flag("mini-batch size for search and retrain", 128)
-    patience: int = _flag("early-stopping patience, in epochs without a lower val_loss", 3)
-    seed: int = _flag("seed for the split, the weights and the tuner (>= 1: KerasTuner "
+    epochs: int = _fixed("maximum epochs per trial; early stopping usually ends sooner", 30)
+    batch_size: int = _fixed("mini-batch size for search and retrain", 128)
+    patience: int = _fixed("early-stopping patience, in epochs without a lower val_loss", 3)
+    seed: int = _fixed("seed for the split, the weights and the tuner (>= 1: KerasTuner "
                       "treats 0 as 'random')", 42)
     data_dir: str = _flag("folder with the four Fashion-MNIST IDX files "
                           "(default: $FASHION_MNIST_DIR, then the search order below)", None)
     results_dir: str = _flag("results go to RESULTS_DIR/<strategy>/", "results")
-    val_fraction: float = _flag("share of the training images held out for validation", 0.2)
-    train_limit: int = _flag("use only N of the 60,000 training images (stratified), "
+    val_fraction: float = _fixed("share of the training images held out for validation", 0.2)
+    train_limit: int = _fixed("use only N of the 60,000 training images (stratified), "
                              "for quick runs", None)
     overwrite: bool = _flag("delete earlier results of this strategy and start afresh "
                             "(default: resume)", False)
     quick: bool = _flag("preset for a short run: " + ", ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()), False)
-    precision: str = _flag("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
+    precision: str = _fixed("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
                            "instructions, else float32; mixed_float16 suits GPUs", "float32",
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     tensorboard_dir: str = _flag("also write per-trial TensorBoard logs with KerasTuner's "
                                  "HParams data here", None)
-    initial_points: int = _flag("random trials before the Gaussian process takes over "
+    initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
                                 oracle_arg="num_initial_points")

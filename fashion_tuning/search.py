@@ -16,7 +16,7 @@ from fashion_tuning import data as data_module
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, Config, fields_for
 from fashion_tuning.errors import NoCompletedTrial
 from fashion_tuning.hypermodel import build_model
-from fashion_tuning.report import atomic_write_text
+from fashion_tuning.report import SUMMARY_FILE, atomic_write_text
 
 RUN_FILE = "run.json"  # Our per-trial side file (epochs run, seconds) next to trial.json.
 MODEL_FILE = "best_model.keras"
@@ -114,20 +114,31 @@ def make_oracle(strategy, config):
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=config.max_trials,
         seed=config.seed,
+        # Every trial gets its chance; KerasTuner's default (3) would end the search with
+        # a traceback after three failed trials in a row.
+        max_consecutive_failed_trials=config.max_trials,
         **oracle_args(strategy, config),
     )
 
 
 def make_tuner(strategy, config):
-    """Create (or reload, unless `config.overwrite`) the tuner in `results_dir/strategy`."""
+    """Create, or reload where one was saved, the tuner in `results_dir/strategy`."""
     return CNNTuner(
         seed=config.seed,
         oracle=make_oracle(strategy, config),
         hypermodel=build_model,
         directory=config.results_dir,
         project_name=strategy,
-        overwrite=config.overwrite,
+        overwrite=False,  # --overwrite is done by the CLI, which keeps its folder lock.
     )
+
+
+def search_space():
+    """The hyperparameters `build_model` declares, as JSON-able configs."""
+    hp = kt.HyperParameters()
+    build_model(hp)
+    keras.backend.clear_session()
+    return [{"class": type(p).__name__, **p.get_config()} for p in hp.space]
 
 
 def split(dataset, config):
@@ -154,7 +165,7 @@ def search_callbacks(config):
 def trial_records(tuner):
     """`TrialRecord`s of every trial KerasTuner knows, in trial-id order."""
     records = []
-    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+    for trial_id, trial in sorted(tuner.oracle.trials.items(), key=lambda kv: int(kv[0])):
         run_file = Path(tuner.project_dir) / f"trial_{trial_id}" / RUN_FILE
         run = json.loads(run_file.read_text()) if run_file.is_file() else {}
         score = trial.score if trial.status == "COMPLETED" else None
@@ -185,8 +196,8 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
     the best trial's per-epoch learning rates (one epoch per entry).
 
     Returns:
-        `(test_loss, test_accuracy, per_class_accuracy, confusion_matrix, seconds)`; the
-        confusion matrix is a list of rows, true class by predicted class.
+        A dict of the `RunResult` fields it decides (`RETRAIN_FIELDS`); the confusion
+        matrix is a list of rows, true class by predicted class.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
@@ -209,7 +220,30 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
     tmp = model_path.with_name(".tmp-" + model_path.name)
     model.save(tmp)
     os.replace(tmp, model_path)
-    return float(test_loss), float(test_accuracy), per_class, confusion.tolist(), seconds
+    return {"retrain_epochs": len(learning_rates), "test_loss": float(test_loss),
+            "test_accuracy": float(test_accuracy), "per_class_accuracy": per_class,
+            "confusion_matrix": confusion.tolist(), "retrain_seconds": round(seconds, 1)}
+
+
+RETRAIN_FIELDS = ("retrain_epochs", "test_loss", "test_accuracy", "per_class_accuracy",
+                  "confusion_matrix", "retrain_seconds")
+
+
+def finished_retrain(folder, best, records):
+    """The retrain fields of an earlier run of this very search, or None if it must be done.
+
+    It counts as done when summary.json and the model exist and the summary holds the
+    same trials (ids and statuses) and the same best trial as the search now.
+    """
+    summary_path = Path(folder) / SUMMARY_FILE
+    if not (summary_path.is_file() and (Path(folder) / MODEL_FILE).is_file()):
+        return None
+    summary = json.loads(summary_path.read_text())
+    same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
+        (r.trial_id, r.status) for r in records]
+    if not same_trials or summary["best_trial_id"] != best.trial_id:
+        return None
+    return {k: summary[k] for k in RETRAIN_FIELDS}
 
 
 def run(strategy, config: Config, dataset, log=print):
@@ -238,12 +272,17 @@ def run(strategy, config: Config, dataset, log=print):
     best = best_completed(records)
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
-    log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
-        f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
-        f"for {best.best_epoch} epochs")
-    test_loss, test_accuracy, per_class, confusion, retrain_seconds = retrain_and_evaluate(
-        best.hyperparameters, best.history["learning_rate"][:best.best_epoch], pool, (dataset.x_test, dataset.y_test),
-        config, Path(tuner.project_dir) / MODEL_FILE)
+    retrain = finished_retrain(tuner.project_dir, best, records)
+    if retrain:
+        log(f"The search and the retrain had finished: reporting the saved result "
+            f"(test accuracy {retrain['test_accuracy']:.4f})")
+    else:
+        log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
+            f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
+            f"for {best.best_epoch} epochs")
+        retrain = retrain_and_evaluate(
+            best.hyperparameters, best.history["learning_rate"][:best.best_epoch], pool,
+            (dataset.x_test, dataset.y_test), config, Path(tuner.project_dir) / MODEL_FILE)
     search_seconds = sum(r.seconds or 0 for r in records)
     return RunResult(
         strategy=strategy,
@@ -261,14 +300,9 @@ def run(strategy, config: Config, dataset, log=print):
         best_trial_id=best.trial_id,
         best_hyperparameters=best.hyperparameters,
         best_val_accuracy=best.val_accuracy,
-        retrain_epochs=best.best_epoch,
-        test_accuracy=test_accuracy,
-        test_loss=test_loss,
-        per_class_accuracy=per_class,
-        confusion_matrix=confusion,
         search_seconds=round(search_seconds, 1),
-        retrain_seconds=round(retrain_seconds, 1),
-        total_seconds=round(search_seconds + retrain_seconds, 1),
+        total_seconds=round(search_seconds + retrain["retrain_seconds"], 1),
+        **retrain,
         versions=versions(),
         machine=machine(),
         trials=[asdict(r) for r in records],

@@ -1,0 +1,175 @@
+"""Benchmark: training throughput with and without KerasTuner, start-up time, full runs.
+
+    python benchmarks/benchmark.py                    # throughput ratio + start-up, ~5 min
+    python benchmarks/benchmark.py --precision        # also float32 vs mixed_bfloat16
+    python benchmarks/benchmark.py --full             # also both scripts' full default runs
+
+Everything runs in one process on one machine, plain and tuner epochs interleaved, so the
+ratios are comparable even on a shared, noisy machine; figures are medians of --reps runs.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fashion_tuning.config import Config  # noqa: E402
+
+STARTUP = ("import time; t = time.perf_counter(); "
+           "from fashion_tuning import search; from fashion_tuning.data import load_fashion_mnist; "
+           "load_fashion_mnist(); print(time.perf_counter() - t)")
+
+
+class EpochTimer:
+    """Records the wall time of each epoch (a Keras callback, built lazily)."""
+
+    def __new__(cls):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self._start)
+
+            def __deepcopy__(self, memo):  # KerasTuner deep-copies callbacks: share this one.
+                return self
+
+        return _Timer()
+
+
+def startup_seconds(reps):
+    """Median time to import the package and load + validate the real data, in a new process."""
+    times = []
+    for _ in range(reps):
+        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
+                             check=True, cwd=ROOT, env={"TF_CPP_MIN_LOG_LEVEL": "2",
+                                                        "PATH": "/usr/bin:/bin"})
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times), times
+
+
+def epoch_times(mode, train, val, config, epochs, workdir):
+    """Per-epoch seconds (first epoch dropped: it traces the graph) of one model trained
+    `epochs` epochs, either by plain `model.fit` or inside a one-trial KerasTuner search."""
+    import keras
+
+    from fashion_tuning import search
+    from fashion_tuning.hypermodel import make_cnn
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(1)
+    timer = EpochTimer()
+    callbacks = search.search_callbacks(config) + [timer]
+    fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
+    if mode == "plain":
+        make_cnn().fit(*train, callbacks=callbacks, **fit_args)
+    else:
+        import keras_tuner as kt
+
+        tuner = search.CNNTuner(
+            seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
+                                                         seed=1),
+            hypermodel=lambda hp: make_cnn(), directory=workdir, project_name=f"t{time.time_ns()}")
+        tuner.search(*train, callbacks=callbacks, **fit_args)
+    return timer.times[1:]
+
+
+def throughput(dataset, config, reps, epochs, precision="float32"):
+    """Median images/s of plain and in-tuner epochs, interleaved rep by rep."""
+    import keras
+
+    from fashion_tuning import search
+
+    keras.mixed_precision.set_global_policy(precision)
+    _, train, val = search.split(dataset, config)
+    per_mode = {"plain": [], "tuner": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(reps):
+            for mode in per_mode:
+                per_mode[mode] += epoch_times(mode, train, val, config, epochs, workdir)
+    images = len(train[1])
+    return {mode: {"images_per_s": images / statistics.median(t), "epoch_s": statistics.median(t),
+                   "epochs_timed": len(t)} for mode, t in per_mode.items()}
+
+
+def full_run(script, results_dir):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / script), "--results-dir", results_dir],
+                   check=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    strategy = "random_search" if script.startswith("random") else "bayesian_optimization"
+    summary = json.loads((Path(results_dir) / strategy / "summary.json").read_text())
+    return {"wall_s": wall, "test_accuracy": summary["test_accuracy"],
+            "best_hyperparameters": summary["best_hyperparameters"]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (default: 3)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per timed fit; the first is dropped (default: 3)")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="training images before the split (default: all 60,000)")
+    parser.add_argument("--precision", action="store_true",
+                        help="also time plain fit under mixed_bfloat16")
+    parser.add_argument("--full", action="store_true",
+                        help="also run both scripts with their defaults (tens of minutes)")
+    parser.add_argument("--results-dir", default="results-benchmark",
+                        help="where --full writes (default: results-benchmark)")
+    args = parser.parse_args(argv)
+
+    from fashion_tuning import search
+    from fashion_tuning.data import load_fashion_mnist
+
+    report = {"machine": search.machine(), "versions": search.versions()}
+    print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+          f"{report['machine']['gpus']} GPU(s)", flush=True)
+    median, times = startup_seconds(args.reps)
+    report["startup_s"] = {"median": median, "runs": times}
+    print(f"Start-up (imports + load and validate real data): median {median:.2f} s "
+          f"of {', '.join(f'{t:.2f}' for t in times)}", flush=True)
+
+    config = Config(train_limit=args.train_limit)
+    dataset = load_fashion_mnist()
+    tp = throughput(dataset, config, args.reps, args.epochs)
+    report["throughput"] = tp
+    ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
+    report["tuner_over_plain_epoch_time"] = ratio
+    for mode, label in (("plain", "plain model.fit"), ("tuner", "inside KerasTuner search")):
+        print(f"Epoch, {label}: {tp[mode]['images_per_s']:.0f} images/s "
+              f"({tp[mode]['epoch_s']:.1f} s, median of {tp[mode]['epochs_timed']})", flush=True)
+    print(f"Tuner epoch / plain epoch: {ratio:.3f}", flush=True)
+
+    if args.precision:
+        bf16 = throughput(dataset, config, args.reps, args.epochs, "mixed_bfloat16")
+        report["throughput_mixed_bfloat16"] = bf16
+        speedup = tp["plain"]["epoch_s"] / bf16["plain"]["epoch_s"]
+        report["bf16_speedup_plain"] = speedup
+        print(f"mixed_bfloat16 plain epoch: {bf16['plain']['images_per_s']:.0f} images/s, "
+              f"{speedup:.2f}x float32", flush=True)
+
+    if args.full:
+        report["full"] = {s: full_run(s, args.results_dir)
+                          for s in ("random_search_tuning.py", "bayesian_tuning.py")}
+        for script, r in report["full"].items():
+            print(f"{script}: {r['wall_s'] / 60:.1f} min, test accuracy {r['test_accuracy']:.4f}")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

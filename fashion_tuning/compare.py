@@ -1,0 +1,167 @@
+"""Compare the two strategies' results: comparison.md, comparison.png and confusion_<strategy>.png.
+
+    python -m fashion_tuning.compare                   # reads results/<strategy>/summary.json
+    python -m fashion_tuning.compare --results-dir DIR
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from fashion_tuning.config import STRATEGIES, Config
+from fashion_tuning.data import CLASS_NAMES
+from fashion_tuning.report import (SUMMARY_FILE, atomic_write_text, format_duration,
+                                   format_hyperparameters)
+
+LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
+
+
+def load_summaries(results_dir):
+    """`{strategy: summary}` for every strategy folder holding a summary.json."""
+    summaries = {}
+    for strategy in STRATEGIES:
+        path = Path(results_dir) / strategy / SUMMARY_FILE
+        if path.is_file():
+            summaries[strategy] = json.loads(path.read_text())
+    return summaries
+
+
+def best_so_far(trials):
+    """Per trial in id order: (trial number, own score or None, best so far, elapsed seconds)."""
+    rows, best, elapsed = [], None, 0.0
+    for n, t in enumerate(sorted(trials, key=lambda t: int(t["trial_id"])), start=1):
+        elapsed += t["seconds"] or 0
+        score = t["val_accuracy"] if t["status"] == "completed" else None
+        if score is not None and (best is None or score > best):
+            best = score
+        rows.append((n, score, best, elapsed))
+    return rows
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def comparison_markdown(summaries):
+    """The side-by-side results table and the per-class test accuracy table, as Markdown."""
+    names = list(summaries)
+    s = [summaries[n] for n in names]
+
+    def row(label, fn):
+        return [label, *(fn(x) for x in s)]
+
+    main = _table(["", *(LABELS[n] for n in names)], [
+        row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial {x['best_trial_id']})"),
+        row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
+        row("Test loss", lambda x: f"{x['test_loss']:.4f}"),
+        row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),
+        row("Retrain epochs", lambda x: x["retrain_epochs"]),
+        row("Trials run", lambda x: f"{sum(t['status'] == 'completed' for t in x['trials'])} "
+                                    f"completed of {len(x['trials'])}"),
+        row("Search time", lambda x: format_duration(x["search_seconds"])),
+        row("Retrain time", lambda x: format_duration(x["retrain_seconds"])),
+        row("Total time", lambda x: format_duration(x["total_seconds"])),
+        row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"),
+    ])
+    per_class = _table(["Class", *(LABELS[n] for n in names)], [
+        [c, *(f"{x['per_class_accuracy'][c]:.3f}" for x in s)] for c in CLASS_NAMES])
+    return f"## Results summary\n\n{main}\n\n## Per-class test accuracy\n\n{per_class}\n"
+
+
+def plot_comparison(summaries, path):
+    """Best-so-far validation accuracy against trial number and against elapsed time."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for (strategy, summary), color in zip(summaries.items(), ("tab:blue", "tab:orange")):
+        rows = best_so_far(summary["trials"])
+        for ax, x_of in ((axes[0], lambda r: r[0]), (axes[1], lambda r: r[3] / 60)):
+            done = [r for r in rows if r[2] is not None]
+            ax.step([x_of(r) for r in done], [r[2] for r in done], where="post", color=color,
+                    label=f"{LABELS[strategy]} (best so far)")
+            ax.scatter([x_of(r) for r in rows if r[1] is not None],
+                       [r[1] for r in rows if r[1] is not None], color=color, alpha=0.5, s=18,
+                       label=f"{LABELS[strategy]} (each trial)")
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_xlabel("trial")
+    axes[1].set_xlabel("elapsed search time (min)")
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].legend(fontsize=8, loc="lower right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("KerasTuner on Fashion-MNIST: best validation accuracy so far")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_confusion(summary, path):
+    """The test-set confusion matrix of one strategy's retrained model."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrix = np.array(summary["confusion_matrix"])
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+    for (i, j), v in np.ndenumerate(matrix):
+        ax.text(j, i, v, ha="center", va="center", fontsize=7,
+                color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{LABELS[summary['strategy']]}: test accuracy {summary['test_accuracy']:.4f}")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig, path):
+    import matplotlib.pyplot as plt
+
+    tmp = Path(path).with_name(".tmp-" + Path(path).name)
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_comparison(results_dir):
+    """Write the comparison files into `results_dir`; return (summaries, written paths)."""
+    results_dir = Path(results_dir)
+    summaries = load_summaries(results_dir)
+    if not summaries:
+        return summaries, []
+    paths = [results_dir / "comparison.md", results_dir / "comparison.png"]
+    atomic_write_text(paths[0], comparison_markdown(summaries))
+    plot_comparison(summaries, paths[1])
+    for strategy, summary in summaries.items():
+        paths.append(results_dir / f"confusion_{strategy}.png")
+        plot_confusion(summary, paths[-1])
+    return summaries, paths
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results-dir", default=Config.results_dir,
+                        help=f"folder holding the strategy folders (default: {Config.results_dir})")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # Files only: no display needed.
+    summaries, paths = write_comparison(args.results_dir)
+    if not summaries:
+        print(f"error: no {SUMMARY_FILE} under {args.results_dir}/{{{','.join(STRATEGIES)}}}; "
+              "run random_search_tuning.py and bayesian_tuning.py first", file=sys.stderr)
+        return 2
+    for missing in set(STRATEGIES) - set(summaries):
+        print(f"note: no results for {missing} yet; comparing what there is")
+    print(comparison_markdown(summaries))
+    print("Wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The results folder: writable, used by one run at a time, resumed only with the same settings."""
+
+import dataclasses
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from fashion_tuning.errors import UserError
+from fashion_tuning.report import atomic_write_text
+
+LOCK_FILE = ".lock"
+SETTINGS_FILE = "settings.json"  # What a resumed run must match.
+
+
+def check_writable(folder):
+    """Create `folder` and prove it is writable, before any data is loaded."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"{folder}: results folder is not writable ({e.strerror}); "
+                        "fix its permissions or pass another --results-dir") from None
+
+
+def lock(folder):
+    """Hold an exclusive lock on `folder` for the life of this process.
+
+    The kernel drops an flock when its process dies, however it dies, so a lock left
+    by a killed run is never stale: the next run simply takes it.
+
+    Returns:
+        The open lock file; keep a reference to it.
+    """
+    handle = open(Path(folder) / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(f"{folder}: results folder is in use by process {other}; wait for it "
+                        "to finish or pass another --results-dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def clear(folder):
+    """Delete everything in `folder` but our lock (for --overwrite)."""
+    import shutil
+
+    for entry in Path(folder).iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def fixed_settings(config, search_space):
+    """The settings a resumed search must share with the one that started the folder."""
+    fixed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+             if f.metadata.get("fixed_on_resume")}
+    # Through JSON, so that it compares equal to what a earlier run recorded.
+    return json.loads(json.dumps({**fixed, "search_space": search_space}))
+
+
+def check_or_record_settings(folder, settings, overwrite):
+    """Record `settings` for a new search; for a resumed one, refuse any that changed."""
+    path = Path(folder) / SETTINGS_FILE
+    if path.is_file() and not overwrite:
+        recorded = json.loads(path.read_text())
+        changed = [k for k in sorted(set(recorded) | set(settings))
+                   if recorded.get(k) != settings.get(k)]
+        if changed:
+            flags = ", ".join(k if k == "search_space" else "--" + k.replace("_", "-") +
+                              f" (was {recorded.get(k)}, now {settings.get(k)})" for k in changed)
+            raise UserError(f"{folder} holds a search with other settings: {flags}; pass "
+                            "--overwrite to start afresh or choose another --results-dir")
+        return
+    atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
