@@ -1,6 +1,7 @@
 """Command line shared by both scripts: flags generated from `Config`, errors as exit 2."""
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ from fashion_tuning.config import QUICK, Config, fields_for
 from fashion_tuning.data import SOURCE_ORDER
 from fashion_tuning.errors import NoCompletedTrial, UserError
 
+USER_ENV = frozenset(os.environ)  # What the user set, before we add defaults.
 EXIT_USAGE = 2
 EXIT_NO_TRIAL = 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells do.
@@ -80,6 +82,25 @@ def parse_config(strategy, argv, description=""):
         parser.error(str(e))
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled):
+    """Hide what C++ code writes to stderr (TensorFlow's import-time INFO lines, which
+    TF_CPP_MIN_LOG_LEVEL no longer reaches); Python exceptions still surface afterwards."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def run(strategy, config, folder, start):
     """Check the folder, load the data, search, retrain, report. Raises on user errors."""
     results_folder.check_writable(folder)
@@ -87,12 +108,14 @@ def run(strategy, config, folder, start):
         if config.overwrite:
             results_folder.clear(folder)
         # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
-        from fashion_tuning import report, search
+        with _native_stderr_silenced("TF_CPP_MIN_LOG_LEVEL" not in USER_ENV):
+            from fashion_tuning import report, search
+
+            space = search.search_space()  # The first TF op, which probes for a GPU.
         from fashion_tuning.data import load_fashion_mnist
 
         results_folder.check_or_record_settings(
-            folder, results_folder.fixed_settings(config, search.search_space()),
-            config.overwrite)
+            folder, results_folder.fixed_settings(config, space), config.overwrite)
         dataset = load_fashion_mnist(config.data_dir)
         print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
               f"{len(dataset.y_test):,} test images); ready after "
@@ -113,7 +136,7 @@ def main(strategy, argv=None, description=""):
     """Run one strategy end to end. Returns the process exit code."""
     config = parse_config(strategy, argv, description)
     start = time.perf_counter()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ start-up chatter.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
     for signum in EXIT_SIGNAL:
         signal.signal(signum, _raise_interrupted)

@@ -114,9 +114,9 @@ def make_oracle(strategy, config):
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=config.max_trials,
         seed=config.seed,
-        # Every trial gets its chance; KerasTuner's default (3) would end the search with
-        # a traceback after three failed trials in a row.
-        max_consecutive_failed_trials=config.max_trials,
+        # Every trial gets its chance: KerasTuner raises RuntimeError once this many fail
+        # in a row (default 3); we report failed trials and exit 1 if none completed.
+        max_consecutive_failed_trials=config.max_trials + 1,
         **oracle_args(strategy, config),
     )
 

@@ -58,7 +58,7 @@ def tiny_data(tmp_path):
 def run_script(script, *args, env=None, timeout=600):
     """Run one of the top-level scripts as a user would; return the CompletedProcess."""
     full_env = {k: v for k, v in os.environ.items() if k != "FASHION_MNIST_DIR"}
-    full_env.update({"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,

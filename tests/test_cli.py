@@ -51,7 +51,7 @@ def test_missing_data_dir_exits_2(tmp_path):
     proc = run_script("random_search_tuning.py", "--data-dir", tmp_path / "nope",
                       "--results-dir", tmp_path / "out")
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
     assert "nope: data directory does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -14,7 +14,6 @@ from conftest import ROOT
 
 def start(script, *args):
     env = {k: v for k, v in os.environ.items() if k != "FASHION_MNIST_DIR"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=ROOT)

@@ -1,0 +1,127 @@
+"""Resume rules, folder locking, failed and NaN trials."""
+
+import csv
+import json
+import signal
+
+import keras
+import pytest
+
+from conftest import run_script
+from fashion_tuning import cli, folder, search
+
+
+def tiny_args(data_dir, results_dir, *extra):
+    return ("--data-dir", data_dir, "--results-dir", results_dir, "--max-trials", 1,
+            "--epochs", 1, "--batch-size", 64, *extra)
+
+
+def test_changed_settings_on_resume_exit_2(tiny_data, tmp_path):
+    assert run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path)).returncode == 0
+    proc = run_script("random_search_tuning.py",
+                      *tiny_args(tiny_data, tmp_path, "--epochs", 2, "--seed", 7))
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert "\n" not in err  # One line, nothing else.
+    assert "--epochs (was 1, now 2)" in err and "--seed (was 42, now 7)" in err
+    assert "--overwrite" in err and "--results-dir" in err
+    # --overwrite accepts the new settings and starts afresh.
+    proc = run_script("random_search_tuning.py",
+                      *tiny_args(tiny_data, tmp_path, "--epochs", 2, "--seed", 7, "--overwrite"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Starting a new search" in proc.stdout
+    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    assert (summary["epochs"], summary["seed"]) == (2, 7)
+
+
+def test_finished_search_is_reported_then_extended(tiny_data, tmp_path):
+    args = tiny_args(tiny_data, tmp_path)
+    assert run_script("bayesian_tuning.py", *args).returncode == 0
+    summary_path = tmp_path / "bayesian_optimization" / "summary.json"
+    first = json.loads(summary_path.read_text())
+
+    again = run_script("bayesian_tuning.py", *args)
+    assert again.returncode == 0
+    assert "The search and the retrain had finished" in again.stdout
+    assert "Running Trial" not in again.stdout and "Epoch 1/" not in again.stdout
+    second = json.loads(summary_path.read_text())
+    assert second["test_accuracy"] == first["test_accuracy"]
+    assert second["trials"] == first["trials"]
+
+    more = run_script("bayesian_tuning.py", *args, "--max-trials", 3)
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "Resuming the search" in more.stdout
+    extended = json.loads(summary_path.read_text())
+    assert [t["trial_id"] for t in extended["trials"]] == ["0", "1", "2"]
+    assert extended["trials"][0] == first["trials"][0]
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
+                for t in extended["trials"]}) == 3
+
+
+def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_path):
+    target = tmp_path / "random_search"
+    target.mkdir()
+    held = folder.lock(target)
+    try:
+        proc = run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path))
+        assert proc.returncode == 2
+        import os
+        assert f"in use by process {os.getpid()}" in proc.stderr
+    finally:
+        held.close()
+    # The lock file (with our pid in it) stays behind, as after a kill; nothing holds it now.
+    assert (target / folder.LOCK_FILE).is_file()
+    proc = run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """Run cli.main inside pytest, restoring the signal handlers it installs."""
+    saved = {s: signal.getsignal(s) for s in cli.EXIT_SIGNAL}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def exploding(trial_ids):
+    """A build_model that gives the trials in `trial_ids` a step size that diverges."""
+    real = search.build_model
+    calls = {"n": -1}
+
+    def build(hp):
+        model = real(hp)
+        calls["n"] += 1
+        if calls["n"] in trial_ids:
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    return build
+
+
+def test_nan_trial_is_failed_and_never_best(tiny_data, tmp_path, monkeypatch, in_process):
+    # build_model runs once for the search space, once to declare it, then once per trial.
+    monkeypatch.setattr(search, "build_model", exploding({2}))
+    code = cli.main("random_search", [str(a) for a in tiny_args(
+        tiny_data, tmp_path, "--max-trials", 2, "--epochs", 2)])
+    assert code == 0
+    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    statuses = [t["status"] for t in summary["trials"]]
+    assert statuses == ["failed", "completed"], summary["trials"]
+    assert "non-finite" in summary["trials"][0]["message"]
+    assert summary["trials"][0]["val_accuracy"] is None
+    assert summary["best_trial_id"] == "1"
+    with open(tmp_path / "random_search" / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
+
+
+def test_no_completed_trial_exits_1_without_retrain(tiny_data, tmp_path, monkeypatch, in_process,
+                                                    capsys):
+    monkeypatch.setattr(search, "build_model", exploding(set(range(100))))
+    code = cli.main("random_search", [str(a) for a in tiny_args(
+        tiny_data, tmp_path, "--max-trials", 2)])
+    assert code == 1
+    assert "none of the 2 trials completed" in capsys.readouterr().err
+    assert not (tmp_path / "random_search" / "best_model.keras").exists()
+    assert not (tmp_path / "random_search" / "summary.json").exists()
