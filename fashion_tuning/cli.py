@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from fashion_tuning import distributed
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import QUICK, Config, fields_for
 from fashion_tuning.data import SOURCE_ORDER
@@ -102,10 +103,15 @@ def _native_stderr_silenced(enabled):
 
 
 def run(strategy, config, folder, start):
-    """Check the folder, load the data, search, retrain, report. Raises on user errors."""
+    """Check the folder, load the data, search, retrain, report. Raises on user errors.
+
+    A distributed worker shares the chief's folder: it neither locks nor clears it, and it
+    only runs trials; the chief retrains and reports once all workers are done.
+    """
+    role = distributed.role()
     results_folder.check_writable(folder)
-    with results_folder.lock(folder):
-        if config.overwrite:
+    with results_folder.lock(folder) if role != "worker" else contextlib.nullcontext():
+        if config.overwrite and role != "worker":
             results_folder.clear(folder)
         # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
         with _native_stderr_silenced("TF_CPP_MIN_LOG_LEVEL" not in USER_ENV):
@@ -115,18 +121,26 @@ def run(strategy, config, folder, start):
         from fashion_tuning.data import load_fashion_mnist
 
         results_folder.check_or_record_settings(
-            folder, results_folder.fixed_settings(config, space), config.overwrite)
+            folder, results_folder.fixed_settings(config, space), config.overwrite,
+            record=role != "worker")
         dataset = load_fashion_mnist(config.data_dir)
         print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
               f"{len(dataset.y_test):,} test images); ready after "
               f"{time.perf_counter() - start:.1f} s (imports and validation)")
-        if (folder / "oracle.json").is_file():
+        if role == "worker":
+            print(f"{distributed.tuner_id()}: asking the chief at "
+                  f"{os.environ[distributed.ORACLE_IP]}:{os.environ[distributed.ORACLE_PORT]} "
+                  "for trials")
+        elif (folder / "oracle.json").is_file():
             recorded = len(list(folder.glob("trial_*/trial.json")))
             print(f"Resuming the search in {folder}: {recorded} of {config.max_trials} trials "
                   "recorded (--overwrite starts afresh)")
         else:
             print(f"Starting a new search in {folder}")
         result = search.run(strategy, config, dataset)
+        if result is None:
+            print(f"{distributed.tuner_id()}: no trials left; the chief retrains and reports")
+            return
         paths = report.write_results(result, folder)
     print(report.summary_table(result.to_dict()))
     print("Wrote " + ", ".join(str(p) for p in (*paths, folder / search.MODEL_FILE)))
@@ -142,6 +156,9 @@ def main(strategy, argv=None, description=""):
         signal.signal(signum, _raise_interrupted)
     folder = Path(config.results_dir) / strategy
     try:
+        if config.workers and distributed.role() == "single":
+            return distributed.launch(strategy, sys.argv[1:] if argv is None else argv,
+                                      config.workers)
         run(strategy, config, folder, start)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -53,6 +53,9 @@ class Config:
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     tensorboard_dir: str = _flag("also write per-trial TensorBoard logs with KerasTuner's "
                                  "HParams data here", None)
+    workers: int = _flag("run a chief and N worker processes on this machine (KerasTuner's "
+                         "distributed mode on loopback); the CPU threads are split between them",
+                         None)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
@@ -63,6 +66,8 @@ class Config:
                      "initial_points"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{_kebab(name)} must be at least 1, got {getattr(self, name)}")
+        if self.workers is not None and self.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
         if self.train_limit is not None and self.train_limit < 100:
             raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")
         if not 0 < self.val_fraction < 1:

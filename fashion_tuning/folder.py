@@ -72,8 +72,11 @@ def fixed_settings(config, search_space):
     return json.loads(json.dumps({**fixed, "search_space": search_space}))
 
 
-def check_or_record_settings(folder, settings, overwrite):
-    """Record `settings` for a new search; for a resumed one, refuse any that changed."""
+def check_or_record_settings(folder, settings, overwrite, record=True):
+    """Record `settings` for a new search; for a resumed one, refuse any that changed.
+
+    A distributed worker passes `record=False`: only its chief writes the record.
+    """
     path = Path(folder) / SETTINGS_FILE
     if path.is_file() and not overwrite:
         recorded = json.loads(path.read_text())
@@ -85,4 +88,5 @@ def check_or_record_settings(folder, settings, overwrite):
             raise UserError(f"{folder} holds a search with other settings: {flags}; pass "
                             "--overwrite to start afresh or choose another --results-dir")
         return
-    atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+    if record:
+        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")

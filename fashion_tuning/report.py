@@ -8,7 +8,8 @@ from pathlib import Path
 
 SUMMARY_FILE = "summary.json"
 TRIALS_FILE = "trials.csv"
-TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run", "seconds")
+TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run", "seconds",
+                 "peak_rss_mb", "worker")
 
 
 def atomic_write_text(path, text):

@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_tuning import data as data_module
+from fashion_tuning import distributed
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, Config, fields_for
 from fashion_tuning.errors import NoCompletedTrial
 from fashion_tuning.hypermodel import build_model
@@ -35,6 +37,8 @@ class TrialRecord:
     epochs_run: int
     best_epoch: int
     seconds: float
+    peak_rss_mb: float = None
+    worker: str = None  # KerasTuner's tuner id of the process that ran the trial.
     message: str = ""
     history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, learning_rate...
 
@@ -90,6 +94,9 @@ class CNNTuner(kt.Tuner):
         histories = super().run_trial(trial, *args, **kwargs)
         history = histories[0].history
         run = {"epochs_run": len(history["loss"]), "seconds": time.perf_counter() - start,
+               "worker": distributed.tuner_id(),
+               # Peak resident memory of the process so far: flat across trials, or a leak.
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                # Per-epoch curves, for reports and plots.
                "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
         atomic_write_text(Path(self.get_trial_dir(trial.trial_id)) / RUN_FILE, json.dumps(run))
@@ -177,6 +184,8 @@ def trial_records(tuner):
             epochs_run=run.get("epochs_run"),
             best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
             seconds=run.get("seconds"),
+            peak_rss_mb=run.get("peak_rss_mb"),
+            worker=run.get("worker"),
             message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
             history=run.get("history", {}),
         ))
@@ -247,7 +256,8 @@ def finished_retrain(folder, best, records):
 
 
 def run(strategy, config: Config, dataset, log=print):
-    """Search, retrain and evaluate; write the model; return a `RunResult`.
+    """Search, retrain and evaluate; write the model; return a `RunResult`
+    (None in a distributed worker, which only runs trials).
 
     Args:
         strategy: a key of `STRATEGIES`.
@@ -268,6 +278,8 @@ def run(strategy, config: Config, dataset, log=print):
         callbacks=search_callbacks(config),
         verbose=2,
     )
+    if distributed.role() == "worker":
+        return None  # The chief, which holds every trial, retrains and reports.
     records = trial_records(tuner)
     best = best_completed(records)
     if best is None:

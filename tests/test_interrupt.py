@@ -27,14 +27,15 @@ def wait_for(path, proc, timeout=300):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code):
-    # Long trials (patience = epochs) so the signal lands inside trial 1's training.
+@pytest.mark.parametrize("signum, code, during", [
+    (signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 0)])
+def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during):
+    # Long trials (patience = epochs) so the signal lands inside trial `during`'s training.
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,
             "--epochs", 40, "--patience", 40, "--batch-size", 32)
     folder = tmp_path / "random_search"
     proc = start("random_search_tuning.py", *args)
-    wait_for(folder / "trial_1" / "trial.json", proc)
+    wait_for(folder / f"trial_{during}" / "trial.json", proc)
     time.sleep(1.0)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
@@ -42,8 +43,8 @@ def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code):
     assert "run the same command again to resume" in err.strip().splitlines()[-1]
     assert "Traceback" not in err
     assert not (folder / "summary.json").exists()
-    first = json.loads((folder / "trial_0" / "trial.json").read_text())
-    assert first["status"] == "COMPLETED"
+    kept = [json.loads((folder / f"trial_{i}" / "trial.json").read_text()) for i in range(during)]
+    assert all(t["status"] == "COMPLETED" for t in kept)
 
     again = start("random_search_tuning.py", *args)
     out, err = again.communicate(timeout=600)
@@ -53,6 +54,7 @@ def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code):
     assert [t["status"] for t in summary["trials"]] == ["completed"] * 3
     hp_sets = [json.dumps(t["hyperparameters"], sort_keys=True) for t in summary["trials"]]
     assert len(set(hp_sets)) == 3
-    # Trial 0 was kept, not re-run: its hyperparameters and score are unchanged.
-    assert summary["trials"][0]["hyperparameters"] == first["hyperparameters"]["values"]
-    assert summary["trials"][0]["val_accuracy"] == pytest.approx(first["score"])
+    # Completed trials were kept, not re-run: hyperparameters and scores unchanged.
+    for before, after in zip(kept, summary["trials"]):
+        assert after["hyperparameters"] == before["hyperparameters"]["values"]
+        assert after["val_accuracy"] == pytest.approx(before["score"])

@@ -1,0 +1,113 @@
+"""KerasTuner's chief/worker mode: roles from the environment, and `--workers N` on one machine."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+# KerasTuner's own variables: the chief serves the oracle over gRPC, workers run trials.
+TUNER_ID = "KERASTUNER_TUNER_ID"
+ORACLE_IP = "KERASTUNER_ORACLE_IP"
+ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def role():
+    """"single", "chief" or "worker", as KerasTuner will decide it from the environment."""
+    if ORACLE_IP not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get(TUNER_ID, "") else "worker"
+
+
+def tuner_id():
+    return os.environ.get(TUNER_ID, "tuner0")
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def strip_workers_flag(argv):
+    """`argv` without `--workers N` / `--workers=N` (the children must not launch again)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
+
+
+def _stream(name, proc, lock):
+    for line in proc.stdout:
+        with lock:
+            sys.stdout.write(f"[{name}] {line}")
+            sys.stdout.flush()
+
+
+def _stop_all(procs, grace=20):
+    """SIGTERM every live child, then SIGKILL what is still alive after `grace` seconds."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def launch(strategy, argv, workers):
+    """Run a chief and `workers` workers of `strategy` on loopback; stream, supervise, reap.
+
+    Returns:
+        0 when every process finished cleanly; otherwise the failing process's exit code
+        (1 if a signal killed it), with its name on stderr, after stopping the others.
+        Ctrl-C or SIGTERM stops them all and re-raises.
+    """
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**os.environ, ORACLE_IP: "127.0.0.1", ORACLE_PORT: str(free_port()),
+           "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
+                                                      os.environ.get("PYTHONPATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    code = f"import sys; from fashion_tuning.cli import main; sys.exit(main({strategy!r}))"
+    command = [sys.executable, "-c", code, *strip_workers_flag(argv)]
+    names = ["chief"] + [f"worker{i}" for i in range(workers)]
+    procs, lock = {}, threading.Lock()
+    print(f"Starting a chief and {workers} workers on 127.0.0.1:{env[ORACLE_PORT]}, "
+          f"{threads} CPU thread(s) per worker", flush=True)
+    try:
+        for name in names:
+            # The chief only serves the oracle and retrains at the end: it gets every thread.
+            child_env = {**env, TUNER_ID: name}
+            if name != "chief":
+                child_env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
+                                 OMP_NUM_THREADS=str(threads))
+            procs[name] = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, text=True,
+                                           start_new_session=True)
+            threading.Thread(target=_stream, args=(name, procs[name], lock), daemon=True).start()
+        while True:
+            for name, proc in procs.items():
+                if proc.poll() not in (None, 0):
+                    _stop_all(procs)
+                    print(f"error: {name} exited with code {proc.returncode}; stopped the "
+                          "others. Completed trials are kept: run the same command again to "
+                          "resume", file=sys.stderr)
+                    return proc.returncode if proc.returncode > 0 else 1
+            if all(proc.poll() == 0 for proc in procs.values()):
+                return 0
+            time.sleep(0.2)
+    finally:
+        _stop_all(procs)
