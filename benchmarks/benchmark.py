@@ -2,6 +2,7 @@
 
     python benchmarks/benchmark.py                    # throughput ratio + start-up, ~5 min
     python benchmarks/benchmark.py --precision        # also float32 vs mixed_bfloat16
+    python benchmarks/benchmark.py --workers          # also one process vs --workers 2
     python benchmarks/benchmark.py --full             # also both scripts' full default runs
 
 Everything runs in one process on one machine, plain and tuner epochs interleaved, so the
@@ -55,8 +56,7 @@ def startup_seconds(reps):
     times = []
     for _ in range(reps):
         out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
-                             check=True, cwd=ROOT, env={"TF_CPP_MIN_LOG_LEVEL": "2",
-                                                        "PATH": "/usr/bin:/bin"})
+                             check=True, cwd=ROOT)
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times), times
 
@@ -105,6 +105,25 @@ def throughput(dataset, config, reps, epochs, precision="float32"):
                    "epochs_timed": len(t)} for mode, t in per_mode.items()}
 
 
+WORKERS_RUN = ("--max-trials", "6", "--epochs", "3", "--train-limit", "12000", "--patience", "3")
+
+
+def workers_compare(reps):
+    """Wall time of the same 6-trial search in one process (all threads) and with
+    `--workers 2` (one thread each), interleaved; median over `reps`."""
+    walls = {"one process": [], "--workers 2": []}
+    for _ in range(reps):
+        for label in walls:
+            with tempfile.TemporaryDirectory() as out:
+                extra = ["--workers", "2"] if label == "--workers 2" else []
+                start = time.perf_counter()
+                subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
+                                *WORKERS_RUN, "--results-dir", out, *extra],
+                               check=True, cwd=ROOT, capture_output=True)
+                walls[label].append(time.perf_counter() - start)
+    return {label: {"median_s": statistics.median(w), "runs": w} for label, w in walls.items()}
+
+
 def full_run(script, results_dir):
     start = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / script), "--results-dir", results_dir],
@@ -126,6 +145,8 @@ def main(argv=None):
                         help="training images before the split (default: all 60,000)")
     parser.add_argument("--precision", action="store_true",
                         help="also time plain fit under mixed_bfloat16")
+    parser.add_argument("--workers", action="store_true",
+                        help="also time a 6-trial search: one process vs --workers 2")
     parser.add_argument("--full", action="store_true",
                         help="also run both scripts with their defaults (tens of minutes)")
     parser.add_argument("--results-dir", default="results-benchmark",
@@ -161,6 +182,16 @@ def main(argv=None):
         report["bf16_speedup_plain"] = speedup
         print(f"mixed_bfloat16 plain epoch: {bf16['plain']['images_per_s']:.0f} images/s, "
               f"{speedup:.2f}x float32", flush=True)
+
+    if args.workers:
+        walls = workers_compare(args.reps)
+        report["workers"] = walls
+        ratio = walls["one process"]["median_s"] / walls["--workers 2"]["median_s"]
+        report["workers_speedup"] = ratio
+        print(f"6-trial search ({' '.join(WORKERS_RUN)}): one process "
+              f"{walls['one process']['median_s']:.0f} s, --workers 2 "
+              f"{walls['--workers 2']['median_s']:.0f} s; speed-up {ratio:.2f}x "
+              "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
 
     if args.full:
         report["full"] = {s: full_run(s, args.results_dir)

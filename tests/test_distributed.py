@@ -1,0 +1,123 @@
+"""KerasTuner's chief/worker mode through --workers, on loopback with tiny data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT
+from fashion_tuning.distributed import strip_workers_flag
+
+
+def children(pid):
+    """PIDs whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def tuner_id_of(pid):
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in env:
+        if item.startswith(b"KERASTUNER_TUNER_ID="):
+            return item.split(b"=", 1)[1].decode()
+    return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def start(*args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+    return subprocess.Popen([sys.executable, str(ROOT / "random_search_tuning.py"),
+                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=ROOT)
+
+
+def test_strip_workers_flag():
+    assert strip_workers_flag(["--workers", "2", "--epochs", "3", "--workers=4"]) == [
+        "--epochs", "3"]
+
+
+def test_two_workers_share_four_trials(tiny_data, tmp_path):
+    proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
+                 "--epochs", 2, "--batch-size", 64, "--workers", 2)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, (out[-3000:], err[-3000:])
+    assert "[worker0]" in out and "[worker1]" in out and "[chief]" in out
+    folder = tmp_path / "random_search"
+    summary = json.loads((folder / "summary.json").read_text())
+    trials = summary["trials"]
+    assert [t["status"] for t in trials] == ["completed"] * 4
+    assert {t["worker"] for t in trials} == {"worker0", "worker1"}
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in trials}) == 4
+    assert (folder / "best_model.keras").is_file()
+    assert "worker" in (folder / "trials.csv").read_text().splitlines()[0].split(",")
+    assert not children(proc.pid)
+
+
+def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
+    proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 6,
+                 "--epochs", 40, "--patience", 40, "--batch-size", 32, "--workers", 2)
+    folder = tmp_path / "random_search"
+    deadline = time.monotonic() + 300
+    while not (folder / "trial_1" / "trial.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    kids = children(proc.pid)
+    victim = next(pid for pid in kids if tuner_id_of(pid) == "worker1")
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "worker1 exited" in err
+    assert not any(alive(pid) for pid in kids), "a child process was left behind"
+
+
+def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
+            "--epochs", 30, "--patience", 30, "--batch-size", 32, "--workers", 2)
+    folder = tmp_path / "random_search"
+    proc = start(*args)
+    deadline = time.monotonic() + 300
+    while not (folder / "trial_2" / "trial.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    kids = children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "run the same command again to resume" in err
+    assert not any(alive(pid) for pid in kids)
+    done_before = {}
+    for trial_file in folder.glob("trial_*/trial.json"):
+        trial = json.loads(trial_file.read_text())
+        if trial["status"] == "COMPLETED":
+            done_before[trial["trial_id"]] = trial
+
+    again = start(*args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, (out[-2000:], err[-2000:])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["completed"] * 4
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
+                for t in summary["trials"]}) == 4
+    for t in summary["trials"]:
+        if t["trial_id"] in done_before:
+            assert t["val_accuracy"] == done_before[t["trial_id"]]["score"]
