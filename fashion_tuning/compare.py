@@ -96,7 +96,7 @@ def plot_comparison(summaries, path):
         ax.grid(alpha=0.3)
     fig.suptitle("KerasTuner on Fashion-MNIST: best validation accuracy so far")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_confusion(summary, path):
@@ -117,10 +117,11 @@ def plot_confusion(summary, path):
     ax.set_title(f"{LABELS[summary['strategy']]}: test accuracy {summary['test_accuracy']:.4f}")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path):
+def save_figure(fig, path):
+    """Save `fig` as PNG via a temporary name (never half-written) and close it."""
     import matplotlib.pyplot as plt
 
     tmp = Path(path).with_name(".tmp-" + Path(path).name)

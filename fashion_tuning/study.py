@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fashion_tuning import cli
-from fashion_tuning.compare import LABELS, best_so_far, load_summaries
+from fashion_tuning.compare import LABELS, best_so_far, load_summaries, save_figure
 from fashion_tuning.config import STRATEGIES, fields_for
 from fashion_tuning.report import atomic_write_text
 
@@ -114,10 +114,7 @@ def plot_study(study, path):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    tmp = Path(path).with_name(".tmp-" + Path(path).name)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def main(argv=None):
