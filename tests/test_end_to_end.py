@@ -123,3 +123,15 @@ def test_short_real_data_run_learns(tmp_path):
     assert summary["train_images"] == 3200 and summary["val_images"] == 800
     # Chance is 0.10: two epochs on 3,200 images must do far better.
     assert summary["test_accuracy"] > 0.6
+
+
+def test_tensorboard_dir_gets_per_trial_logs_with_hparams(tiny_data, tmp_path):
+    proc = run_script("random_search_tuning.py", "--data-dir", tiny_data, "--results-dir",
+                      tmp_path / "out", "--max-trials", 2, "--epochs", 1, "--batch-size", 64,
+                      "--tensorboard-dir", tmp_path / "tb")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for trial in ("0", "1"):
+        events = list((tmp_path / "tb" / trial / "execution0").glob("events.out.tfevents.*"))
+        assert events, f"no HParams event file for trial {trial}"
+        assert b"hparams" in events[0].read_bytes()
+        assert list((tmp_path / "tb" / trial / "execution0" / "train").glob("events.*"))
