@@ -58,3 +58,43 @@ def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during)
     for before, after in zip(kept, summary["trials"]):
         assert after["hyperparameters"] == before["hyperparameters"]["values"]
         assert after["val_accuracy"] == pytest.approx(before["score"])
+
+
+def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,
+            "--epochs", 40, "--patience", 40, "--batch-size", 32)
+    folder = tmp_path / "random_search"
+    proc = start("random_search_tuning.py", *args)
+    wait_for(folder / "trial_1" / "trial.json", proc)
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=60)
+    again = start("random_search_tuning.py", *args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-2000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["completed"] * 3
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
+                for t in summary["trials"]}) == 3
+
+
+def test_interrupt_during_retrain_then_resume_retrains_only(tiny_data, tmp_path):
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
+            "--epochs", 60, "--patience", 60, "--batch-size", 16)
+    folder = tmp_path / "random_search"
+    proc = start("random_search_tuning.py", *args)
+    for line in proc.stdout:  # The CLI flushes every line.
+        if "retraining on all" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert not (folder / "summary.json").exists()
+    assert not (folder / "best_model.keras").exists()
+    again = start("random_search_tuning.py", *args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-2000:]
+    assert "Running Trial" not in out and "retraining on all" in out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert len(summary["trials"]) == 1 and (folder / "best_model.keras").is_file()
