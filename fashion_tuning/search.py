@@ -22,8 +22,6 @@ from fashion_tuning.report import SUMMARY_FILE, atomic_write_text
 
 RUN_FILE = "run.json"  # Our per-trial side file (epochs run, seconds) next to trial.json.
 MODEL_FILE = "best_model.keras"
-LR_FACTOR = 0.2  # ReduceLROnPlateau: multiply the learning rate by this when val_loss stalls,
-MIN_LR = 1e-5    # down to this floor.
 
 
 @dataclass
@@ -160,10 +158,6 @@ def search_callbacks(config):
     return [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        # Cut the step size as soon as val_loss stalls: most of the last points of
-        # accuracy come from the smaller steps, well before early stopping ends the trial.
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=LR_FACTOR, patience=1, min_lr=MIN_LR),
         keras.callbacks.TerminateOnNaN(),
     ] + ([keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir)]
          if config.tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.
@@ -198,11 +192,8 @@ def best_completed(records):
     return max(completed, key=lambda r: r.val_accuracy, default=None)
 
 
-def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, model_path):
+def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_path):
     """Train the best configuration on all training images and evaluate it on the test set.
-
-    There is no validation set to drive ReduceLROnPlateau here, so the retrain replays
-    the best trial's per-epoch learning rates (one epoch per entry).
 
     Returns:
         A dict of the `RunResult` fields it decides (`RETRAIN_FIELDS`); the confusion
@@ -214,9 +205,7 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
     hp.values.update(hyperparameters)
     start = time.perf_counter()
     model = build_model(hp)
-    replay = keras.callbacks.LearningRateScheduler(lambda epoch, _: learning_rates[epoch])
-    model.fit(*train, epochs=len(learning_rates), batch_size=config.batch_size,
-              callbacks=[replay], verbose=2)
+    model.fit(*train, epochs=epochs, batch_size=config.batch_size, verbose=2)
     seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(*test, batch_size=config.batch_size, verbose=0)
     predicted = model.predict(test[0], batch_size=config.batch_size, verbose=0).argmax(axis=1)
@@ -229,7 +218,7 @@ def retrain_and_evaluate(hyperparameters, learning_rates, train, test, config, m
     tmp = model_path.with_name(".tmp-" + model_path.name)
     model.save(tmp)
     os.replace(tmp, model_path)
-    return {"retrain_epochs": len(learning_rates), "test_loss": float(test_loss),
+    return {"retrain_epochs": epochs, "test_loss": float(test_loss),
             "test_accuracy": float(test_accuracy), "per_class_accuracy": per_class,
             "confusion_matrix": confusion.tolist(), "retrain_seconds": round(seconds, 1)}
 
@@ -293,7 +282,7 @@ def run(strategy, config: Config, dataset, log=print):
             f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
             f"for {best.best_epoch} epochs")
         retrain = retrain_and_evaluate(
-            best.hyperparameters, best.history["learning_rate"][:best.best_epoch], pool,
+            best.hyperparameters, best.best_epoch, pool,
             (dataset.x_test, dataset.y_test), config, Path(tuner.project_dir) / MODEL_FILE)
     search_seconds = sum(r.seconds or 0 for r in records)
     return RunResult(
