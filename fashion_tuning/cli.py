@@ -9,28 +9,15 @@ import textwrap
 import time
 from pathlib import Path
 
-from fashion_tuning import distributed
+from fashion_tuning import distributed, interrupt
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import QUICK, Config, fields_for
 from fashion_tuning.data import SOURCE_ORDER
 from fashion_tuning.errors import NoCompletedTrial, UserError
 
-USER_ENV = frozenset(os.environ)  # What the user set, before we add defaults.
+USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
 EXIT_USAGE = 2
 EXIT_NO_TRIAL = 1
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells do.
-
-
-class Interrupted(BaseException):
-    """Raised by the signal handler; a BaseException so KerasTuner's trial loop cannot swallow it."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,6 +89,11 @@ def _native_stderr_silenced(enabled):
         os.close(devnull)
 
 
+def _wants_quiet_tf():
+    """Quiet unless the user asked for TensorFlow's INFO or WARNING lines (level 0 or 1)."""
+    return USER_TF_LOG_LEVEL not in ("0", "1")
+
+
 def run(strategy, config, folder, start):
     """Check the folder, load the data, search, retrain, report. Raises on user errors.
 
@@ -114,7 +106,7 @@ def run(strategy, config, folder, start):
         if config.overwrite and role != "worker":
             results_folder.clear(folder)
         # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
-        with _native_stderr_silenced("TF_CPP_MIN_LOG_LEVEL" not in USER_ENV):
+        with _native_stderr_silenced(_wants_quiet_tf()):
             from fashion_tuning import report, search
 
             space = search.search_space()  # The first TF op, which probes for a GPU.
@@ -152,8 +144,7 @@ def main(strategy, argv=None, description=""):
     start = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
-    for signum in EXIT_SIGNAL:
-        signal.signal(signum, _raise_interrupted)
+    interrupt.install()
     folder = Path(config.results_dir) / strategy
     try:
         if config.workers and distributed.role() == "single":
@@ -163,10 +154,10 @@ def main(strategy, argv=None, description=""):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except Interrupted as e:
+    except interrupt.Interrupted as e:
         print(f"\ninterrupted by {signal.Signals(e.signum).name}; completed trials are saved in "
               f"{folder}: run the same command again to resume", file=sys.stderr)
-        return EXIT_SIGNAL[e.signum]
+        return e.exit_code
     except NoCompletedTrial as e:
         print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
               "Nothing was retrained.", file=sys.stderr)

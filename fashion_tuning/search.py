@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_tuning import data as data_module
-from fashion_tuning import distributed
+from fashion_tuning import distributed, interrupt
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, Config, fields_for
 from fashion_tuning.errors import NoCompletedTrial
 from fashion_tuning.hypermodel import build_model
@@ -75,6 +75,24 @@ class RunResult:
 
     def to_dict(self):
         return asdict(self)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Lets Ctrl-C/SIGTERM stop Keras at the next batch end, as `interrupt.Interrupted`."""
+
+    def on_train_begin(self, logs=None):
+        interrupt.enter_keras()
+
+    def on_train_end(self, logs=None):
+        interrupt.leave_keras()
+
+    on_test_begin = on_predict_begin = on_train_begin
+    on_test_end = on_predict_end = on_train_end
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupt.check()
+
+    on_test_batch_end = on_predict_batch_end = on_train_batch_end
 
 
 class CNNTuner(kt.Tuner):
@@ -159,6 +177,7 @@ def search_callbacks(config):
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
+        StopOnSignal(),
     ] + ([keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir)]
          if config.tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.
 
@@ -205,10 +224,13 @@ def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_pat
     hp.values.update(hyperparameters)
     start = time.perf_counter()
     model = build_model(hp)
-    model.fit(*train, epochs=epochs, batch_size=config.batch_size, verbose=2)
+    stop = [StopOnSignal()]
+    model.fit(*train, epochs=epochs, batch_size=config.batch_size, callbacks=stop, verbose=2)
     seconds = time.perf_counter() - start
-    test_loss, test_accuracy = model.evaluate(*test, batch_size=config.batch_size, verbose=0)
-    predicted = model.predict(test[0], batch_size=config.batch_size, verbose=0).argmax(axis=1)
+    test_loss, test_accuracy = model.evaluate(*test, batch_size=config.batch_size,
+                                              callbacks=stop, verbose=0)
+    predicted = model.predict(test[0], batch_size=config.batch_size, callbacks=stop,
+                              verbose=0).argmax(axis=1)
     per_class = {
         name: float(np.mean(predicted[test[1] == c] == c))
         for c, name in enumerate(data_module.CLASS_NAMES)

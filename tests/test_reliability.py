@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from conftest import run_script
-from fashion_tuning import cli, folder, search
+from fashion_tuning import cli, folder, interrupt, search
 
 
 def tiny_args(data_dir, results_dir, *extra):
@@ -78,7 +78,7 @@ def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_pat
 @pytest.fixture
 def in_process(monkeypatch):
     """Run cli.main inside pytest, restoring the signal handlers it installs."""
-    saved = {s: signal.getsignal(s) for s in cli.EXIT_SIGNAL}
+    saved = {s: signal.getsignal(s) for s in interrupt.EXIT_CODES}
     yield
     for s, handler in saved.items():
         signal.signal(s, handler)
