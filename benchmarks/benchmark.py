@@ -3,7 +3,7 @@
     python benchmarks/benchmark.py                    # throughput ratio + start-up, ~5 min
     python benchmarks/benchmark.py --precision        # also float32 vs mixed_bfloat16
     python benchmarks/benchmark.py --workers          # also one process vs --workers 2
-    python benchmarks/benchmark.py --full             # also both scripts' full default runs
+    python benchmarks/benchmark.py --full [random|bayesian]  # also full default runs
 
 Everything runs in one process on one machine, plain and tuner epochs interleaved, so the
 ratios are comparable even on a shared, noisy machine; figures are medians of --reps runs.
@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from fashion_tuning.config import Config  # noqa: E402
 
-STARTUP = ("import time; t = time.perf_counter(); "
+STARTUP = ("import sys, time; t = time.perf_counter(); "
            "from fashion_tuning import search; from fashion_tuning.data import load_fashion_mnist; "
-           "load_fashion_mnist(); print(time.perf_counter() - t)")
+           "load_fashion_mnist(sys.argv[1] or None); print(time.perf_counter() - t)")
 
 
 class EpochTimer:
@@ -51,17 +51,17 @@ class EpochTimer:
         return _Timer()
 
 
-def startup_seconds(reps):
+def startup_seconds(reps, data_dir=None):
     """Median time to import the package and load + validate the real data, in a new process."""
     times = []
     for _ in range(reps):
-        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
-                             check=True, cwd=ROOT)
+        out = subprocess.run([sys.executable, "-c", STARTUP, data_dir or ""],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times), times
 
 
-def epoch_times(mode, train, val, config, epochs, workdir):
+def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
     """Per-epoch seconds (first epoch dropped: it traces the graph) of one model trained
     `epochs` epochs, either by plain `model.fit` or inside a one-trial KerasTuner search."""
     import keras
@@ -70,39 +70,47 @@ def epoch_times(mode, train, val, config, epochs, workdir):
     from fashion_tuning.hypermodel import make_cnn
 
     keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(1)
     timer = EpochTimer()
     callbacks = search.search_callbacks(config) + [timer]
     fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
-    if mode == "plain":
-        make_cnn().fit(*train, callbacks=callbacks, **fit_args)
-    else:
-        import keras_tuner as kt
+    try:
+        if mode == "plain":
+            make_cnn().fit(*train, callbacks=callbacks, **fit_args)
+        else:
+            import keras_tuner as kt
 
-        tuner = search.CNNTuner(
-            seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
-                                                         seed=1),
-            hypermodel=lambda hp: make_cnn(), directory=workdir, project_name=f"t{time.time_ns()}")
-        tuner.search(*train, callbacks=callbacks, **fit_args)
+            tuner = search.CNNTuner(
+                seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy",
+                                                             max_trials=1, seed=1),
+                hypermodel=lambda hp: make_cnn(), directory=workdir,
+                project_name=f"t{time.time_ns()}")
+            tuner.search(*train, callbacks=callbacks, **fit_args)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     return timer.times[1:]
 
 
-def throughput(dataset, config, reps, epochs, precision="float32"):
-    """Median images/s of plain and in-tuner epochs, interleaved rep by rep."""
-    import keras
+RUNS = {"plain": ("plain", "float32"), "tuner": ("tuner", "float32"),
+        "plain_bf16": ("plain", "mixed_bfloat16")}
 
+
+def throughput(dataset, config, reps, epochs, runs):
+    """Median images/s of each of `runs` (keys of RUNS), interleaved rep by rep so that
+    the machine's slow and fast moments fall on every run alike."""
     from fashion_tuning import search
 
-    keras.mixed_precision.set_global_policy(precision)
     _, train, val = search.split(dataset, config)
-    per_mode = {"plain": [], "tuner": []}
+    per_run = {name: [] for name in runs}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(reps):
-            for mode in per_mode:
-                per_mode[mode] += epoch_times(mode, train, val, config, epochs, workdir)
+            for name in runs:
+                mode, precision = RUNS[name]
+                per_run[name] += epoch_times(mode, train, val, config, epochs, workdir, precision)
     images = len(train[1])
-    return {mode: {"images_per_s": images / statistics.median(t), "epoch_s": statistics.median(t),
-                   "epochs_timed": len(t)} for mode, t in per_mode.items()}
+    return {name: {"images_per_s": images / statistics.median(t), "epoch_s": statistics.median(t),
+                   "epochs_timed": len(t), "epoch_s_all": t} for name, t in per_run.items()}
 
 
 WORKERS_RUN = ("--max-trials", "6", "--epochs", "3", "--train-limit", "12000", "--patience", "3")
@@ -124,7 +132,12 @@ def workers_compare(reps):
     return {label: {"median_s": statistics.median(w), "runs": w} for label, w in walls.items()}
 
 
+FULL = {"random": ["random_search_tuning.py"], "bayesian": ["bayesian_tuning.py"],
+        "both": ["random_search_tuning.py", "bayesian_tuning.py"]}
+
+
 def full_run(script, results_dir):
+    """Wall time and test accuracy of `script` run with its defaults into `results_dir`."""
     start = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / script), "--results-dir", results_dir],
                    check=True, cwd=ROOT)
@@ -143,12 +156,15 @@ def main(argv=None):
                         help="epochs per timed fit; the first is dropped (default: 3)")
     parser.add_argument("--train-limit", type=int, default=None,
                         help="training images before the split (default: all 60,000)")
+    parser.add_argument("--data-dir", default=None,
+                        help="IDX folder (default: the scripts' search order)")
     parser.add_argument("--precision", action="store_true",
                         help="also time plain fit under mixed_bfloat16")
     parser.add_argument("--workers", action="store_true",
                         help="also time a 6-trial search: one process vs --workers 2")
-    parser.add_argument("--full", action="store_true",
-                        help="also run both scripts with their defaults (tens of minutes)")
+    parser.add_argument("--full", nargs="?", const="both", choices=sorted(FULL),
+                        help="also run one or both scripts with their defaults, one after "
+                             "the other (tens of minutes each; default: both)")
     parser.add_argument("--results-dir", default="results-benchmark",
                         help="where --full writes (default: results-benchmark)")
     args = parser.parse_args(argv)
@@ -159,29 +175,28 @@ def main(argv=None):
     report = {"machine": search.machine(), "versions": search.versions()}
     print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
           f"{report['machine']['gpus']} GPU(s)", flush=True)
-    median, times = startup_seconds(args.reps)
+    median, times = startup_seconds(args.reps, args.data_dir)
     report["startup_s"] = {"median": median, "runs": times}
     print(f"Start-up (imports + load and validate real data): median {median:.2f} s "
           f"of {', '.join(f'{t:.2f}' for t in times)}", flush=True)
 
     config = Config(train_limit=args.train_limit)
-    dataset = load_fashion_mnist()
-    tp = throughput(dataset, config, args.reps, args.epochs)
+    dataset = load_fashion_mnist(args.data_dir)
+    runs = ["plain", "tuner"] + (["plain_bf16"] if args.precision else [])
+    tp = throughput(dataset, config, args.reps, args.epochs, runs)
     report["throughput"] = tp
     ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
     report["tuner_over_plain_epoch_time"] = ratio
-    for mode, label in (("plain", "plain model.fit"), ("tuner", "inside KerasTuner search")):
-        print(f"Epoch, {label}: {tp[mode]['images_per_s']:.0f} images/s "
-              f"({tp[mode]['epoch_s']:.1f} s, median of {tp[mode]['epochs_timed']})", flush=True)
+    labels = {"plain": "plain model.fit", "tuner": "inside KerasTuner search",
+              "plain_bf16": "plain model.fit, mixed_bfloat16"}
+    for name in runs:
+        print(f"Epoch, {labels[name]}: {tp[name]['images_per_s']:.0f} images/s "
+              f"({tp[name]['epoch_s']:.1f} s, median of {tp[name]['epochs_timed']})", flush=True)
     print(f"Tuner epoch / plain epoch: {ratio:.3f}", flush=True)
-
     if args.precision:
-        bf16 = throughput(dataset, config, args.reps, args.epochs, "mixed_bfloat16")
-        report["throughput_mixed_bfloat16"] = bf16
-        speedup = tp["plain"]["epoch_s"] / bf16["plain"]["epoch_s"]
+        speedup = tp["plain"]["epoch_s"] / tp["plain_bf16"]["epoch_s"]
         report["bf16_speedup_plain"] = speedup
-        print(f"mixed_bfloat16 plain epoch: {bf16['plain']['images_per_s']:.0f} images/s, "
-              f"{speedup:.2f}x float32", flush=True)
+        print(f"mixed_bfloat16 / float32 speed: {speedup:.2f}x", flush=True)
 
     if args.workers:
         walls = workers_compare(args.reps)
@@ -194,8 +209,7 @@ def main(argv=None):
               "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
 
     if args.full:
-        report["full"] = {s: full_run(s, args.results_dir)
-                          for s in ("random_search_tuning.py", "bayesian_tuning.py")}
+        report["full"] = {s: full_run(s, args.results_dir) for s in FULL[args.full]}
         for script, r in report["full"].items():
             print(f"{script}: {r['wall_s'] / 60:.1f} min, test accuracy {r['test_accuracy']:.4f}")
     print(json.dumps(report, indent=2))

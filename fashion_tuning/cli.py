@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fashion_tuning import distributed, interrupt
 from fashion_tuning import folder as results_folder
-from fashion_tuning.config import QUICK, Config, fields_for
+from fashion_tuning.config import Config, fields_for, flag_name, quick_preset
 from fashion_tuning.data import SOURCE_ORDER
 from fashion_tuning.errors import NoCompletedTrial, UserError
 
@@ -46,9 +46,11 @@ def make_parser(strategy, description):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for f in fields_for(strategy):
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_name(f.name)
         if f.type is bool:
-            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+            preset = quick_preset(strategy) if f.name == "quick" else {}
+            extra = "".join(f" {flag_name(k)} {v}" for k, v in preset.items())
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"] + extra)
             continue
         # default=None so that --quick can tell "not given" from "given".
         parser.add_argument(flag, type=_typed(f.type), choices=f.metadata.get("choices"),
@@ -63,7 +65,7 @@ def parse_config(strategy, argv, description=""):
     parser = make_parser(strategy, description)
     args = vars(parser.parse_args(argv))
     given = {k: v for k, v in args.items() if v is not None and v is not False}
-    preset = QUICK if given.get("quick") else {}
+    preset = quick_preset(strategy) if given.get("quick") else {}
     try:
         return Config(**{**preset, **given})
     except UserError as e:

@@ -14,8 +14,11 @@ STRATEGIES = {
 }
 
 # What --quick changes: the whole pipeline on real data in about a minute on 2 CPU cores.
-# It writes to its own folder so a quick run never resumes (or spoils) a full one.
-QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "results-quick"}
+# It writes to its own folder so a quick run never resumes (or spoils) a full one. With 3
+# trials, 2 initial points leave the Gaussian process one trial to choose; with the full
+# default of 3, a quick Bayesian run would repeat the quick random one trial for trial.
+QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "results-quick",
+         "initial_points": 2}
 
 
 def _flag(help, default, **extra):
@@ -46,8 +49,7 @@ class Config:
                              "for quick runs", None)
     overwrite: bool = _flag("delete earlier results of this strategy and start afresh "
                             "(default: resume)", False)
-    quick: bool = _flag("preset for a short run: " + ", ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()), False)
+    quick: bool = _flag("preset for a short run on real data (explicit flags win):", False)
     precision: str = _fixed("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
                            "instructions, else float32; mixed_float16 suits GPUs", "float32",
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
@@ -65,7 +67,7 @@ class Config:
         for name in ("max_trials", "epochs", "batch_size", "patience", "seed",
                      "initial_points"):
             if getattr(self, name) < 1:
-                raise UserError(f"--{_kebab(name)} must be at least 1, got {getattr(self, name)}")
+                raise UserError(f"{flag_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.workers is not None and self.workers < 1:
             raise UserError(f"--workers must be at least 1, got {self.workers}")
         if self.train_limit is not None and self.train_limit < 100:
@@ -75,8 +77,15 @@ class Config:
                             f"got {self.val_fraction}")
 
 
-def _kebab(name):
-    return name.replace("_", "-")
+def flag_name(field_name):
+    """The command-line flag of a `Config` field: max_trials -> --max-trials."""
+    return "--" + field_name.replace("_", "-")
+
+
+def quick_preset(strategy):
+    """The part of `QUICK` that applies to `strategy`'s script."""
+    names = {f.name for f in fields_for(strategy)}
+    return {k: v for k, v in QUICK.items() if k in names}
 
 
 def fields_for(strategy):

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from fashion_tuning.config import flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import atomic_write_text
 
@@ -83,7 +84,7 @@ def check_or_record_settings(folder, settings, overwrite, record=True):
         changed = [k for k in sorted(set(recorded) | set(settings))
                    if recorded.get(k) != settings.get(k)]
         if changed:
-            flags = ", ".join(k if k == "search_space" else "--" + k.replace("_", "-") +
+            flags = ", ".join(k if k == "search_space" else flag_name(k) +
                               f" (was {recorded.get(k)}, now {settings.get(k)})" for k in changed)
             raise UserError(f"{folder} holds a search with other settings: {flags}; pass "
                             "--overwrite to start afresh or choose another --results-dir")

@@ -19,7 +19,7 @@ import numpy as np
 
 from fashion_tuning import cli
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries, save_figure
-from fashion_tuning.config import STRATEGIES, fields_for
+from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.report import atomic_write_text
 
 
@@ -31,7 +31,7 @@ def strategy_argv(strategy, passthrough):
         value = given.get(f.name)
         if value is None or value is False:
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_name(f.name)
         argv += [flag] if value is True else [flag, str(value)]
     return argv
 

@@ -42,6 +42,10 @@ def test_quick_preset_yields_to_explicit_flags():
     assert config.max_trials == QUICK["max_trials"]
     assert config.train_limit == QUICK["train_limit"]
     assert config.results_dir == QUICK["results_dir"]
+    bayes = parse_config("bayesian_optimization", ["--quick"])
+    assert bayes.initial_points == QUICK["initial_points"] < bayes.max_trials
+    assert parse_config("bayesian_optimization", ["--quick", "--initial-points", "3"]
+                        ).initial_points == 3
     default = parse_config("random_search", [])
     assert (default.max_trials, default.epochs, default.batch_size, default.patience,
             default.seed, default.results_dir) == (10, 30, 128, 3, 42, "results")
