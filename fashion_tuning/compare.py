@@ -88,7 +88,7 @@ def plot_comparison(summaries, path):
                        [r[1] for r in rows if r[1] is not None], color=color, alpha=0.5, s=18,
                        label=f"{LABELS[strategy]} (each trial)")
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0].set_xlabel("trial")
+    axes[0].set_xlabel("trial number (trial_00 is 1)")
     axes[1].set_xlabel("elapsed search time (min)")
     axes[0].set_ylabel("validation accuracy")
     axes[0].legend(fontsize=8, loc="lower right")
