@@ -125,9 +125,12 @@ def workers_compare(reps):
             with tempfile.TemporaryDirectory() as out:
                 extra = ["--workers", "2"] if label == "--workers 2" else []
                 start = time.perf_counter()
-                subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
-                                *WORKERS_RUN, "--results-dir", out, *extra],
-                               check=True, cwd=ROOT, capture_output=True)
+                proc = subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
+                                       *WORKERS_RUN, "--results-dir", out, *extra],
+                                      cwd=ROOT, capture_output=True, text=True)
+                if proc.returncode:
+                    sys.exit(f"{label} run failed (exit {proc.returncode}):\n"
+                             f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
                 walls[label].append(time.perf_counter() - start)
     return {label: {"median_s": statistics.median(w), "runs": w} for label, w in walls.items()}
 
@@ -148,33 +151,10 @@ def full_run(script, results_dir):
             "best_hyperparameters": summary["best_hyperparameters"]}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=3, help="repetitions (default: 3)")
-    parser.add_argument("--epochs", type=int, default=3,
-                        help="epochs per timed fit; the first is dropped (default: 3)")
-    parser.add_argument("--train-limit", type=int, default=None,
-                        help="training images before the split (default: all 60,000)")
-    parser.add_argument("--data-dir", default=None,
-                        help="IDX folder (default: the scripts' search order)")
-    parser.add_argument("--precision", action="store_true",
-                        help="also time plain fit under mixed_bfloat16")
-    parser.add_argument("--workers", action="store_true",
-                        help="also time a 6-trial search: one process vs --workers 2")
-    parser.add_argument("--full", nargs="?", const="both", choices=sorted(FULL),
-                        help="also run one or both scripts with their defaults, one after "
-                             "the other (tens of minutes each; default: both)")
-    parser.add_argument("--results-dir", default="results-benchmark",
-                        help="where --full writes (default: results-benchmark)")
-    args = parser.parse_args(argv)
-
-    from fashion_tuning import search
+def startup_and_throughput(args, report):
+    """Time start-up and plain vs in-tuner (and bf16) epochs; print and add to `report`."""
     from fashion_tuning.data import load_fashion_mnist
 
-    report = {"machine": search.machine(), "versions": search.versions()}
-    print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-          f"{report['machine']['gpus']} GPU(s)", flush=True)
     median, times = startup_seconds(args.reps, args.data_dir)
     report["startup_s"] = {"median": median, "runs": times}
     print(f"Start-up (imports + load and validate real data): median {median:.2f} s "
@@ -197,6 +177,38 @@ def main(argv=None):
         speedup = tp["plain"]["epoch_s"] / tp["plain_bf16"]["epoch_s"]
         report["bf16_speedup_plain"] = speedup
         print(f"mixed_bfloat16 / float32 speed: {speedup:.2f}x", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (default: 3)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per timed fit; the first is dropped (default: 3)")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="training images before the split (default: all 60,000)")
+    parser.add_argument("--data-dir", default=None,
+                        help="IDX folder (default: the scripts' search order)")
+    parser.add_argument("--precision", action="store_true",
+                        help="also time plain fit under mixed_bfloat16")
+    parser.add_argument("--workers", action="store_true",
+                        help="also time a 6-trial search: one process vs --workers 2")
+    parser.add_argument("--skip-throughput", action="store_true",
+                        help="skip start-up and epoch timing (to rerun only --workers or --full)")
+    parser.add_argument("--full", nargs="?", const="both", choices=sorted(FULL),
+                        help="also run one or both scripts with their defaults, one after "
+                             "the other (tens of minutes each; default: both)")
+    parser.add_argument("--results-dir", default="results-benchmark",
+                        help="where --full writes (default: results-benchmark)")
+    args = parser.parse_args(argv)
+
+    from fashion_tuning import search
+
+    report = {"machine": search.machine(), "versions": search.versions()}
+    print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+          f"{report['machine']['gpus']} GPU(s)", flush=True)
+    if not args.skip_throughput:
+        startup_and_throughput(args, report)
 
     if args.workers:
         walls = workers_compare(args.reps)

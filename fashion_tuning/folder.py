@@ -15,13 +15,18 @@ SETTINGS_FILE = "settings.json"  # What a resumed run must match.
 
 
 def check_writable(folder):
-    """Create `folder` and prove it is writable, before any data is loaded."""
+    """Create `folder` and prove it is writable, before any data is loaded.
+
+    The probe file is unique to this call: a distributed chief and its workers check the
+    same folder at the same moment, and a shared name let one delete the other's probe.
+    """
+    import tempfile
+
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
     except OSError as e:
         raise UserError(f"{folder}: results folder is not writable ({e.strerror}); "
                         "fix its permissions or pass another --results-dir") from None

@@ -75,6 +75,17 @@ def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_pat
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+def test_write_check_is_safe_when_processes_start_together(tmp_path):
+    # A --workers chief and its workers all check the shared folder at once; with one shared
+    # probe name, one process deleted another's probe and a worker exited 2 at random.
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "shared"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: folder.check_writable(target), range(400)))
+    assert [p.name for p in target.iterdir()] == []
+
+
 @pytest.fixture
 def in_process(monkeypatch):
     """Run cli.main inside pytest, restoring the signal handlers it installs."""
