@@ -61,7 +61,8 @@ def aggregate(results_dir):
         stats["best_so_far_curves"] = curves
         study["strategies"][strategy] = stats
         study["budget"] = {k: runs[0][k] for k in ("max_trials", "epochs", "batch_size",
-                                                   "patience", "train_limit", "val_fraction")}
+                                                   "patience", "train_limit", "val_fraction",
+                                                   "precision")}
     return study
 
 
@@ -90,7 +91,8 @@ def study_markdown(study):
                   "| seed | Δ best val accuracy | Δ test accuracy |", "|---|---|---|"]
         dv, dt = _paired(study, "best_val_accuracy"), _paired(study, "test_accuracy")
         lines += [f"| {s} | {v:+.4f} | {t:+.4f} |" for s, v, t in zip(study["seeds"], dv, dt)]
-        lines += [f"| mean | {dv.mean():+.4f} | {dt.mean():+.4f} |",
+        sd = (lambda d: f" ± {d.std(ddof=1):.4f}" if len(d) > 1 else "")
+        lines += [f"| mean ± sd | {dv.mean():+.4f}{sd(dv)} | {dt.mean():+.4f}{sd(dt)} |",
                   "", f"Bayesian ahead on test accuracy in {int((dt > 0).sum())} of "
                       f"{len(dt)} seeds, behind in {int((dt < 0).sum())}."]
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
     return {
         "strategy": strategy, "seed": seed, "max_trials": len(scores), "epochs": 3,
         "batch_size": 128, "patience": 3, "train_limit": None, "val_fraction": 0.2,
-        "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
+        "precision": "float32", "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
         "best_val_accuracy": best["val_accuracy"], "retrain_epochs": 2, "test_accuracy": test,
         "test_loss": 0.3, "per_class_accuracy": {c: 0.5 + i / 100 for i, c in
                                                  enumerate(CLASS_NAMES)},
@@ -95,7 +95,9 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert rnd["mean"] == pytest.approx(0.91) and rnd["std"] == pytest.approx(0.01)
     md = (tmp_path / "study.md").read_text()
     assert "| 2 | +0.0000 | -0.0100 |" in md
+    assert "| mean ± sd | +0.0000 ± 0.0000 | +0.0067 ± 0.0153 |" in md
     assert "Bayesian ahead on test accuracy in 2 of 3 seeds, behind in 1." in md
+    assert "precision=float32" in md
     assert png_size(tmp_path / "study.png")[0] >= 500
 
 
