@@ -83,10 +83,11 @@ def test_summary_json_has_every_field(tiny_run):
     assert summary["total_seconds"] >= summary["retrain_seconds"]
     if strategy == "bayesian_optimization":
         assert summary["oracle"]["num_initial_points"] == 3
-    # The default precision, "auto", is recorded as the policy it resolved to on this machine.
+    # The precision is recorded as the Keras policy it resolved to on this machine.
+    from fashion_tuning.config import Config
     from fashion_tuning.search import resolve_precision
 
-    assert summary["precision"] == resolve_precision("auto")
+    assert summary["precision"] == resolve_precision(Config().precision)
     assert f"Precision: {summary['precision']}" in proc.stdout
 
 
