@@ -144,12 +144,25 @@ def make_oracle(strategy, config):
     )
 
 
+def build_under(policy):
+    """`build_model` that first sets Keras' dtype `policy`.
+
+    The policy must be set at every build: `keras.backend.clear_session()`, which KerasTuner
+    calls before building each trial's model and we call before the retrain, resets it to
+    float32, so a policy set once before the search would reach no model.
+    """
+    def build(hp):
+        keras.mixed_precision.set_global_policy(policy)
+        return build_model(hp)
+    return build
+
+
 def make_tuner(strategy, config):
     """Create, or reload where one was saved, the tuner in `results_dir/strategy`."""
     return CNNTuner(
         seed=config.seed,
         oracle=make_oracle(strategy, config),
-        hypermodel=build_model,
+        hypermodel=build_under(resolve_precision(config.precision)),
         directory=config.results_dir,
         project_name=strategy,
         overwrite=False,  # --overwrite is done by the CLI, which keeps its folder lock.
@@ -223,7 +236,7 @@ def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_pat
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
     start = time.perf_counter()
-    model = build_model(hp)
+    model = build_under(resolve_precision(config.precision))(hp)
     stop = [StopOnSignal()]
     model.fit(*train, epochs=epochs, batch_size=config.batch_size, callbacks=stop, verbose=2)
     seconds = time.perf_counter() - start
@@ -277,7 +290,6 @@ def run(strategy, config: Config, dataset, log=print):
         log: where progress lines go.
     """
     precision = resolve_precision(config.precision)
-    keras.mixed_precision.set_global_policy(precision)
     log(f"Precision: {precision}")
     pool, train, val = split(dataset, config)
     tuner = make_tuner(strategy, config)

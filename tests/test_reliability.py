@@ -127,6 +127,33 @@ def test_nan_trial_is_failed_and_never_best(tiny_data, tmp_path, monkeypatch, in
     assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
 
 
+def first_conv(model):
+    return next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def test_precision_reaches_every_trial_and_the_retrain(tiny_data, tmp_path, monkeypatch,
+                                                      in_process):
+    # KerasTuner clears the Keras session before each trial's build, and clearing resets the
+    # global dtype policy: a policy set once before the search silently trained in float32.
+    policies, real = [], search.build_model
+
+    def recording(hp):
+        model = real(hp)
+        policies.append(first_conv(model).dtype_policy.name)
+        return model
+
+    monkeypatch.setattr(search, "build_model", recording)
+    try:
+        code = cli.main("random_search", [str(a) for a in tiny_args(
+            tiny_data, tmp_path, "--max-trials", 2, "--precision", "mixed_bfloat16")])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert code == 0
+    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the retrain.
+    saved = keras.saving.load_model(tmp_path / "random_search" / "best_model.keras")
+    assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
+
+
 def test_no_completed_trial_exits_1_without_retrain(tiny_data, tmp_path, monkeypatch, in_process,
                                                     capsys):
     monkeypatch.setattr(search, "build_model", exploding(set(range(100))))
