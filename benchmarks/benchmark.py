@@ -84,7 +84,8 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
             tuner = search.CNNTuner(
                 seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy",
                                                              max_trials=1, seed=1),
-                hypermodel=lambda hp: make_cnn(), directory=workdir,
+                hypermodel=search.build_under(precision, lambda hp: make_cnn()),
+                directory=workdir,
                 project_name=f"t{time.time_ns()}")
             tuner.search(*train, callbacks=callbacks, **fit_args)
     finally:

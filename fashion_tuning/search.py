@@ -144,8 +144,8 @@ def make_oracle(strategy, config):
     )
 
 
-def build_under(policy):
-    """`build_model` that first sets Keras' dtype `policy`.
+def build_under(policy, builder=None):
+    """`builder(hp)` (default: `build_model`) that first sets Keras' dtype `policy`.
 
     The policy must be set at every build: `keras.backend.clear_session()`, which KerasTuner
     calls before building each trial's model and we call before the retrain, resets it to
@@ -153,16 +153,17 @@ def build_under(policy):
     """
     def build(hp):
         keras.mixed_precision.set_global_policy(policy)
-        return build_model(hp)
+        return (builder or build_model)(hp)
     return build
 
 
-def make_tuner(strategy, config):
-    """Create, or reload where one was saved, the tuner in `results_dir/strategy`."""
+def make_tuner(strategy, config, build):
+    """Create, or reload where one was saved, the tuner in `results_dir/strategy`;
+    `build` makes each trial's model (see `build_under`)."""
     return CNNTuner(
         seed=config.seed,
         oracle=make_oracle(strategy, config),
-        hypermodel=build_under(resolve_precision(config.precision)),
+        hypermodel=build,
         directory=config.results_dir,
         project_name=strategy,
         overwrite=False,  # --overwrite is done by the CLI, which keeps its folder lock.
@@ -224,8 +225,9 @@ def best_completed(records):
     return max(completed, key=lambda r: r.val_accuracy, default=None)
 
 
-def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_path):
-    """Train the best configuration on all training images and evaluate it on the test set.
+def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_path, build):
+    """Train the best configuration on all training images and evaluate it on the test set;
+    `build` makes the model (see `build_under`).
 
     Returns:
         A dict of the `RunResult` fields it decides (`RETRAIN_FIELDS`); the confusion
@@ -236,7 +238,7 @@ def retrain_and_evaluate(hyperparameters, epochs, train, test, config, model_pat
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
     start = time.perf_counter()
-    model = build_under(resolve_precision(config.precision))(hp)
+    model = build(hp)
     stop = [StopOnSignal()]
     model.fit(*train, epochs=epochs, batch_size=config.batch_size, callbacks=stop, verbose=2)
     seconds = time.perf_counter() - start
@@ -291,8 +293,9 @@ def run(strategy, config: Config, dataset, log=print):
     """
     precision = resolve_precision(config.precision)
     log(f"Precision: {precision}")
+    build = build_under(precision)
     pool, train, val = split(dataset, config)
-    tuner = make_tuner(strategy, config)
+    tuner = make_tuner(strategy, config, build)
     tuner.search(
         *train,
         validation_data=val,
@@ -317,7 +320,8 @@ def run(strategy, config: Config, dataset, log=print):
             f"for {best.best_epoch} epochs")
         retrain = retrain_and_evaluate(
             best.hyperparameters, best.best_epoch, pool,
-            (dataset.x_test, dataset.y_test), config, Path(tuner.project_dir) / MODEL_FILE)
+            (dataset.x_test, dataset.y_test), config, Path(tuner.project_dir) / MODEL_FILE,
+            build)
     search_seconds = sum(r.seconds or 0 for r in records)
     return RunResult(
         strategy=strategy,
