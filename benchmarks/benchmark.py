@@ -1,15 +1,18 @@
 """Benchmark: training throughput with and without KerasTuner, start-up time, full runs.
 
-    python benchmarks/benchmark.py                    # throughput ratio + start-up, ~5 min
-    python benchmarks/benchmark.py --precision        # also float32 vs mixed_bfloat16
-    python benchmarks/benchmark.py --workers          # also one process vs --workers 2
-    python benchmarks/benchmark.py --full [random|bayesian]  # also full default runs
+Run from the repository root, as a module:
 
-Everything runs in one process on one machine, plain and tuner epochs interleaved, so the
-ratios are comparable even on a shared, noisy machine; figures are medians of --reps runs.
+    python -m benchmarks.benchmark                    # throughput ratio + start-up, ~5 min
+    python -m benchmarks.benchmark --precision        # also float32 vs mixed_bfloat16
+    python -m benchmarks.benchmark --workers          # also one process vs --workers 2
+    python -m benchmarks.benchmark --full [random|bayesian]  # also full default runs
+
+Epochs are timed in this process, plain and in-tuner epochs interleaved rep by rep; start-up,
+the --workers comparison and the full runs are timed as separate processes started from here,
+one after the other, with the compared runs interleaved too. So the ratios are comparable on a
+shared, noisy machine; figures are medians of --reps runs.
 """
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -18,13 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from fashion_tuning.cli import tool_parser
+from fashion_tuning.config import Config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from fashion_tuning.config import Config  # noqa: E402
-
 STARTUP = ("import sys, time; t = time.perf_counter(); "
-           "from fashion_tuning import search; from fashion_tuning.data import load_fashion_mnist; "
+           "from fashion_tuning import pipeline; from fashion_tuning.data import load_fashion_mnist; "
            "load_fashion_mnist(sys.argv[1] or None); print(time.perf_counter() - t)")
 
 
@@ -66,30 +68,27 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
     `epochs` epochs, either by plain `model.fit` or inside a one-trial KerasTuner search."""
     import keras
 
-    from fashion_tuning import search
+    from fashion_tuning.callbacks import trial_callbacks
     from fashion_tuning.hypermodel import make_cnn
+    from fashion_tuning.tuner import TrialRunner
 
     keras.backend.clear_session()
-    keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(1)
     timer = EpochTimer()
-    callbacks = search.search_callbacks(config) + [timer]
+    callbacks = trial_callbacks(config) + [timer]
     fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
-    try:
-        if mode == "plain":
-            make_cnn().fit(*train, callbacks=callbacks, **fit_args)
-        else:
-            import keras_tuner as kt
+    if mode == "plain":
+        make_cnn(precision=precision).fit(*train, callbacks=callbacks, **fit_args)
+    else:
+        import keras_tuner as kt
 
-            tuner = search.CNNTuner(
-                seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy",
-                                                             max_trials=1, seed=1),
-                hypermodel=search.build_under(precision, lambda hp: make_cnn()),
-                directory=workdir,
-                project_name=f"t{time.time_ns()}")
-            tuner.search(*train, callbacks=callbacks, **fit_args)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+        tuner = TrialRunner(
+            seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy",
+                                                         max_trials=1, seed=1),
+            hypermodel=lambda hp: make_cnn(precision=precision),
+            directory=workdir,
+            project_name=f"t{time.time_ns()}")
+        tuner.search(*train, callbacks=callbacks, **fit_args)
     return timer.times[1:]
 
 
@@ -100,9 +99,9 @@ RUNS = {"plain": ("plain", "float32"), "tuner": ("tuner", "float32"),
 def throughput(dataset, config, reps, epochs, runs):
     """Median images/s of each of `runs` (keys of RUNS), interleaved rep by rep so that
     the machine's slow and fast moments fall on every run alike."""
-    from fashion_tuning import search
+    from fashion_tuning.data import split
 
-    _, train, val = search.split(dataset, config)
+    _, train, val = split(dataset, config)
     per_run = {name: [] for name in runs}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(reps):
@@ -181,11 +180,10 @@ def startup_and_throughput(args, report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=3, help="repetitions (default: 3)")
+    parser = tool_parser(__doc__)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions")
     parser.add_argument("--epochs", type=int, default=3,
-                        help="epochs per timed fit; the first is dropped (default: 3)")
+                        help="epochs per timed fit; the first is dropped")
     parser.add_argument("--train-limit", type=int, default=None,
                         help="training images before the split (default: all 60,000)")
     parser.add_argument("--data-dir", default=None,
@@ -200,12 +198,12 @@ def main(argv=None):
                         help="also run one or both scripts with their defaults, one after "
                              "the other (tens of minutes each; default: both)")
     parser.add_argument("--results-dir", default="results-benchmark",
-                        help="where --full writes (default: results-benchmark)")
+                        help="where --full writes")
     args = parser.parse_args(argv)
 
-    from fashion_tuning import search
+    from fashion_tuning import environment
 
-    report = {"machine": search.machine(), "versions": search.versions()}
+    report = {"machine": environment.machine(), "versions": environment.versions()}
     print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
           f"{report['machine']['gpus']} GPU(s)", flush=True)
     if not args.skip_throughput:

@@ -7,7 +7,6 @@ import signal
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 from fashion_tuning import distributed, interrupt
 from fashion_tuning import folder as results_folder
@@ -24,6 +23,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # One line, not argparse's usage block: the problem and where to look.
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _DefaultsFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's layout and adds "(default: X)" where a default means something."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in action.help:
+            return action.help
+        return action.help + " (default: %(default)s)"
+
+
+def tool_parser(description):
+    """The argument parser of a helper tool (compare, study, benchmark), help from `description`."""
+    return argparse.ArgumentParser(description=description, formatter_class=_DefaultsFormatter)
 
 
 def _typed(kind):
@@ -96,7 +109,7 @@ def _wants_quiet_tf():
     return USER_TF_LOG_LEVEL not in ("0", "1")
 
 
-def run(strategy, config, folder, start):
+def tune_in_folder(strategy, config, folder, start):
     """Check the folder, load the data, search, retrain, report. Raises on user errors.
 
     A distributed worker shares the chief's folder: it neither locks nor clears it, and it
@@ -109,9 +122,10 @@ def run(strategy, config, folder, start):
             results_folder.clear(folder)
         # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
         with _native_stderr_silenced(_wants_quiet_tf()):
-            from fashion_tuning import report, search
+            from fashion_tuning import pipeline, report, results
+            from fashion_tuning.hypermodel import search_space
 
-            space = search.search_space()  # The first TF op, which probes for a GPU.
+            space = search_space()  # The first TF op, which probes for a GPU.
         from fashion_tuning.data import load_fashion_mnist
 
         results_folder.check_or_record_settings(
@@ -131,13 +145,13 @@ def run(strategy, config, folder, start):
                   "recorded (--overwrite starts afresh)")
         else:
             print(f"Starting a new search in {folder}")
-        result = search.run(strategy, config, dataset)
+        result = pipeline.tune_and_evaluate(strategy, config, dataset, folder)
         if result is None:
             print(f"{distributed.tuner_id()}: no trials left; the chief retrains and reports")
             return
-        paths = report.write_results(result, folder)
+        paths = results.write_results(result, folder)
     print(report.summary_table(result.to_dict()))
-    print("Wrote " + ", ".join(str(p) for p in (*paths, folder / search.MODEL_FILE)))
+    print("Wrote " + ", ".join(str(p) for p in (*paths, folder / results.MODEL_FILE)))
 
 
 def main(strategy, argv=None, description=""):
@@ -147,12 +161,12 @@ def main(strategy, argv=None, description=""):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
     interrupt.install()
-    folder = Path(config.results_dir) / strategy
+    folder = config.strategy_folder(strategy)
     try:
         if config.workers and distributed.role() == "single":
             return distributed.launch(strategy, sys.argv[1:] if argv is None else argv,
                                       config.workers)
-        run(strategy, config, folder, start)
+        tune_in_folder(strategy, config, folder, start)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -4,28 +4,24 @@
     python -m fashion_tuning.compare --results-dir DIR
 """
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from fashion_tuning import atomic
+from fashion_tuning.cli import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
-from fashion_tuning.report import (SUMMARY_FILE, atomic_write_text, format_duration,
-                                   format_hyperparameters)
+from fashion_tuning.report import format_duration, format_hyperparameters, save_figure
+from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
 
 
 def load_summaries(results_dir):
     """`{strategy: summary}` for every strategy folder holding a summary.json."""
-    summaries = {}
-    for strategy in STRATEGIES:
-        path = Path(results_dir) / strategy / SUMMARY_FILE
-        if path.is_file():
-            summaries[strategy] = json.loads(path.read_text())
-    return summaries
+    summaries = {s: read_summary(Path(results_dir) / s) for s in STRATEGIES}
+    return {s: summary for s, summary in summaries.items() if summary is not None}
 
 
 def best_so_far(trials):
@@ -120,16 +116,6 @@ def plot_confusion(summary, path):
     save_figure(fig, path)
 
 
-def save_figure(fig, path):
-    """Save `fig` as PNG via a temporary name (never half-written) and close it."""
-    import matplotlib.pyplot as plt
-
-    tmp = Path(path).with_name(".tmp-" + Path(path).name)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
 def write_comparison(results_dir):
     """Write the comparison files into `results_dir`; return (summaries, written paths)."""
     results_dir = Path(results_dir)
@@ -137,7 +123,7 @@ def write_comparison(results_dir):
     if not summaries:
         return summaries, []
     paths = [results_dir / "comparison.md", results_dir / "comparison.png"]
-    atomic_write_text(paths[0], comparison_markdown(summaries))
+    atomic.write_text(paths[0], comparison_markdown(summaries))
     plot_comparison(summaries, paths[1])
     for strategy, summary in summaries.items():
         paths.append(results_dir / f"confusion_{strategy}.png")
@@ -146,10 +132,9 @@ def write_comparison(results_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--results-dir", default=Config.results_dir,
-                        help=f"folder holding the strategy folders (default: {Config.results_dir})")
+                        help="folder holding the strategy folders")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")  # Files only: no display needed.
     summaries, paths = write_comparison(args.results_dir)

@@ -2,6 +2,7 @@
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fashion_tuning.errors import UserError
 
@@ -75,6 +76,11 @@ class Config:
         if not 0 < self.val_fraction < 1:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
                             f"got {self.val_fraction}")
+
+
+    def strategy_folder(self, strategy):
+        """Where `strategy`'s results, and KerasTuner's files for it, go."""
+        return Path(self.results_dir) / strategy
 
 
 def flag_name(field_name):

@@ -235,3 +235,14 @@ def subset(x, y, limit, seed):
         return x, y
     keep, _ = stratified_split(y, 1 - limit / len(y), seed)
     return x[keep], y[keep]
+
+
+def split(dataset, config):
+    """The (optionally limited) training pool and its stratified train/validation split.
+
+    Returns:
+        `(pool, train, val)`, each an `(images, labels)` pair.
+    """
+    x, y = subset(dataset.x_train, dataset.y_train, config.train_limit, config.seed)
+    train_idx, val_idx = stratified_split(y, config.val_fraction, config.seed)
+    return (x, y), (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])

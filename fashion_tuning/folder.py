@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from fashion_tuning import atomic
 from fashion_tuning.config import flag_name
 from fashion_tuning.errors import UserError
-from fashion_tuning.report import atomic_write_text
 
 LOCK_FILE = ".lock"
 SETTINGS_FILE = "settings.json"  # What a resumed run must match.
@@ -33,7 +33,8 @@ def check_writable(folder):
 
 
 def lock(folder):
-    """Hold an exclusive lock on `folder` for the life of this process.
+    """Take an exclusive lock on `folder`, held until the returned file is closed or this
+    process ends.
 
     The kernel drops an flock when its process dies, however it dies, so a lock left
     by a killed run is never stale: the next run simply takes it.
@@ -95,4 +96,4 @@ def check_or_record_settings(folder, settings, overwrite, record=True):
                             "--overwrite to start afresh or choose another --results-dir")
         return
     if record:
-        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+        atomic.write_json(path, settings)

@@ -1,45 +1,6 @@
-"""Turn a `RunResult` into summary.json, trials.csv and the console table."""
+"""What a person reads: the closing console table, and the figures of compare and study."""
 
-import csv
-import io
-import json
-import os
-from pathlib import Path
-
-SUMMARY_FILE = "summary.json"
-TRIALS_FILE = "trials.csv"
-TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run", "seconds",
-                 "peak_rss_mb", "worker")
-
-
-def atomic_write_text(path, text):
-    """Write `text` to `path` via a temporary file and a rename: never half-written."""
-    path = Path(path)
-    tmp = path.with_name(".tmp-" + path.name)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def trials_csv(trials):
-    """CSV text, one row per trial: fixed columns, then one column per hyperparameter."""
-    hp_names = sorted({name for t in trials for name in t["hyperparameters"]})
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*TRIAL_COLUMNS, *hp_names, "message"])
-    for t in trials:
-        writer.writerow([*(t[c] for c in TRIAL_COLUMNS),
-                         *(t["hyperparameters"].get(n) for n in hp_names), t["message"]])
-    return out.getvalue()
-
-
-def write_results(result, folder):
-    """Write `summary.json` and `trials.csv` into `folder`; return their paths."""
-    summary = result.to_dict()
-    folder = Path(folder)
-    paths = folder / SUMMARY_FILE, folder / TRIALS_FILE
-    atomic_write_text(paths[0], json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(paths[1], trials_csv(summary["trials"]))
-    return paths
+from fashion_tuning import atomic
 
 
 def format_duration(seconds):
@@ -74,3 +35,14 @@ def summary_table(summary):
     width = max(len(k) for k, _ in rows)
     line = "-" * (width + 2 + max(len(v) for _, v in rows))
     return "\n".join([line, *(f"{k:<{width}}  {v}" for k, v in rows), line])
+
+
+def save_figure(fig, path):
+    """Save the matplotlib `fig` as a PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic.replacing(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)

@@ -9,18 +9,16 @@ RESULTS_DIR/seed_<seed>/<strategy>/ and resume like the scripts do; the report i
 RESULTS_DIR/study.md, study.json and study.png.
 """
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from fashion_tuning import cli
-from fashion_tuning.compare import LABELS, best_so_far, load_summaries, save_figure
+from fashion_tuning import atomic, cli
+from fashion_tuning.compare import LABELS, best_so_far, load_summaries
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
-from fashion_tuning.report import atomic_write_text
+from fashion_tuning.report import save_figure
 
 
 def strategy_argv(strategy, passthrough):
@@ -67,9 +65,9 @@ def aggregate(results_dir):
 
 
 def _paired(study, key):
-    a, b = (study["strategies"][s][key]["per_seed"] for s in STRATEGIES)
-    diff = np.array(b) - np.array(a)  # Bayesian minus random, seed by seed.
-    return diff
+    """Bayesian minus Random of `key`, seed by seed, as an array."""
+    random, bayesian = (study["strategies"][s][key]["per_seed"] for s in STRATEGIES)
+    return np.array(bayesian) - np.array(random)
 
 
 def study_markdown(study):
@@ -89,12 +87,15 @@ def study_markdown(study):
     if len(names) == len(STRATEGIES):
         lines += ["", "Paired by seed (Bayesian minus Random):", "",
                   "| seed | Δ best val accuracy | Δ test accuracy |", "|---|---|---|"]
-        dv, dt = _paired(study, "best_val_accuracy"), _paired(study, "test_accuracy")
-        lines += [f"| {s} | {v:+.4f} | {t:+.4f} |" for s, v, t in zip(study["seeds"], dv, dt)]
+        d_val = _paired(study, "best_val_accuracy")
+        d_test = _paired(study, "test_accuracy")
+        lines += [f"| {s} | {v:+.4f} | {t:+.4f} |"
+                  for s, v, t in zip(study["seeds"], d_val, d_test)]
         sd = (lambda d: f" ± {d.std(ddof=1):.4f}" if len(d) > 1 else "")
-        lines += [f"| mean ± sd | {dv.mean():+.4f}{sd(dv)} | {dt.mean():+.4f}{sd(dt)} |",
-                  "", f"Bayesian ahead on test accuracy in {int((dt > 0).sum())} of "
-                      f"{len(dt)} seeds, behind in {int((dt < 0).sum())}."]
+        lines += [f"| mean ± sd | {d_val.mean():+.4f}{sd(d_val)} | "
+                  f"{d_test.mean():+.4f}{sd(d_test)} |",
+                  "", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
+                      f"{len(d_test)} seeds, behind in {int((d_test < 0).sum())}."]
     return "\n".join(lines) + "\n"
 
 
@@ -120,13 +121,12 @@ def plot_study(study, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (default: 3)")
+    parser = cli.tool_parser(__doc__)
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
     parser.add_argument("--first-seed", type=int, default=1,
-                        help="seeds are FIRST_SEED, FIRST_SEED+1, ... (default: 1)")
+                        help="seeds are FIRST_SEED, FIRST_SEED+1, ...")
     parser.add_argument("--results-dir", default="results-study",
-                        help="where the runs and the report go (default: results-study)")
+                        help="where the runs and the report go")
     parser.add_argument("--report-only", action="store_true",
                         help="only aggregate the runs already in RESULTS_DIR")
     args, passthrough = parser.parse_known_args(argv)
@@ -148,8 +148,8 @@ def main(argv=None):
               "run the study without --report-only first", file=sys.stderr)
         return 2
     out = Path(args.results_dir)
-    atomic_write_text(out / "study.json", json.dumps(study, indent=2) + "\n")
-    atomic_write_text(out / "study.md", study_markdown(study))
+    atomic.write_json(out / "study.json", study)
+    atomic.write_text(out / "study.md", study_markdown(study))
     plot_study(study, out / "study.png")
     print(study_markdown(study))
     print(f"Wrote {out / 'study.md'}, {out / 'study.json'}, {out / 'study.png'}")

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, requires_debian_data, write_idx_dir
+from helpers import idx_bytes, requires_debian_data, write_idx_dir
 from fashion_tuning import data
 from fashion_tuning.data import (CLASS_NAMES, DEBIAN_DIR, OFFICIAL_SHA256, load_fashion_mnist,
                                  load_idx_dir, parse_idx, resolve_source, stratified_split,

@@ -3,13 +3,10 @@
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from conftest import ROOT
 from fashion_tuning.distributed import strip_workers_flag
+from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
 
 
 def children(pid):
@@ -45,10 +42,7 @@ def alive(pid):
 
 
 def start(*args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
-    return subprocess.Popen([sys.executable, str(ROOT / "random_search_tuning.py"),
-                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=ROOT)
+    return start_script("random_search_tuning.py", *args)
 
 
 def test_strip_workers_flag():
@@ -63,11 +57,9 @@ def test_two_workers_share_four_trials(tiny_data, tmp_path):
     assert proc.returncode == 0, (out[-3000:], err[-3000:])
     assert "[worker0]" in out and "[worker1]" in out and "[chief]" in out
     folder = tmp_path / "random_search"
-    summary = json.loads((folder / "summary.json").read_text())
-    trials = summary["trials"]
-    assert [t["status"] for t in trials] == ["completed"] * 4
-    assert {t["worker"] for t in trials} == {"worker0", "worker1"}
-    assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in trials}) == 4
+    summary = read_summary(folder)
+    assert_completed_and_distinct(summary, 4)
+    assert {t["worker"] for t in summary["trials"]} == {"worker0", "worker1"}
     assert (folder / "best_model.keras").is_file()
     assert "worker" in (folder / "trials.csv").read_text().splitlines()[0].split(",")
     assert not children(proc.pid)
@@ -77,10 +69,7 @@ def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
     proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 6,
                  "--epochs", 40, "--patience", 40, "--batch-size", 32, "--workers", 2)
     folder = tmp_path / "random_search"
-    deadline = time.monotonic() + 300
-    while not (folder / "trial_1" / "trial.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for(folder / "trial_1" / "trial.json", proc)
     kids = children(proc.pid)
     victim = next(pid for pid in kids if tuner_id_of(pid) == "worker1")
     os.kill(victim, signal.SIGKILL)
@@ -95,10 +84,7 @@ def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
             "--epochs", 30, "--patience", 30, "--batch-size", 32, "--workers", 2)
     folder = tmp_path / "random_search"
     proc = start(*args)
-    deadline = time.monotonic() + 300
-    while not (folder / "trial_2" / "trial.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for(folder / "trial_2" / "trial.json", proc)
     kids = children(proc.pid)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -114,10 +100,8 @@ def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
     again = start(*args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, (out[-2000:], err[-2000:])
-    summary = json.loads((folder / "summary.json").read_text())
-    assert [t["status"] for t in summary["trials"]] == ["completed"] * 4
-    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
-                for t in summary["trials"]}) == 4
+    summary = read_summary(folder)
+    assert_completed_and_distinct(summary, 4)
     for t in summary["trials"]:
         if t["trial_id"] in done_before:
             assert t["val_accuracy"] == done_before[t["trial_id"]]["score"]

@@ -1,49 +1,27 @@
 """Each script, run as a user would on tiny generated data, and on real data when installed."""
 
 import csv
-import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, requires_debian_data, run_script
+from fashion_tuning.config import Config
 from fashion_tuning.data import CLASS_NAMES
+from fashion_tuning.environment import resolve_precision
+from helpers import (SCRIPTS, read_summary, reload_accuracy, requires_debian_data, run_script,
+                     tiny_args, write_idx_dir)
 
-SCRIPTS = {"random_search": "random_search_tuning.py",
-           "bayesian_optimization": "bayesian_tuning.py"}
 SUMMARY_KEYS = {
     "strategy", "max_trials", "epochs", "batch_size", "seed", "best_trial_id",
     "best_hyperparameters", "best_val_accuracy", "retrain_epochs", "test_accuracy",
     "test_loss", "per_class_accuracy", "data_source", "search_seconds", "retrain_seconds",
     "total_seconds", "versions", "trials", "machine",
 }
-EVALUATE = """
-import sys, keras, numpy as np
-sys.path.insert(0, sys.argv[3])
-from fashion_tuning.data import load_idx_dir
-d = load_idx_dir(sys.argv[2])
-model = keras.saving.load_model(sys.argv[1])
-print(model.evaluate(d.x_test, d.y_test, batch_size=128, verbose=0)[1])
-"""
-
-
-def reload_accuracy(model_path, data_dir):
-    """Test accuracy of a saved model, evaluated in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", EVALUATE, str(model_path), str(data_dir),
-                          str(ROOT)], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module", params=list(SCRIPTS))
 def tiny_run(request, tmp_path_factory):
     """One 2-trial, 2-epoch run of a script on tiny data, shared by the checks below."""
-    from conftest import write_idx_dir
-
     tmp = tmp_path_factory.mktemp(request.param)
     data_dir = write_idx_dir(tmp / "data")
-    args = ("--data-dir", data_dir, "--results-dir", tmp / "results", "--max-trials", 2,
-            "--epochs", 2, "--batch-size", 32)
+    args = tiny_args(data_dir, tmp / "results", trials=2, epochs=2, batch_size=32)
     proc = run_script(SCRIPTS[request.param], *args)
     return request.param, proc, tmp / "results" / request.param, data_dir, args
 
@@ -59,7 +37,7 @@ def test_run_succeeds_and_prints_the_summary(tiny_run):
 
 def test_summary_json_has_every_field(tiny_run):
     strategy, proc, folder, data_dir, _ = tiny_run
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_summary(folder)
     assert SUMMARY_KEYS <= set(summary)
     assert summary["strategy"] == strategy
     assert (summary["max_trials"], summary["epochs"], summary["batch_size"],
@@ -84,16 +62,13 @@ def test_summary_json_has_every_field(tiny_run):
     if strategy == "bayesian_optimization":
         assert summary["oracle"]["num_initial_points"] == 3
     # The precision is recorded as the Keras policy it resolved to on this machine.
-    from fashion_tuning.config import Config
-    from fashion_tuning.search import resolve_precision
-
     assert summary["precision"] == resolve_precision(Config().precision)
     assert f"Precision: {summary['precision']}" in proc.stdout
 
 
 def test_trials_csv_has_one_row_per_trial(tiny_run):
     _, _, folder, _, _ = tiny_run
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_summary(folder)
     with open(folder / "trials.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["trial_id"] for r in rows] == [t["trial_id"] for t in summary["trials"]]
@@ -105,7 +80,7 @@ def test_trials_csv_has_one_row_per_trial(tiny_run):
 
 def test_saved_model_reproduces_test_accuracy(tiny_run):
     _, _, folder, data_dir, _ = tiny_run
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_summary(folder)
     assert reload_accuracy(folder / "best_model.keras", data_dir) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 
@@ -115,7 +90,7 @@ def test_rerun_resumes_without_new_trials(tiny_run):
     proc = run_script(SCRIPTS[strategy], *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Resuming the search" in proc.stdout
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_summary(folder)
     assert len(summary["trials"]) == 2
 
 
@@ -124,7 +99,7 @@ def test_short_real_data_run_learns(tmp_path):
     proc = run_script("random_search_tuning.py", "--results-dir", tmp_path, "--max-trials", 1,
                       "--epochs", 2, "--train-limit", 4000)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    summary = read_summary(tmp_path / "random_search")
     assert "dataset-fashion-mnist" in summary["data_source"]
     assert summary["train_images"] == 3200 and summary["val_images"] == 800
     # Chance is 0.10: two epochs on 3,200 images must do far better.
@@ -132,9 +107,8 @@ def test_short_real_data_run_learns(tmp_path):
 
 
 def test_tensorboard_dir_gets_per_trial_logs_with_hparams(tiny_data, tmp_path):
-    proc = run_script("random_search_tuning.py", "--data-dir", tiny_data, "--results-dir",
-                      tmp_path / "out", "--max-trials", 2, "--epochs", 1, "--batch-size", 64,
-                      "--tensorboard-dir", tmp_path / "tb")
+    proc = run_script("random_search_tuning.py", *tiny_args(
+        tiny_data, tmp_path / "out", "--tensorboard-dir", tmp_path / "tb", trials=2))
     assert proc.returncode == 0, proc.stderr[-2000:]
     for trial in ("0", "1"):
         events = list((tmp_path / "tb" / trial / "execution0").glob("events.out.tfevents.*"))

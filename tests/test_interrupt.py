@@ -1,30 +1,12 @@
 """Ctrl-C and SIGTERM: exit 130/143 with a resume hint; the same command then finishes the run."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ROOT
-
-
-def start(script, *args):
-    env = {k: v for k, v in os.environ.items() if k != "FASHION_MNIST_DIR"}
-    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=ROOT)
-
-
-def wait_for(path, proc, timeout=300):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
 
 
 @pytest.mark.parametrize("signum, code, during", [
@@ -34,7 +16,7 @@ def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during)
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,
             "--epochs", 40, "--patience", 40, "--batch-size", 32)
     folder = tmp_path / "random_search"
-    proc = start("random_search_tuning.py", *args)
+    proc = start_script("random_search_tuning.py", *args)
     wait_for(folder / f"trial_{during}" / "trial.json", proc)
     time.sleep(1.0)
     proc.send_signal(signum)
@@ -46,14 +28,12 @@ def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during)
     kept = [json.loads((folder / f"trial_{i}" / "trial.json").read_text()) for i in range(during)]
     assert all(t["status"] == "COMPLETED" for t in kept)
 
-    again = start("random_search_tuning.py", *args)
+    again = start_script("random_search_tuning.py", *args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]
     assert "Resuming the search" in out
-    summary = json.loads((folder / "summary.json").read_text())
-    assert [t["status"] for t in summary["trials"]] == ["completed"] * 3
-    hp_sets = [json.dumps(t["hyperparameters"], sort_keys=True) for t in summary["trials"]]
-    assert len(set(hp_sets)) == 3
+    summary = read_summary(folder)
+    assert_completed_and_distinct(summary, 3)
     # Completed trials were kept, not re-run: hyperparameters and scores unchanged.
     for before, after in zip(kept, summary["trials"]):
         assert after["hyperparameters"] == before["hyperparameters"]["values"]
@@ -64,25 +44,22 @@ def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,
             "--epochs", 40, "--patience", 40, "--batch-size", 32)
     folder = tmp_path / "random_search"
-    proc = start("random_search_tuning.py", *args)
+    proc = start_script("random_search_tuning.py", *args)
     wait_for(folder / "trial_1" / "trial.json", proc)
     time.sleep(1.0)
     proc.kill()
     proc.communicate(timeout=60)
-    again = start("random_search_tuning.py", *args)
+    again = start_script("random_search_tuning.py", *args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]
-    summary = json.loads((folder / "summary.json").read_text())
-    assert [t["status"] for t in summary["trials"]] == ["completed"] * 3
-    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
-                for t in summary["trials"]}) == 3
+    assert_completed_and_distinct(read_summary(folder), 3)
 
 
 def test_interrupt_during_retrain_then_resume_retrains_only(tiny_data, tmp_path):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
             "--epochs", 60, "--patience", 60, "--batch-size", 16)
     folder = tmp_path / "random_search"
-    proc = start("random_search_tuning.py", *args)
+    proc = start_script("random_search_tuning.py", *args)
     for line in proc.stdout:  # The CLI flushes every line.
         if "retraining on all" in line:
             break
@@ -92,9 +69,9 @@ def test_interrupt_during_retrain_then_resume_retrains_only(tiny_data, tmp_path)
     assert proc.returncode == 130, err[-2000:]
     assert not (folder / "summary.json").exists()
     assert not (folder / "best_model.keras").exists()
-    again = start("random_search_tuning.py", *args)
+    again = start_script("random_search_tuning.py", *args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]
     assert "Running Trial" not in out and "retraining on all" in out
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_summary(folder)
     assert len(summary["trials"]) == 1 and (folder / "best_model.keras").is_file()

@@ -2,18 +2,15 @@
 
 import csv
 import json
-import signal
+import os
+import shutil
+from pathlib import Path
 
 import keras
-import pytest
 
-from conftest import run_script
-from fashion_tuning import cli, folder, interrupt, search
-
-
-def tiny_args(data_dir, results_dir, *extra):
-    return ("--data-dir", data_dir, "--results-dir", results_dir, "--max-trials", 1,
-            "--epochs", 1, "--batch-size", 64, *extra)
+from fashion_tuning import cli, folder, hypermodel
+from helpers import (assert_completed_and_distinct, read_summary, run_script, tiny_args,
+                     write_idx_dir)
 
 
 def test_changed_settings_on_resume_exit_2(tiny_data, tmp_path):
@@ -30,7 +27,7 @@ def test_changed_settings_on_resume_exit_2(tiny_data, tmp_path):
                       *tiny_args(tiny_data, tmp_path, "--epochs", 2, "--seed", 7, "--overwrite"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Starting a new search" in proc.stdout
-    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    summary = read_summary(tmp_path / "random_search")
     assert (summary["epochs"], summary["seed"]) == (2, 7)
 
 
@@ -54,8 +51,7 @@ def test_finished_search_is_reported_then_extended(tiny_data, tmp_path):
     extended = json.loads(summary_path.read_text())
     assert [t["trial_id"] for t in extended["trials"]] == ["0", "1", "2"]
     assert extended["trials"][0] == first["trials"][0]
-    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
-                for t in extended["trials"]}) == 3
+    assert_completed_and_distinct(extended, 3)
 
 
 def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_path):
@@ -65,7 +61,6 @@ def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_pat
     try:
         proc = run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path))
         assert proc.returncode == 2
-        import os
         assert f"in use by process {os.getpid()}" in proc.stderr
     finally:
         held.close()
@@ -86,22 +81,13 @@ def test_write_check_is_safe_when_processes_start_together(tmp_path):
     assert [p.name for p in target.iterdir()] == []
 
 
-@pytest.fixture
-def in_process(monkeypatch):
-    """Run cli.main inside pytest, restoring the signal handlers it installs."""
-    saved = {s: signal.getsignal(s) for s in interrupt.EXIT_CODES}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
-
 def exploding(trial_ids):
     """A build_model that gives the trials in `trial_ids` a step size that diverges."""
-    real = search.build_model
+    real = hypermodel.build_model
     calls = {"n": -1}
 
-    def build(hp):
-        model = real(hp)
+    def build(hp, **kwargs):
+        model = real(hp, **kwargs)
         calls["n"] += 1
         if calls["n"] in trial_ids:
             model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12),
@@ -112,11 +98,11 @@ def exploding(trial_ids):
 
 def test_nan_trial_is_failed_and_never_best(tiny_data, tmp_path, monkeypatch, in_process):
     # build_model runs once for the search space, once to declare it, then once per trial.
-    monkeypatch.setattr(search, "build_model", exploding({2}))
+    monkeypatch.setattr(hypermodel, "build_model", exploding({2}))
     code = cli.main("random_search", [str(a) for a in tiny_args(
-        tiny_data, tmp_path, "--max-trials", 2, "--epochs", 2)])
+        tiny_data, tmp_path, trials=2, epochs=2)])
     assert code == 0
-    summary = json.loads((tmp_path / "random_search" / "summary.json").read_text())
+    summary = read_summary(tmp_path / "random_search")
     statuses = [t["status"] for t in summary["trials"]]
     assert statuses == ["failed", "completed"], summary["trials"]
     assert "non-finite" in summary["trials"][0]["message"]
@@ -127,39 +113,31 @@ def test_nan_trial_is_failed_and_never_best(tiny_data, tmp_path, monkeypatch, in
     assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
 
 
-def first_conv(model):
-    return next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
-
-
-def test_precision_reaches_every_trial_and_the_retrain(tiny_data, tmp_path, monkeypatch,
-                                                      in_process):
-    # KerasTuner clears the Keras session before each trial's build, and clearing resets the
-    # global dtype policy: a policy set once before the search silently trained in float32.
-    policies, real = [], search.build_model
-
-    def recording(hp):
-        model = real(hp)
-        policies.append(first_conv(model).dtype_policy.name)
-        return model
-
-    monkeypatch.setattr(search, "build_model", recording)
-    try:
-        code = cli.main("random_search", [str(a) for a in tiny_args(
-            tiny_data, tmp_path, "--max-trials", 2, "--precision", "mixed_bfloat16")])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert code == 0
-    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the retrain.
-    saved = keras.saving.load_model(tmp_path / "random_search" / "best_model.keras")
-    assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
-
-
 def test_no_completed_trial_exits_1_without_retrain(tiny_data, tmp_path, monkeypatch, in_process,
                                                     capsys):
-    monkeypatch.setattr(search, "build_model", exploding(set(range(100))))
-    code = cli.main("random_search", [str(a) for a in tiny_args(
-        tiny_data, tmp_path, "--max-trials", 2)])
+    monkeypatch.setattr(hypermodel, "build_model", exploding(set(range(100))))
+    code = cli.main("random_search", [str(a) for a in tiny_args(tiny_data, tmp_path, trials=2)])
     assert code == 1
     assert "none of the 2 trials completed" in capsys.readouterr().err
     assert not (tmp_path / "random_search" / "best_model.keras").exists()
     assert not (tmp_path / "random_search" / "summary.json").exists()
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results-0.1"
+
+
+def test_a_folder_from_the_previous_layout_resumes(tmp_path):
+    # tests/fixtures/results-0.1 is a finished 2-trial search on write_idx_dir()'s data,
+    # written by commit 36eb470 (before the module split) with
+    # `random_search_tuning.py --max-trials 2 --epochs 1 --batch-size 64`, less the weights.
+    data_dir = write_idx_dir(tmp_path / "data")
+    shutil.copytree(FIXTURE, tmp_path / "results")
+    old = read_summary(tmp_path / "results" / "random_search")
+    proc = run_script("random_search_tuning.py", *tiny_args(
+        data_dir, tmp_path / "results", trials=3))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Resuming the search" in proc.stdout and "2 of 3 trials recorded" in proc.stdout
+    summary = read_summary(tmp_path / "results" / "random_search")
+    assert summary["trials"][:2] == old["trials"]  # Kept as they were, run.json included.
+    assert_completed_and_distinct(summary, 3)
+    assert (tmp_path / "results" / "random_search" / "best_model.keras").is_file()

@@ -1,0 +1,36 @@
+"""The one place that writes files atomically: a temporary name beside the target, then a rename."""
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yield a temporary path beside `path`; when the block succeeds, rename it onto `path`.
+
+    A reader never sees a half-written file, and a write that fails (a full disk, an
+    interrupt) leaves `path` as it was and no temporary file behind. The temporary name keeps
+    the suffix, which `model.save` and `savefig` go by, and carries the process id, so two
+    processes never share one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text(path, text):
+    """Write `text` to `path` atomically."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, value):
+    """Write `value` to `path` as indented JSON, atomically."""
+    write_text(path, json.dumps(value, indent=2) + "\n")

@@ -1,0 +1,51 @@
+"""What a result was measured on: library versions, the machine, and the precision it resolves to."""
+
+import os
+import platform
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+
+# CPU flags of native BF16 arithmetic; without them BF16 is emulated and slower than float32.
+NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def versions():
+    """The versions of Python and of the libraries that shape a result."""
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": kt.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def cpuinfo(key):
+    """The first `key` line of /proc/cpuinfo ("" where there is none, e.g. on macOS)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def machine():
+    """CPU model and core count, recorded with every result."""
+    return {"cpu": cpuinfo("model name") or platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))}
+
+
+def resolve_precision(precision):
+    """The Keras dtype policy name for `--precision` ("auto" is decided by the hardware)."""
+    if precision != "auto":
+        return precision
+    native_bf16 = NATIVE_BF16_FLAGS & set(cpuinfo("flags").split())
+    if native_bf16 and not tf.config.list_physical_devices("GPU"):
+        return "mixed_bfloat16"
+    return "float32"

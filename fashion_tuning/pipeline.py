@@ -1,0 +1,79 @@
+"""One run from start to end: search, pick the best trial, retrain it, evaluate on the test set."""
+
+from dataclasses import asdict
+
+from fashion_tuning import data, distributed, environment, hypermodel, retrain, tuner
+from fashion_tuning.callbacks import StopOnSignal, trial_callbacks
+from fashion_tuning.config import STRATEGIES, Config
+from fashion_tuning.errors import NoCompletedTrial
+from fashion_tuning.evaluate import evaluate
+from fashion_tuning.results import (MODEL_FILE, RunResult, best_completed, recorded_retrain,
+                                    trial_records)
+
+
+def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
+    """Search, retrain and evaluate; write the model; return a `RunResult`
+    (None in a distributed worker, which only runs trials).
+
+    Args:
+        strategy: a key of `STRATEGIES`.
+        config: the run's settings.
+        dataset: a validated `data.Dataset`.
+        folder: the strategy's results folder, `RESULTS_DIR/<strategy>`.
+        log: where progress lines go.
+    """
+    precision = environment.resolve_precision(config.precision)
+    log(f"Precision: {precision}")
+
+    def build(hp):  # `hypermodel.build_model` is looked up per build: tests swap it.
+        return hypermodel.build_model(hp, precision=precision)
+
+    pool, train, val = data.split(dataset, config)
+    search = tuner.make_tuner(strategy, config, folder, build)
+    search.search(*train, validation_data=val, epochs=config.epochs,
+                  batch_size=config.batch_size, callbacks=trial_callbacks(config), verbose=2)
+    if distributed.role() == "worker":
+        return None  # The chief, which holds every trial, retrains and reports.
+    records = trial_records(folder, search.oracle.trials)
+    best = best_completed(records)
+    if best is None:
+        raise NoCompletedTrial(f"none of the {len(records)} trials completed")
+    retrained = recorded_retrain(folder, best, records)
+    if retrained:
+        log(f"The search and the retrain had finished: reporting the saved result "
+            f"(test accuracy {retrained['test_accuracy']:.4f})")
+    else:
+        log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
+            f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
+            f"for {best.best_epoch} epochs")
+        model, seconds = retrain.fit_best(best.hyperparameters, best.best_epoch, pool, config,
+                                          build)
+        retrained = {"retrain_epochs": best.best_epoch, "retrain_seconds": round(seconds, 1),
+                     **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,
+                                callbacks=[StopOnSignal()])}
+        retrain.save_model(model, folder / MODEL_FILE)
+    search_seconds = sum(r.seconds or 0 for r in records)
+    return RunResult(
+        strategy=strategy,
+        max_trials=config.max_trials,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        patience=config.patience,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        precision=precision,
+        train_limit=config.train_limit,
+        data_source=dataset.source,
+        train_images=len(train[1]),
+        val_images=len(val[1]),
+        best_trial_id=best.trial_id,
+        best_hyperparameters=best.hyperparameters,
+        best_val_accuracy=best.val_accuracy,
+        search_seconds=round(search_seconds, 1),
+        total_seconds=round(search_seconds + retrained["retrain_seconds"], 1),
+        **retrained,
+        versions=environment.versions(),
+        machine=environment.machine(),
+        trials=[asdict(r) for r in records],
+        oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
+    )

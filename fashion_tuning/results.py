@@ -1,0 +1,154 @@
+"""The run's records and the files that hold them: run.json per trial, summary.json, trials.csv."""
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fashion_tuning import atomic
+
+# Per trial, beside KerasTuner's trial.json: epochs run, seconds, worker, peak memory, and the
+# per-epoch history (see `TrialRunner` in tuner.py). The name stays: old folders still resume.
+RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+TRIALS_FILE = "trials.csv"
+MODEL_FILE = "best_model.keras"
+TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run", "seconds",
+                 "peak_rss_mb", "worker")
+
+
+@dataclass
+class TrialRecord:
+    """One trial as reported: KerasTuner's state plus our timing."""
+
+    trial_id: str
+    status: str
+    hyperparameters: dict
+    val_accuracy: float
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    peak_rss_mb: float = None
+    worker: str = None  # KerasTuner's tuner id of the process that ran the trial.
+    message: str = ""
+    history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, ...
+
+
+@dataclass
+class RunResult:
+    """Everything a finished run reports; `summary.json` is `asdict()` of it."""
+
+    strategy: str
+    max_trials: int
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int
+    val_fraction: float
+    precision: str
+    train_limit: int
+    data_source: str
+    train_images: int
+    val_images: int
+    best_trial_id: str
+    best_hyperparameters: dict
+    best_val_accuracy: float
+    retrain_epochs: int
+    test_accuracy: float
+    test_loss: float
+    per_class_accuracy: dict
+    confusion_matrix: list
+    search_seconds: float
+    retrain_seconds: float
+    total_seconds: float
+    versions: dict
+    machine: dict
+    trials: list = field(default_factory=list)
+    oracle: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+# The `RunResult` fields that the retrain and the test evaluation decide.
+RETRAIN_FIELDS = ("retrain_epochs", "test_loss", "test_accuracy", "per_class_accuracy",
+                  "confusion_matrix", "retrain_seconds")
+
+
+def write_trial_run(trial_dir, run):
+    """Record our facts about one trial (a dict) in its folder."""
+    atomic.write_json(Path(trial_dir) / RUN_FILE, run)
+
+
+def trial_records(folder, oracle_trials):
+    """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` in `folder`, in trial-id order."""
+    records = []
+    for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
+        run_file = Path(folder) / f"trial_{trial_id}" / RUN_FILE
+        run = json.loads(run_file.read_text()) if run_file.is_file() else {}
+        score = trial.score if trial.status == "COMPLETED" else None
+        records.append(TrialRecord(
+            trial_id=trial_id,
+            status=trial.status.lower(),
+            hyperparameters=dict(trial.hyperparameters.values),
+            val_accuracy=None if score is None else float(score),
+            epochs_run=run.get("epochs_run"),
+            best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
+            seconds=run.get("seconds"),
+            peak_rss_mb=run.get("peak_rss_mb"),
+            worker=run.get("worker"),
+            message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
+            history=run.get("history", {}),
+        ))
+    return records
+
+
+def best_completed(records):
+    """The completed trial with the highest val_accuracy (first one on ties), or None."""
+    completed = [r for r in records if r.status == "completed"]
+    return max(completed, key=lambda r: r.val_accuracy, default=None)
+
+
+def trials_csv(trials):
+    """CSV text, one row per trial: fixed columns, then one column per hyperparameter."""
+    hp_names = sorted({name for t in trials for name in t["hyperparameters"]})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*TRIAL_COLUMNS, *hp_names, "message"])
+    for t in trials:
+        writer.writerow([*(t[c] for c in TRIAL_COLUMNS),
+                         *(t["hyperparameters"].get(n) for n in hp_names), t["message"]])
+    return out.getvalue()
+
+
+def write_results(result, folder):
+    """Write `summary.json` and `trials.csv` into `folder`; return their paths."""
+    summary = result.to_dict()
+    paths = Path(folder) / SUMMARY_FILE, Path(folder) / TRIALS_FILE
+    atomic.write_json(paths[0], summary)
+    atomic.write_text(paths[1], trials_csv(summary["trials"]))
+    return paths
+
+
+def read_summary(folder):
+    """The summary dict that `write_results` wrote into `folder`, or None if there is none."""
+    path = Path(folder) / SUMMARY_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def recorded_retrain(folder, best, records):
+    """The retrain fields that an earlier run of this very search recorded, or None if the
+    retrain must be done.
+
+    It counts as done when summary.json and the model exist and the summary holds the
+    same trials (ids and statuses) and the same best trial as the search now.
+    """
+    summary = read_summary(folder)
+    if summary is None or not (Path(folder) / MODEL_FILE).is_file():
+        return None
+    same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
+        (r.trial_id, r.status) for r in records]
+    if not same_trials or summary["best_trial_id"] != best.trial_id:
+        return None
+    return {k: summary[k] for k in RETRAIN_FIELDS}

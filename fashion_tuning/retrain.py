@@ -1,0 +1,32 @@
+"""Retrain the best configuration on all training images and save it."""
+
+import time
+
+import keras
+import keras_tuner as kt
+
+from fashion_tuning import atomic
+from fashion_tuning.callbacks import StopOnSignal
+
+
+def fit_best(hyperparameters, epochs, train, config, build):
+    """Train a fresh model of `hyperparameters` (built by `build(hp)`) on `train` for `epochs`.
+
+    Returns:
+        `(model, seconds)`.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    hp = kt.HyperParameters()
+    hp.values.update(hyperparameters)
+    start = time.perf_counter()
+    model = build(hp)
+    model.fit(*train, epochs=epochs, batch_size=config.batch_size, callbacks=[StopOnSignal()],
+              verbose=2)
+    return model, time.perf_counter() - start
+
+
+def save_model(model, path):
+    """Save `model` to `path` (a `.keras` file) atomically."""
+    with atomic.replacing(path) as tmp:
+        model.save(tmp)

@@ -1,0 +1,160 @@
+"""What the tests share: tiny IDX data, starting a script as a user would, reading its results."""
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_tuning.data import CLASS_NAMES, DEBIAN_DIR, FILES
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {"random_search": "random_search_tuning.py",
+           "bayesian_optimization": "bayesian_tuning.py"}
+
+
+def idx_bytes(array, magic):
+    """Serialise a uint8 array as an IDX file."""
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def make_images(labels, seed):
+    """Images whose class is visible: a bright bar whose row depends on the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 2 + 2 * c: 4 + 2 * c, 4:24] = 230
+    return images
+
+
+def write_idx_dir(directory, n_train=300, n_test=100, gz=True, seed=0):
+    """Write the four IDX files for a tiny balanced dataset; return the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    y_train = np.arange(n_train) % 10
+    y_test = np.arange(n_test) % 10
+    arrays = {
+        "train_images": make_images(y_train, seed), "train_labels": y_train,
+        "test_images": make_images(y_test, seed + 1), "test_labels": y_test,
+    }
+    for key, (stem, magic, _) in FILES.items():
+        raw = idx_bytes(np.asarray(arrays[key]), magic)
+        if gz:
+            (directory / (stem + ".gz")).write_bytes(gzip.compress(raw))
+        else:
+            (directory / stem).write_bytes(raw)
+    return directory
+
+
+def tiny_args(data_dir, results_dir, *extra, trials=1, epochs=1, batch_size=64):
+    """The flags of a short run on tiny data; `extra` flags come last and win."""
+    return ("--data-dir", data_dir, "--results-dir", results_dir, "--max-trials", trials,
+            "--epochs", epochs, "--batch-size", batch_size, *extra)
+
+
+def _env(extra=None):
+    env = {k: v for k, v in os.environ.items()
+           if k != "FASHION_MNIST_DIR" and not k.startswith("KERASTUNER_")}
+    env.update(extra or {})
+    return env
+
+
+def run_script(script, *args, env=None, timeout=600):
+    """Run a top-level script to its end as a user would; return the CompletedProcess."""
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
+                          capture_output=True, text=True, env=_env(env), timeout=timeout,
+                          cwd=ROOT)
+
+
+def start_script(script, *args, env=None):
+    """Start a top-level script in the background; return the Popen (text pipes)."""
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(env), cwd=ROOT)
+
+
+def wait_for(path, proc, timeout=300):
+    """Wait until `path` exists, failing if `proc` exits first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not Path(path).exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def read_summary(folder):
+    """The summary.json of a strategy folder, as a dict."""
+    return json.loads((Path(folder) / "summary.json").read_text())
+
+
+def assert_completed_and_distinct(summary, count):
+    """`count` trials, all completed, no two with the same hyperparameters."""
+    assert [t["status"] for t in summary["trials"]] == ["completed"] * count, summary["trials"]
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True)
+                for t in summary["trials"]}) == count
+
+
+def requires_debian_data(test):
+    """Skip `test` without Debian's dataset-fashion-mnist, except in CI, where it must run."""
+    installed = all((DEBIAN_DIR / (stem + ".gz")).is_file() for stem, _, _ in FILES.values())
+    if installed or os.environ.get("CI") == "true":
+        return test
+    return pytest.mark.skip(reason="Debian package dataset-fashion-mnist is not installed")(test)
+
+
+EVALUATE = """
+import sys, keras
+from fashion_tuning.data import load_idx_dir
+d = load_idx_dir(sys.argv[2])
+model = keras.saving.load_model(sys.argv[1])
+print(model.evaluate(d.x_test, d.y_test, batch_size=128, verbose=0)[1])
+"""
+
+
+def reload_accuracy(model_path, data_dir):
+    """Test accuracy of a saved model on the IDX files in `data_dir`, in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", EVALUATE, str(model_path), str(data_dir)],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
+    """A summary dict as a run writes it; a None score is a failed trial."""
+    trials = [{"trial_id": str(i), "status": "failed" if s is None else "completed",
+               "hyperparameters": {"units": 64 + 32 * i, "optimizer": "adam"},
+               "val_accuracy": s, "epochs_run": 3, "best_epoch": 2, "seconds": 30.0 + i,
+               "message": ""} for i, s in enumerate(scores)]
+    best = max((t for t in trials if t["val_accuracy"] is not None),
+               key=lambda t: t["val_accuracy"])
+    return {
+        "strategy": strategy, "seed": seed, "max_trials": len(scores), "epochs": 3,
+        "batch_size": 128, "patience": 3, "train_limit": None, "val_fraction": 0.2,
+        "precision": "float32", "best_trial_id": best["trial_id"],
+        "best_hyperparameters": best["hyperparameters"],
+        "best_val_accuracy": best["val_accuracy"], "retrain_epochs": 2, "test_accuracy": test,
+        "test_loss": 0.3, "per_class_accuracy": {c: 0.5 + i / 100 for i, c in
+                                                 enumerate(CLASS_NAMES)},
+        "confusion_matrix": [[100 if i == j else 1 for j in range(10)] for i in range(10)],
+        "search_seconds": 126.0, "retrain_seconds": 20.0, "total_seconds": 146.0,
+        "machine": {"cpu": "Test CPU", "cores": 2, "gpus": 0}, "trials": trials,
+    }
+
+
+def write_summary(folder, summary):
+    """Put `summary` into `folder`/summary.json, as a finished run would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def png_size(path):
+    """(width, height) of a PNG file, after checking its signature."""
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", raw[16:24])

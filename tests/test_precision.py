@@ -1,0 +1,71 @@
+"""--precision: what `auto` picks, and that the policy reaches every model, saved ones too."""
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_tuning import cli, environment, hypermodel
+from fashion_tuning.hypermodel import make_cnn
+from helpers import read_summary, reload_accuracy, tiny_args
+
+
+@pytest.mark.parametrize("flags, gpus, requested, expected", [
+    ("fpu sse avx512f avx512_bf16", [], "auto", "mixed_bfloat16"),
+    ("fpu sse amx_bf16", [], "auto", "mixed_bfloat16"),
+    ("fpu sse avx2 avx512f", [], "auto", "float32"),  # No native BF16: emulated, slower.
+    ("", [], "auto", "float32"),  # No /proc/cpuinfo (macOS).
+    ("avx512_bf16", ["GPU:0"], "auto", "float32"),
+    ("avx512_bf16", [], "float32", "float32"),  # An explicit choice is kept.
+    ("", [], "mixed_bfloat16", "mixed_bfloat16"),
+])
+def test_auto_precision_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch, flags, gpus,
+                                                                 requested, expected):
+    monkeypatch.setattr(environment, "cpuinfo", lambda key: flags if key == "flags" else "")
+    monkeypatch.setattr(environment.tf.config, "list_physical_devices", lambda kind=None: gpus)
+    assert environment.resolve_precision(requested) == expected
+
+
+def test_mixed_bfloat16_model_keeps_float32_weights_and_outputs_and_no_global_policy():
+    model = make_cnn(precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # Nothing set globally.
+    assert first_conv(model).dtype_policy.compute_dtype == "bfloat16"
+    assert model.layers[-1].dtype_policy.compute_dtype == "float32"  # Stable softmax.
+    assert all(w.dtype == "float32" for w in model.trainable_weights)
+    out = model.predict(np.zeros((2, 28, 28), np.uint8), verbose=0)
+    assert out.dtype == np.float32 and np.allclose(out.sum(axis=1), 1, atol=1e-3)
+
+
+def test_mixed_float16_model_scales_its_loss():
+    model = make_cnn(precision="mixed_float16")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(make_cnn().optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def first_conv(model):
+    return next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, monkeypatch,
+                                                           in_process):
+    # KerasTuner clears the Keras session before each trial's build, and clearing resets the
+    # global dtype policy: a policy set once before the search silently trained in float32.
+    policies, real = [], hypermodel.build_model
+
+    def recording(hp, **kwargs):
+        model = real(hp, **kwargs)
+        policies.append(first_conv(model).dtype_policy.name)
+        return model
+
+    monkeypatch.setattr(hypermodel, "build_model", recording)
+    code = cli.main("random_search", [str(a) for a in tiny_args(
+        tiny_data, tmp_path, "--precision", "mixed_bfloat16", trials=2)])
+    assert code == 0
+    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the retrain.
+    folder = tmp_path / "random_search"
+    saved = keras.saving.load_model(folder / "best_model.keras")
+    assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
+    # Reloaded in a fresh process, the mixed-precision model scores what the summary says.
+    summary = read_summary(folder)
+    assert summary["precision"] == "mixed_bfloat16"
+    assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
+        summary["test_accuracy"], abs=1e-6)

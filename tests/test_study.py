@@ -1,0 +1,51 @@
+"""The multi-seed study: aggregation from synthetic summaries, and a tiny real study."""
+
+import json
+
+import pytest
+
+from fashion_tuning import compare, study
+from helpers import fake_summary, png_size, write_idx_dir, write_summary
+
+
+def test_study_aggregates_paired_seeds(tmp_path):
+    for seed, (r, b) in {1: (0.90, 0.91), 2: (0.92, 0.91), 3: (0.91, 0.93)}.items():
+        write_summary(tmp_path / f"seed_{seed}" / "random_search",
+                      fake_summary("random_search", seed, test=r))
+        write_summary(tmp_path / f"seed_{seed}" / "bayesian_optimization",
+                      fake_summary("bayesian_optimization", seed, test=b))
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "study.json").read_text())
+    assert result["seeds"] == [1, 2, 3]
+    rnd = result["strategies"]["random_search"]["test_accuracy"]
+    assert rnd["mean"] == pytest.approx(0.91) and rnd["std"] == pytest.approx(0.01)
+    md = (tmp_path / "study.md").read_text()
+    assert "| 2 | +0.0000 | -0.0100 |" in md
+    assert "| mean ± sd | +0.0000 ± 0.0000 | +0.0067 ± 0.0153 |" in md
+    assert "Bayesian ahead on test accuracy in 2 of 3 seeds, behind in 1." in md
+    assert "precision=float32" in md
+    assert png_size(tmp_path / "study.png")[0] >= 500
+
+
+def test_strategy_argv_drops_flags_the_strategy_lacks():
+    argv = ["--epochs", "2", "--initial-points", "2", "--overwrite"]
+    assert study.strategy_argv("bayesian_optimization", argv) == [
+        "--epochs", "2", "--overwrite", "--initial-points", "2"]
+    assert study.strategy_argv("random_search", argv) == ["--epochs", "2", "--overwrite"]
+
+
+def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    data_dir = write_idx_dir(tmp_path / "data")
+    code = study.main(["--seeds", "2", "--results-dir", str(tmp_path / "study"),
+                       "--data-dir", str(data_dir), "--max-trials", "2", "--epochs", "1",
+                       "--batch-size", "64"])
+    assert code == 0
+    result = json.loads((tmp_path / "study" / "study.json").read_text())
+    assert result["seeds"] == [1, 2]
+    assert result["budget"]["max_trials"] == 2 and result["budget"]["epochs"] == 1
+    for stats in result["strategies"].values():
+        assert len(stats["test_accuracy"]["per_seed"]) == 2
+    # The report of a tiny real run, too.
+    assert compare.main(["--results-dir", str(tmp_path / "study" / "seed_1")]) == 0
+    assert png_size(tmp_path / "study" / "seed_1" / "comparison.png")[0] >= 500
