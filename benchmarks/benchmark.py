@@ -5,6 +5,7 @@ Run from the repository root, as a module:
     python -m benchmarks.benchmark                    # throughput ratio + start-up, ~5 min
     python -m benchmarks.benchmark --precision        # also float32 vs mixed_bfloat16
     python -m benchmarks.benchmark --workers          # also one process vs --workers 2
+    python -m benchmarks.benchmark --pruning 3        # also pruning on vs off, 3 seeds
     python -m benchmarks.benchmark --full [random|bayesian]  # also full default runs
 
 Epochs are timed in this process, plain and in-tuner epochs interleaved rep by rep; start-up,
@@ -135,6 +136,42 @@ def workers_compare(reps):
     return {label: {"median_s": statistics.median(w), "runs": w} for label, w in walls.items()}
 
 
+PRUNING_RUN = ("--max-trials", "10", "--epochs", "10", "--train-limit", "12000")
+
+
+def pruning_compare(seeds, data_dir=None):
+    """The same random search with and without pruning, for seeds 1..`seeds`, interleaved
+    seed by seed: search time and best validation accuracy of each run, and their ratios."""
+    runs = {"on": [], "off": []}
+    for seed in range(1, seeds + 1):
+        for label in runs:
+            with tempfile.TemporaryDirectory() as out:
+                extra = ["--no-pruning"] if label == "off" else []
+                extra += ["--data-dir", data_dir] if data_dir else []
+                proc = subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
+                                       *PRUNING_RUN, "--seed", str(seed), "--results-dir", out,
+                                       *extra], cwd=ROOT, capture_output=True, text=True)
+                if proc.returncode:
+                    sys.exit(f"pruning {label} run failed (exit {proc.returncode}):\n"
+                             f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
+                summary = json.loads((Path(out) / "random_search" / "summary.json").read_text())
+            runs[label].append({
+                "seed": seed, "search_s": summary["search_seconds"],
+                "best_val_accuracy": summary["best_val_accuracy"],
+                "test_accuracy": summary["test_accuracy"],
+                "epochs": sum(t["epochs_run"] or 0 for t in summary["trials"]),
+                "pruned": sum(t["status"] == "pruned" for t in summary["trials"])})
+            print(f"  seed {seed}, pruning {label}: {runs[label][-1]}", flush=True)
+    total = {label: sum(r["search_s"] for r in rs) for label, rs in runs.items()}
+    mean_best = {label: statistics.fmean(r["best_val_accuracy"] for r in rs)
+                 for label, rs in runs.items()}
+    return {"runs": runs, "search_time_on_over_off": total["on"] / total["off"],
+            "mean_best_val_on_minus_off": mean_best["on"] - mean_best["off"],
+            "best_val_on_minus_off_per_seed": [
+                on["best_val_accuracy"] - off["best_val_accuracy"]
+                for on, off in zip(runs["on"], runs["off"])]}
+
+
 FULL = {"random": ["random_search_tuning.py"], "bayesian": ["bayesian_tuning.py"],
         "both": ["random_search_tuning.py", "bayesian_tuning.py"]}
 
@@ -192,6 +229,9 @@ def main(argv=None):
                         help="also time plain fit under mixed_bfloat16")
     parser.add_argument("--workers", action="store_true",
                         help="also time a 6-trial search: one process vs --workers 2")
+    parser.add_argument("--pruning", type=int, metavar="SEEDS",
+                        help="also run one random search per seed with and without pruning "
+                             f"({' '.join(PRUNING_RUN)}; about 10 min per seed on 2 cores)")
     parser.add_argument("--skip-throughput", action="store_true",
                         help="skip start-up and epoch timing (to rerun only --workers or --full)")
     parser.add_argument("--full", nargs="?", const="both", choices=sorted(FULL),
@@ -218,6 +258,14 @@ def main(argv=None):
               f"{walls['one process']['median_s']:.0f} s, --workers 2 "
               f"{walls['--workers 2']['median_s']:.0f} s; speed-up {ratio:.2f}x "
               "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
+
+    if args.pruning:
+        pr = report["pruning"] = pruning_compare(args.pruning, args.data_dir)
+        print(f"Pruning on / off, {args.pruning} seeds ({' '.join(PRUNING_RUN)}): search time "
+              f"{pr['search_time_on_over_off']:.2f}x; best val accuracy on minus off "
+              f"{pr['mean_best_val_on_minus_off']:+.4f} mean (per seed "
+              f"{', '.join(f'{d:+.4f}' for d in pr['best_val_on_minus_off_per_seed'])})",
+              flush=True)
 
     if args.full:
         report["full"] = {s: full_run(s, args.results_dir) for s in FULL[args.full]}

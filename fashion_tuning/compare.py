@@ -12,7 +12,8 @@ from fashion_tuning import atomic
 from fashion_tuning.cli import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
-from fashion_tuning.report import format_duration, format_hyperparameters, save_figure
+from fashion_tuning.report import (format_duration, format_hyperparameters, save_figure,
+                                   trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
@@ -25,14 +26,15 @@ def load_summaries(results_dir):
 
 
 def best_so_far(trials):
-    """Per trial in id order: (trial number, own score or None, best so far, elapsed seconds)."""
+    """Per trial in id order: (trial number, own score or None, best so far, elapsed seconds,
+    whether it was pruned). A pruned trial's score is its best before it was stopped."""
     rows, best, elapsed = [], None, 0.0
     for n, t in enumerate(sorted(trials, key=lambda t: int(t["trial_id"])), start=1):
         elapsed += t["seconds"] or 0
-        score = t["val_accuracy"] if t["status"] == "completed" else None
+        score = t["val_accuracy"] if t["status"] in ("completed", "pruned") else None
         if score is not None and (best is None or score > best):
             best = score
-        rows.append((n, score, best, elapsed))
+        rows.append((n, score, best, elapsed, t["status"] == "pruned"))
     return rows
 
 
@@ -56,8 +58,7 @@ def comparison_markdown(summaries):
         row("Test loss", lambda x: f"{x['test_loss']:.4f}"),
         row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),
         row("Retrain epochs", lambda x: x["retrain_epochs"]),
-        row("Trials run", lambda x: f"{sum(t['status'] == 'completed' for t in x['trials'])} "
-                                    f"completed of {len(x['trials'])}"),
+        row("Trials run", lambda x: trial_counts(x["trials"])),
         row("Search time", lambda x: format_duration(x["search_seconds"])),
         row("Retrain time", lambda x: format_duration(x["retrain_seconds"])),
         row("Total time", lambda x: format_duration(x["total_seconds"])),
@@ -80,9 +81,11 @@ def plot_comparison(summaries, path):
             done = [r for r in rows if r[2] is not None]
             ax.step([x_of(r) for r in done], [r[2] for r in done], where="post", color=color,
                     label=f"{LABELS[strategy]} (best so far)")
-            ax.scatter([x_of(r) for r in rows if r[1] is not None],
-                       [r[1] for r in rows if r[1] is not None], color=color, alpha=0.5, s=18,
-                       label=f"{LABELS[strategy]} (each trial)")
+            for pruned, marker, kind in ((False, "o", "each trial"), (True, "x", "pruned")):
+                points = [r for r in rows if r[1] is not None and r[4] == pruned]
+                if points:
+                    ax.scatter([x_of(r) for r in points], [r[1] for r in points], color=color,
+                               alpha=0.6, s=22, marker=marker, label=f"{LABELS[strategy]} ({kind})")
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_xlabel("trial number (trial_00 is 1)")
     axes[1].set_xlabel("elapsed search time (min)")

@@ -22,6 +22,14 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
          "initial_points": 2}
 
 
+# Median stopping (pruning.py): it judges a trial from this epoch on, once this many trials
+# have completed. Chosen by replaying the rule over the per-epoch histories of our full runs
+# (`python -m benchmarks.pruning_replay`): with fewer completed trials the median came from a
+# few fast starters and pruned the slow-starting eventual best.
+PRUNING_WARMUP_EPOCHS = 3
+PRUNING_MIN_COMPLETED = 5
+
+
 def _flag(help, default, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
@@ -59,6 +67,14 @@ class Config:
     workers: int = _flag("run a chief and N worker processes on this machine (KerasTuner's "
                          "distributed mode on loopback); the CPU threads are split between them",
                          None)
+    no_pruning: bool = _fixed(
+        "run every trial to its early stop (default: median stopping: from epoch "
+        f"{PRUNING_WARMUP_EPOCHS}, once {PRUNING_MIN_COMPLETED} trials have completed, a trial "
+        "whose best val_accuracy so far is below the completed trials' median at that epoch "
+        "is stopped and recorded as pruned)", False)
+    time_budget: float = _flag("start no new trial once the search time recorded in the results "
+                               "folder plus the mean trial time would pass MINUTES; the retrain "
+                               "still runs (default: none)", None)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
@@ -69,14 +85,24 @@ class Config:
                      "initial_points"):
             if getattr(self, name) < 1:
                 raise UserError(f"{flag_name(name)} must be at least 1, got {getattr(self, name)}")
+        if self.data_dir == "":
+            raise UserError("--data-dir is empty; give a folder, or leave the flag out to use "
+                            "the default search order")
         if self.workers is not None and self.workers < 1:
             raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise UserError(f"--time-budget must be a positive number of minutes, "
+                            f"got {self.time_budget}")
         if self.train_limit is not None and self.train_limit < 100:
             raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")
         if not 0 < self.val_fraction < 1:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
                             f"got {self.val_fraction}")
 
+
+    @property
+    def time_budget_seconds(self):
+        return None if self.time_budget is None else self.time_budget * 60
 
     def strategy_folder(self, strategy):
         """Where `strategy`'s results, and KerasTuner's files for it, go."""

@@ -1,22 +1,21 @@
 """Find, parse, validate and split the Fashion-MNIST IDX files."""
 
-import gzip
 import hashlib
 import os
-import struct
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from fashion_tuning.errors import UserError
+from fashion_tuning.idx import parse_idx, read_bytes
 
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SIZE = 28
 
 # File stem -> (IDX magic number, expected count when the set is the full official one).
 FILES = {
@@ -54,6 +53,13 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    digests: dict = field(default_factory=dict)  # File stem -> SHA-256 of its content.
+
+    def fingerprint(self):
+        """What a resumed search must have been scored on: the content and the counts."""
+        combined = hashlib.sha256("".join(sorted(self.digests.values())).encode()).hexdigest()
+        return {"sha256": combined[:16], "train_images": len(self.y_train),
+                "test_images": len(self.y_test)}
 
 
 def keras_cache_dir():
@@ -62,68 +68,21 @@ def keras_cache_dir():
     return Path(home) / "datasets" / "fashion-mnist"
 
 
-def _find_file(directory, stem):
-    """Return the gzipped or plain IDX file for `stem` in `directory`, or None."""
-    for name in (stem + ".gz", stem):
-        path = directory / name
-        if path.is_file():
-            return path
-    return None
+def _find_file(directory, stem, warn=False):
+    """Return the gzipped or plain IDX file for `stem` in `directory`, or None; with `warn`,
+    say so on stderr when both are there and differ (the gzipped one is used)."""
+    found = [directory / name for name in (stem + ".gz", stem) if (directory / name).is_file()]
+    if warn and len(found) == 2 and read_bytes(found[0]) != read_bytes(found[1]):
+        print(f"warning: {found[1]} differs from {found[0]}; using {found[0].name}",
+              file=sys.stderr)
+    return found[0] if found else None
 
 
 def _has_all_files(directory):
     return all(_find_file(directory, stem) for stem, _, _ in FILES.values())
 
 
-def _read_bytes(path):
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise UserError(
-            f"{path}: cannot be read ({e}); download it again or point --data-dir elsewhere"
-        ) from None
-
-
-def parse_idx(path, expected_magic):
-    """Parse one IDX file into a uint8 array.
-
-    Args:
-        path: a `.gz` or plain IDX file.
-        expected_magic: 2051 for images, 2049 for labels.
-
-    Returns:
-        `(array, sha256_hex_of_decompressed_bytes)`; images are (N, 28, 28).
-
-    Raises:
-        UserError: the file is unreadable, truncated or not the expected IDX type.
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    fix = "replace it with the official file"
-    ndim = 3 if expected_magic == 2051 else 1
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise UserError(f"{path}: file is truncated ({len(raw)} bytes); {fix}")
-    magic = struct.unpack(">I", raw[:4])[0]
-    if magic != expected_magic:
-        raise UserError(f"{path}: bad magic number {magic} (expected {expected_magic}); {fix}")
-    dims = struct.unpack(f">{ndim}I", raw[4:header_len])
-    if ndim == 3 and dims[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise UserError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28; {fix}")
-    expected_len = header_len + int(np.prod(dims))
-    if len(raw) != expected_len:
-        raise UserError(
-            f"{path}: file is {len(raw)} bytes but its header promises {expected_len} "
-            f"(truncated or corrupt); {fix}"
-        )
-    array = np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims)
-    return array, hashlib.sha256(raw).hexdigest()
-
-
-def load_idx_dir(directory, source=None):
+def load_idx_dir(directory, source=None, fix="choose another --data-dir"):
     """Load and validate the four IDX files in `directory`.
 
     Returns:
@@ -136,17 +95,18 @@ def load_idx_dir(directory, source=None):
     if not directory.is_dir():
         raise UserError(
             f"{directory}: data directory does not exist; create it with the four "
-            "Fashion-MNIST IDX files or choose another --data-dir"
+            f"Fashion-MNIST IDX files or {fix}"
         )
-    arrays = {}
+    arrays, digests = {}, {}
     for key, (stem, magic, official_count) in FILES.items():
-        path = _find_file(directory, stem)
+        path = _find_file(directory, stem, warn=True)
         if path is None:
             raise UserError(
                 f"{directory / (stem + '.gz')}: file is missing; put {stem}.gz (or {stem}) there "
-                "or choose another --data-dir"
+                f"or {fix}"
             )
         array, digest = parse_idx(path, magic)
+        digests[stem] = digest
         if len(array) == official_count and digest != OFFICIAL_SHA256[stem]:
             raise UserError(
                 f"{path}: SHA-256 {digest[:12]}... does not match the official Fashion-MNIST "
@@ -169,7 +129,7 @@ def load_idx_dir(directory, source=None):
     return Dataset(
         x_train=arrays["train_images"][0], y_train=arrays["train_labels"][0],
         x_test=arrays["test_images"][0], y_test=arrays["test_labels"][0],
-        source=source or str(directory),
+        source=source or str(directory), digests=digests,
     )
 
 
@@ -177,17 +137,23 @@ def resolve_source(data_dir=None):
     """Pick where to load from, in the documented order.
 
     Returns:
-        `(directory or None, description)`; `None` means "download with Keras".
+        `(directory or None, description, fix)`; `None` means "download with Keras"; `fix`
+        says, for error messages, how to point elsewhere.
     """
-    data_dir = data_dir or os.environ.get(ENV_VAR)
     if data_dir:
-        return Path(data_dir), f"directory {data_dir}"
+        return Path(data_dir), f"directory {data_dir}", "choose another --data-dir"
+    if os.environ.get(ENV_VAR):
+        return (Path(os.environ[ENV_VAR]), f"directory {os.environ[ENV_VAR]} (${ENV_VAR})",
+                f"set ${ENV_VAR} to another folder (it is used when --data-dir is not given)")
     cache = keras_cache_dir()
+    fix = "pass --data-dir DIR"
     if _has_all_files(cache):
-        return cache, f"Keras cache {cache}"
+        return (cache, f"Keras cache {cache}",
+                f"delete the damaged file (Keras downloads it again) or {fix}")
     if _has_all_files(DEBIAN_DIR):
-        return DEBIAN_DIR, f"Debian package dataset-fashion-mnist ({DEBIAN_DIR})"
-    return None, "download via keras.datasets.fashion_mnist"
+        return (DEBIAN_DIR, f"Debian package dataset-fashion-mnist ({DEBIAN_DIR})",
+                f"reinstall dataset-fashion-mnist or {fix}")
+    return None, "download via keras.datasets.fashion_mnist", fix
 
 
 def load_fashion_mnist(data_dir=None):
@@ -196,7 +162,7 @@ def load_fashion_mnist(data_dir=None):
     Returns:
         A validated `Dataset` whose `source` says where it came from.
     """
-    directory, description = resolve_source(data_dir)
+    directory, description, fix = resolve_source(data_dir)
     if directory is None:
         import keras  # Deferred: only the download path needs it.
 
@@ -208,7 +174,7 @@ def load_fashion_mnist(data_dir=None):
                 "install Debian's dataset-fashion-mnist or pass --data-dir DIR"
             ) from None
         directory = keras_cache_dir()
-    return load_idx_dir(directory, source=description)
+    return load_idx_dir(directory, source=description, fix=fix)
 
 
 def stratified_split(y, val_fraction, seed):

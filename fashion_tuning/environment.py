@@ -1,4 +1,4 @@
-"""What a result was measured on: library versions, the machine, and the precision it resolves to."""
+"""What a result was measured on: library versions, the machine, the precision it resolves to."""
 
 import os
 import platform

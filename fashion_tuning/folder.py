@@ -12,6 +12,8 @@ from fashion_tuning.errors import UserError
 
 LOCK_FILE = ".lock"
 SETTINGS_FILE = "settings.json"  # What a resumed run must match.
+# What a folder recorded before a setting existed ran as: the value that old code behaved as.
+BEFORE_RECORDED = {"no_pruning": True}
 
 
 def check_writable(folder):
@@ -86,7 +88,7 @@ def check_or_record_settings(folder, settings, overwrite, record=True):
     """
     path = Path(folder) / SETTINGS_FILE
     if path.is_file() and not overwrite:
-        recorded = json.loads(path.read_text())
+        recorded = {**BEFORE_RECORDED, **json.loads(path.read_text())}
         changed = [k for k in sorted(set(recorded) | set(settings))
                    if recorded.get(k) != settings.get(k)]
         if changed:

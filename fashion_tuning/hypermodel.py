@@ -3,7 +3,8 @@
 import keras
 from keras import layers
 
-from fashion_tuning.data import IMAGE_SIZE, NUM_CLASSES
+from fashion_tuning.data import NUM_CLASSES
+from fashion_tuning.idx import IMAGE_SIZE
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
 

@@ -2,12 +2,13 @@
 
 from dataclasses import asdict
 
-from fashion_tuning import data, distributed, environment, hypermodel, retrain, tuner
+from fashion_tuning import (data, distributed, environment, hypermodel, progress, results,
+                            retrain, tuner)
 from fashion_tuning.callbacks import StopOnSignal, trial_callbacks
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import NoCompletedTrial
 from fashion_tuning.evaluate import evaluate
-from fashion_tuning.results import (MODEL_FILE, RunResult, best_completed, recorded_retrain,
+from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_retrain,
                                     trial_records)
 
 
@@ -35,7 +36,13 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     if distributed.role() == "worker":
         return None  # The chief, which holds every trial, retrains and reports.
     records = trial_records(folder, search.oracle.trials)
-    best = best_completed(records)
+    stopped_by_budget = (len(records) < config.max_trials
+                         and progress.budget_reached(folder, config.time_budget_seconds))
+    if stopped_by_budget:
+        log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
+            f"{config.time_budget:g} min (recorded search time plus the mean trial time); "
+            "no new trial was started. A larger --time-budget extends the search")
+    best = best_trial(records)
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
     retrained = recorded_retrain(folder, best, records)
@@ -52,7 +59,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
                      **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,
                                 callbacks=[StopOnSignal()])}
         retrain.save_model(model, folder / MODEL_FILE)
-    search_seconds = sum(r.seconds or 0 for r in records)
+    search_seconds = results.elapsed_search_seconds(results.recorded_runs(folder).values())
     return RunResult(
         strategy=strategy,
         max_trials=config.max_trials,
@@ -76,4 +83,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         machine=environment.machine(),
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
+        pruning=not config.no_pruning,
+        time_budget_minutes=config.time_budget,
+        stopped_by_budget=stopped_by_budget,
     )

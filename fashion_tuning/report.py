@@ -14,9 +14,19 @@ def format_hyperparameters(hp):
                      for k, v in sorted(hp.items()))
 
 
+def trial_counts(trials):
+    """"7 completed, 3 pruned of 10" (failed and other statuses too, where there are any)."""
+    counts = {}
+    for t in trials:
+        counts[t["status"]] = counts.get(t["status"], 0) + 1
+    parts = [f"{counts.pop('completed', 0)} completed"]
+    parts += [f"{n} {status}" for status, n in sorted(counts.items())]
+    return f"{', '.join(parts)} of {len(trials)}"
+
+
 def summary_table(summary):
     """The closing console table, from a summary dict."""
-    completed = sum(t["status"] == "completed" for t in summary["trials"])
+    budget = summary.get("time_budget_minutes")
     rows = [
         ("Strategy", summary["strategy"]),
         ("Best val accuracy", f"{summary['best_val_accuracy']:.4f}"),
@@ -25,8 +35,10 @@ def summary_table(summary):
         ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
         ("Best trial", f"{summary['best_trial_id']} (retrained {summary['retrain_epochs']} "
                        "epochs)"),
-        ("Trials run", f"{completed} completed of {len(summary['trials'])} "
-                       f"(max {summary['max_trials']})"),
+        ("Trials run", f"{trial_counts(summary['trials'])} (max {summary['max_trials']}"
+                       + (f"; time budget {budget:g} min"
+                          + (", reached" if summary.get("stopped_by_budget") else "")
+                          if budget else "") + ")"),
         ("Search time", format_duration(summary["search_seconds"])),
         ("Retrain time", format_duration(summary["retrain_seconds"])),
         ("Elapsed time", format_duration(summary["total_seconds"])),

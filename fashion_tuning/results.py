@@ -8,19 +8,24 @@ from pathlib import Path
 
 from fashion_tuning import atomic
 
-# Per trial, beside KerasTuner's trial.json: epochs run, seconds, worker, peak memory, and the
-# per-epoch history (see `TrialRunner` in tuner.py). The name stays: old folders still resume.
+# Per trial, beside KerasTuner's trial.json: outcome (completed, pruned or failed), the epoch
+# it was pruned at, start time and seconds, epochs run, worker, peak memory, and the per-epoch
+# history (see `TrialRunner` in tuner.py). The name stays: old folders still resume.
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
 TRIALS_FILE = "trials.csv"
 MODEL_FILE = "best_model.keras"
-TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run", "seconds",
-                 "peak_rss_mb", "worker")
+TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run",
+                 "pruned_at_epoch", "seconds", "peak_rss_mb", "worker")
 
 
 @dataclass
 class TrialRecord:
-    """One trial as reported: KerasTuner's state plus our timing."""
+    """One trial as reported: KerasTuner's state plus our timing.
+
+    `status` is KerasTuner's, lower-case, except that a trial that median stopping ended is
+    "pruned" (KerasTuner, and so its oracle, sees it as completed with its score so far).
+    """
 
     trial_id: str
     status: str
@@ -33,6 +38,7 @@ class TrialRecord:
     worker: str = None  # KerasTuner's tuner id of the process that ran the trial.
     message: str = ""
     history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, ...
+    pruned_at_epoch: int = None
 
 
 @dataclass
@@ -66,6 +72,9 @@ class RunResult:
     machine: dict
     trials: list = field(default_factory=list)
     oracle: dict = field(default_factory=dict)
+    pruning: bool = True
+    time_budget_minutes: float = None
+    stopped_by_budget: bool = False
 
     def to_dict(self):
         return asdict(self)
@@ -81,16 +90,42 @@ def write_trial_run(trial_dir, run):
     atomic.write_json(Path(trial_dir) / RUN_FILE, run)
 
 
+def recorded_runs(folder):
+    """`{trial_id: run}` of every trial in `folder` whose run.json was written (it finished)."""
+    runs = {}
+    for path in Path(folder).glob(f"trial_*/{RUN_FILE}"):
+        runs[path.parent.name.split("_", 1)[1]] = json.loads(path.read_text())
+    return runs
+
+
+def elapsed_search_seconds(runs):
+    """Wall time the trials in `runs` (run.json dicts) took, overlaps counted once.
+
+    Trials of one process follow each other; those of `--workers` overlap, and then this is
+    the search's wall time, not the sum of its trials. Gaps between resumed runs don't count.
+    """
+    runs = list(runs)
+    intervals = sorted((r["started_at"], r["started_at"] + r["seconds"])
+                       for r in runs if r.get("started_at") is not None)
+    total = sum(r.get("seconds") or 0 for r in runs if r.get("started_at") is None)
+    covered_until = float("-inf")
+    for start, end in intervals:
+        total += max(0.0, end - max(start, covered_until))
+        covered_until = max(covered_until, end)
+    return total
+
+
 def trial_records(folder, oracle_trials):
     """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` in `folder`, in trial-id order."""
     records = []
+    runs = recorded_runs(folder)
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
-        run_file = Path(folder) / f"trial_{trial_id}" / RUN_FILE
-        run = json.loads(run_file.read_text()) if run_file.is_file() else {}
+        run = runs.get(trial_id, {})
         score = trial.score if trial.status == "COMPLETED" else None
+        pruned = trial.status == "COMPLETED" and run.get("outcome") == "pruned"
         records.append(TrialRecord(
             trial_id=trial_id,
-            status=trial.status.lower(),
+            status="pruned" if pruned else trial.status.lower(),
             hyperparameters=dict(trial.hyperparameters.values),
             val_accuracy=None if score is None else float(score),
             epochs_run=run.get("epochs_run"),
@@ -100,14 +135,17 @@ def trial_records(folder, oracle_trials):
             worker=run.get("worker"),
             message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
             history=run.get("history", {}),
+            pruned_at_epoch=run.get("pruned_at_epoch") if pruned else None,
         ))
     return records
 
 
-def best_completed(records):
-    """The completed trial with the highest val_accuracy (first one on ties), or None."""
-    completed = [r for r in records if r.status == "completed"]
-    return max(completed, key=lambda r: r.val_accuracy, default=None)
+def best_trial(records):
+    """The scored trial (completed or pruned) with the highest val_accuracy (first one on
+    ties), or None. A pruned trial's score is its best before it was stopped, below the median
+    of the completed ones then, so it wins only if it really scored best."""
+    scored = [r for r in records if r.status in ("completed", "pruned")]
+    return max(scored, key=lambda r: r.val_accuracy, default=None)
 
 
 def trials_csv(trials):

@@ -2,43 +2,75 @@
 
 import resource
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
 import numpy as np
 
-from fashion_tuning import distributed, results
+from fashion_tuning import distributed, progress, pruning, results
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 
 
 class TrialRunner(kt.Tuner):
-    """`kt.Tuner` that seeds each trial, records its timing and history in `run.json`, and
-    fails trials whose loss is not finite."""
+    """`kt.Tuner` that seeds each trial, prunes it by median stopping (unless `pruning` is
+    False), records its outcome, timing and history in `run.json`, fails trials whose loss is
+    not finite, and prints a progress line after each trial."""
 
-    def __init__(self, seed, **kwargs):
+    def __init__(self, seed, pruning=True, time_budget_s=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = seed
+        self.seed, self.pruning, self.time_budget_s = seed, pruning, time_budget_s
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
         # Seed per trial so a resumed search re-runs a trial exactly as before.
         keras.utils.set_random_seed(self.seed + int(trial.trial_id))
-        start = time.perf_counter()
+        stopper = pruning.MedianStopping(self.project_dir, pruning.WARMUP_EPOCHS,
+                                         pruning.MIN_COMPLETED) if self.pruning else None
+        if stopper:
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
+        started_at, start = time.time(), time.perf_counter()
         histories = super().run_trial(trial, *args, **kwargs)
         history = histories[0].history
+        bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
+        outcome = "failed" if bad else "pruned" if stopper and stopper.pruned_at else "completed"
         results.write_trial_run(self.get_trial_dir(trial.trial_id), {
-            "epochs_run": len(history["loss"]), "seconds": time.perf_counter() - start,
-            "worker": distributed.tuner_id(),
+            "outcome": outcome, "pruned_at_epoch": stopper and stopper.pruned_at,
+            "median_at_pruning": stopper and stopper.median,
+            "started_at": started_at, "seconds": time.perf_counter() - start,
+            "epochs_run": len(history["loss"]), "worker": distributed.tuner_id(),
             # Peak resident memory of the process so far: flat across trials, or a leak.
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            # Per-epoch curves, for reports and plots.
+            # Per-epoch curves, for reports, plots and the pruning rule.
             "history": {k: [float(v) for v in vs] for k, vs in history.items()}})
-        bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
         if bad:
             # FailedTrialError makes KerasTuner mark the trial FAILED (no retry),
             # instead of COMPLETED with a meaningless val_accuracy.
             raise kt.errors.FailedTrialError(f"loss became non-finite in epoch {bad[0] + 1}")
         return histories
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if Path(self.get_trial_dir(trial.trial_id), results.RUN_FILE).is_file():
+            print(progress.progress_line(self.project_dir, trial.trial_id,
+                                         self.oracle.max_trials, self.time_budget_s))
+
+
+class TimeBudget:
+    """Oracle mixin: no new trial once `progress.budget_reached` (the oracle lives in the
+    chief when distributed, so this holds for every worker)."""
+
+    time_budget_s = None
+
+    def populate_space(self, trial_id):
+        if progress.budget_reached(self._project_dir, self.time_budget_s):
+            return {"status": "STOPPED", "values": None}  # As KerasTuner's own oracles do.
+        return super().populate_space(trial_id)
+
+
+# The oracle of each strategy: KerasTuner's, with the time budget.
+ORACLES = {name: type(cls, (TimeBudget, getattr(kt.oracles, cls)), {})
+           for name, cls in STRATEGIES.items()}
 
 
 def oracle_args(strategy, config):
@@ -49,8 +81,7 @@ def oracle_args(strategy, config):
 
 def make_oracle(strategy, config):
     """The KerasTuner oracle of `strategy`, configured from `config`."""
-    oracle_class = getattr(kt.oracles, STRATEGIES[strategy])
-    return oracle_class(
+    oracle = ORACLES[strategy](
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=config.max_trials,
         seed=config.seed,
@@ -59,6 +90,8 @@ def make_oracle(strategy, config):
         max_consecutive_failed_trials=config.max_trials + 1,
         **oracle_args(strategy, config),
     )
+    oracle.time_budget_s = config.time_budget_seconds
+    return oracle
 
 
 def make_tuner(strategy, config, folder, build):
@@ -66,6 +99,8 @@ def make_tuner(strategy, config, folder, build):
     (`RESULTS_DIR/<strategy>`); `build(hp)` makes each trial's model."""
     return TrialRunner(
         seed=config.seed,
+        pruning=not config.no_pruning,
+        time_budget_s=config.time_budget_seconds,
         oracle=make_oracle(strategy, config),
         hypermodel=build,
         directory=folder.parent,

@@ -1,0 +1,59 @@
+"""Replay the median stopping rule over recorded runs, for each warm-up and minimum of trials.
+
+    python -m benchmarks.pruning_replay docs/results/*/summary.json
+
+Reads the per-epoch validation accuracy that every trial recorded (runs made with
+--no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
+in id order as a search would have, and prints for each setting the share of epochs it keeps
+and whether it would have pruned each run's best trial. This is how the defaults in
+config.py (PRUNING_WARMUP_EPOCHS, PRUNING_MIN_COMPLETED) were chosen.
+"""
+
+import json
+import sys
+
+from fashion_tuning.cli import tool_parser
+from fashion_tuning.pruning import median_to_beat
+
+
+def replay(trials, warmup, min_completed):
+    """(epochs run with pruning, epochs run without, ids of the trials it prunes)."""
+    completed, kept, pruned = [], 0, []
+    for t in sorted(trials, key=lambda t: int(t["trial_id"])):
+        scores = t["history"]["val_accuracy"]
+        stop = next((e for e in range(1, len(scores) + 1)
+                     if median_to_beat(scores[:e], completed, warmup, min_completed)), None)
+        if stop:
+            kept += stop
+            pruned.append(t["trial_id"])
+        else:
+            kept += len(scores)
+            completed.append(scores)
+    return kept, sum(len(t["history"]["val_accuracy"]) for t in trials), pruned
+
+
+def main(argv=None):
+    parser = tool_parser(__doc__)
+    parser.add_argument("summaries", nargs="+", help="summary.json files of unpruned runs")
+    parser.add_argument("--warmups", default="1,2,3,4,5", help="warm-up epochs to try")
+    parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
+    args = parser.parse_args(argv)
+    runs = {path: json.load(open(path)) for path in args.summaries}
+    print("warm-up  min  epochs kept  best trial pruned in")
+    for warmup in map(int, args.warmups.split(",")):
+        for min_completed in map(int, args.min_completed.split(",")):
+            kept = total = 0
+            lost = []
+            for path, summary in runs.items():
+                trials = [t for t in summary["trials"] if t["history"].get("val_accuracy")]
+                k, n, pruned = replay(trials, warmup, min_completed)
+                kept, total = kept + k, total + n
+                if summary["best_trial_id"] in pruned:
+                    lost.append(summary["strategy"])
+            print(f"{warmup:7d}  {min_completed:3d}  {kept:4d}/{total} {kept / total:5.0%}  "
+                  f"{', '.join(lost) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

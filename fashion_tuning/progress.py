@@ -1,0 +1,60 @@
+"""Time: the search time a folder has recorded, the time budget, and the line after each trial."""
+
+import statistics
+
+from fashion_tuning import results
+from fashion_tuning.report import format_duration
+
+
+def best_epoch(run):
+    """The 1-based epoch of a run's best val_accuracy."""
+    scores = run["history"]["val_accuracy"]
+    return scores.index(max(scores)) + 1
+
+
+def mean_trial_seconds(runs):
+    """Mean wall time of the finished trials in `runs` (0 when there are none)."""
+    seconds = [r["seconds"] for r in runs if r.get("seconds")]
+    return statistics.fmean(seconds) if seconds else 0.0
+
+
+def budget_reached(folder, budget_seconds):
+    """Whether one more trial would take the search in `folder` past `budget_seconds`:
+    the search time recorded there plus the mean of the trials so far (None: no budget)."""
+    if budget_seconds is None:
+        return False
+    runs = list(results.recorded_runs(folder).values())
+    return results.elapsed_search_seconds(runs) + mean_trial_seconds(runs) > budget_seconds
+
+
+def _scored(runs):
+    """`{trial_id: best val_accuracy}` of the trials in `runs` that were scored."""
+    return {trial_id: max(r["history"]["val_accuracy"]) for trial_id, r in runs.items()
+            if r.get("outcome", "completed") != "failed"
+            and r.get("history", {}).get("val_accuracy")}
+
+
+def progress_line(folder, trial_id, max_trials, budget_seconds=None):
+    """One line after trial `trial_id` ended: k/N, its score and outcome, the best so far, the
+    search time so far, and an estimate of the time left (the search and the retrain)."""
+    runs = results.recorded_runs(folder)
+    run = runs.get(trial_id, {})
+    scores = _scored(runs)
+    elapsed = results.elapsed_search_seconds(list(runs.values()))
+    outcome = run.get("outcome", "completed")
+    if outcome == "pruned":
+        outcome = f"pruned at epoch {run['pruned_at_epoch']}"
+    own = f"val_accuracy {scores[trial_id]:.4f}, {outcome}" if trial_id in scores else outcome
+    line = f"[trial {len(runs)}/{max_trials}] trial_{trial_id}: {own}"
+    if not scores:
+        return f"{line} | search {format_duration(elapsed)}"
+    best_id = max(scores, key=scores.get)
+    search_left = max(0, max_trials - len(runs)) * mean_trial_seconds(list(runs.values()))
+    if budget_seconds is not None:
+        search_left = min(search_left, max(0.0, budget_seconds - elapsed))
+    best = runs[best_id]
+    # The retrain runs the best trial's best epoch count, at about the trials' epoch time.
+    retrain_left = best["seconds"] / len(best["history"]["val_accuracy"]) * best_epoch(best)
+    return (f"{line} | best {scores[best_id]:.4f} (trial_{best_id}) | search "
+            f"{format_duration(elapsed)} | left ~{format_duration(search_left + retrain_left)} "
+            f"(search ~{format_duration(search_left)}, retrain ~{format_duration(retrain_left)})")

@@ -1,0 +1,69 @@
+"""Median stopping: end a trial whose best val_accuracy so far trails the finished trials'.
+
+The rule of Google Vizier, Optuna's `MedianPruner` and Ray Tune's median stopping rule: after
+`warmup` epochs, and once `min_completed` trials have completed (run to their own end, not
+pruned), a trial stops at the first epoch where its best validation accuracy so far is below
+the median of the completed trials' best validation accuracy up to that same epoch. A completed
+trial that ended before that epoch counts with its best over all its epochs.
+
+The history comes from the trials' `run.json` files in the results folder, so the rule sees
+what every process recorded there: one process, `--workers`, or several hosts.
+"""
+
+import math
+import statistics
+
+import keras
+
+from fashion_tuning import results
+from fashion_tuning.config import PRUNING_MIN_COMPLETED as MIN_COMPLETED
+from fashion_tuning.config import PRUNING_WARMUP_EPOCHS as WARMUP_EPOCHS
+
+
+def median_to_beat(scores, completed, warmup=WARMUP_EPOCHS, min_completed=MIN_COMPLETED):
+    """The median that the trial with per-epoch val_accuracy `scores` fell below at its last
+    epoch, or None if it may go on.
+
+    Args:
+        scores: the trial's val_accuracy per epoch so far.
+        completed: per-epoch val_accuracy lists of the completed trials.
+    """
+    epoch = len(scores)
+    if epoch < warmup or len(completed) < min_completed:
+        return None
+    median = statistics.median(max(history[:epoch]) for history in completed)
+    return median if max(scores) < median else None
+
+
+class MedianStopping(keras.callbacks.Callback):
+    """Applies `median_to_beat` at each epoch end of one trial and stops it when it says so.
+
+    After the fit, `pruned_at` is the epoch (1-based) it stopped the trial at, or None, and
+    `median` the median the trial fell below.
+    """
+
+    def __init__(self, folder, warmup=WARMUP_EPOCHS, min_completed=MIN_COMPLETED):
+        super().__init__()
+        self.folder, self.warmup, self.min_completed = folder, warmup, min_completed
+        self.scores, self.pruned_at, self.median = [], None, None
+
+    def __deepcopy__(self, memo):  # KerasTuner deep-copies callbacks: keep this one readable.
+        return self
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.scores.append(float((logs or {}).get("val_accuracy", float("nan"))))
+        if len(self.scores) < self.warmup:
+            return  # Not even worth reading the folder yet.
+        median = median_to_beat(self.scores, completed_histories(self.folder), self.warmup,
+                                self.min_completed)
+        if median is not None:
+            self.pruned_at, self.median = epoch + 1, median
+            self.model.stop_training = True
+
+
+def completed_histories(folder):
+    """Per-epoch val_accuracy of each trial in `folder` that completed (not pruned, not failed)."""
+    histories = [run.get("history", {}).get("val_accuracy")
+                 for run in results.recorded_runs(folder).values()
+                 if run.get("outcome", "completed") == "completed"]
+    return [h for h in histories if h and all(math.isfinite(v) for v in h)]

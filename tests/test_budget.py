@@ -1,0 +1,55 @@
+"""--time-budget, the search time recorded in a folder, and the progress line."""
+
+import re
+
+import pytest
+
+from fashion_tuning.results import elapsed_search_seconds
+from helpers import read_summary, run_script, tiny_args
+
+
+def test_elapsed_search_time_counts_overlapping_trials_once():
+    runs = [{"started_at": 100.0, "seconds": 10.0}, {"started_at": 105.0, "seconds": 10.0},
+            {"started_at": 200.0, "seconds": 5.0}, {"seconds": 7.0}]  # The last: no start.
+    assert elapsed_search_seconds(runs) == pytest.approx(15 + 5 + 7)
+
+
+def progress_lines(out):
+    return re.findall(r"^\[trial (\d+)/(\d+)\] .*$", out, flags=re.M)
+
+
+def test_budget_stops_new_trials_then_a_larger_one_extends(tiny_data, tmp_path):
+    args = tiny_args(tiny_data, tmp_path, trials=3)
+    # A budget far below one trial: the first trial starts (nothing is known yet), no other.
+    proc = run_script("random_search_tuning.py", *args, "--time-budget", "0.001")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Time budget: 1 of 3 trials fit in 0.001 min" in proc.stdout
+    assert progress_lines(proc.stdout) == [("1", "3")]
+    folder = tmp_path / "random_search"
+    summary = read_summary(folder)
+    assert len(summary["trials"]) == 1
+    assert summary["stopped_by_budget"] is True and summary["time_budget_minutes"] == 0.001
+    assert (folder / "best_model.keras").is_file()  # The retrain still ran.
+
+    again = run_script("random_search_tuning.py", *args, "--time-budget", "0.001")
+    assert again.returncode == 0
+    assert "Running Trial" not in again.stdout and not progress_lines(again.stdout)
+    assert "The search and the retrain had finished" in again.stdout
+
+    more = run_script("random_search_tuning.py", *args, "--time-budget", "30")
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert progress_lines(more.stdout) == [("2", "3"), ("3", "3")]
+    extended = read_summary(folder)
+    assert len(extended["trials"]) == 3 and extended["stopped_by_budget"] is False
+    assert extended["trials"][0] == summary["trials"][0]
+
+
+def test_progress_line_once_per_trial_with_best_and_time_left(tiny_data, tmp_path):
+    proc = run_script("bayesian_tuning.py", *tiny_args(tiny_data, tmp_path, trials=2))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[trial ")]
+    assert [line.split("]")[0] for line in lines] == ["[trial 1/2", "[trial 2/2"]
+    for line in lines:
+        assert re.search(r"val_accuracy \d\.\d{4}, completed \| best \d\.\d{4} \(trial_\d\) \| "
+                         r"search \d+ min \d\d s \| left ~\d+ min \d\d s \(search ~", line), line
+    assert "(search ~0 min 00 s, retrain ~" in lines[1]  # No trial left to run.

@@ -1,0 +1,99 @@
+"""Median stopping: the rule on plain numbers, and a forced decision in a real tiny search."""
+
+import csv
+import json
+
+import keras
+import pytest
+
+from fashion_tuning import cli, hypermodel, pruning
+from fashion_tuning.results import TrialRecord, best_trial
+from helpers import read_summary, tiny_args
+
+
+def test_rule_waits_for_warmup_and_completed_trials_then_compares_best_so_far():
+    completed = [[0.5, 0.7, 0.8], [0.6, 0.65, 0.9], [0.4, 0.8, 0.85]]
+    # At epoch 2 the completed trials' best so far are 0.7, 0.65, 0.8: median 0.7.
+    assert pruning.median_to_beat([0.3, 0.69], completed, warmup=2, min_completed=3) == 0.7
+    assert pruning.median_to_beat([0.3, 0.70], completed, warmup=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.72, 0.3], completed, warmup=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.3], completed, warmup=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.3, 0.3], completed[:2], warmup=2, min_completed=3) is None
+    # A completed trial shorter than the epoch counts with its best over all its epochs.
+    assert pruning.median_to_beat([0.1] * 5, completed, warmup=2, min_completed=3) == 0.85
+
+
+def record(trial_id, status, score):
+    return TrialRecord(trial_id=trial_id, status=status, hyperparameters={}, val_accuracy=score,
+                       epochs_run=3, best_epoch=3, seconds=1.0)
+
+
+def test_a_pruned_trial_is_best_only_with_the_best_score():
+    assert best_trial([record("0", "completed", 0.9), record("1", "pruned", 0.8)]).trial_id == "0"
+    assert best_trial([record("0", "completed", 0.7), record("1", "pruned", 0.8)]).trial_id == "1"
+    assert best_trial([record("0", "failed", None)]) is None
+
+
+def rigged(learning_rates):
+    """A build_model that compiles trial n (0-based) with Adam at `learning_rates[n]`."""
+    real = hypermodel.build_model
+    # build_model runs once for the settings check, once when the tuner declares the space,
+    # then once per trial.
+    calls = {"n": -2}
+
+    def build(hp, **kwargs):
+        model = real(hp, **kwargs)
+        trial = calls["n"]
+        calls["n"] += 1
+        if trial in learning_rates:
+            model.compile(optimizer=keras.optimizers.Adam(learning_rates[trial]),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    return build
+
+
+def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
+        tiny_data, tmp_path, monkeypatch, in_process, capsys):
+    monkeypatch.setattr(pruning, "WARMUP_EPOCHS", 2)
+    monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
+    # Trial 0 learns the tiny data; trial 1 has a learning rate of 0 and stays at chance.
+    monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
+    argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, trials=2,
+                                      epochs=4, batch_size=32)]
+    assert cli.main("random_search", argv) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "random_search"
+    summary = read_summary(folder)
+    first, second = summary["trials"]
+    assert first["status"] == "completed" and first["epochs_run"] == 4
+    assert second["status"] == "pruned"
+    assert second["pruned_at_epoch"] == 2 and second["epochs_run"] == 2
+    assert second["val_accuracy"] == max(second["history"]["val_accuracy"])
+    assert summary["best_trial_id"] == "0" and summary["pruning"] is True
+    assert "[trial 2/2] trial_1: val_accuracy" in out and "pruned at epoch 2" in out
+    with open(folder / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[1]["status"] == "pruned" and rows[1]["pruned_at_epoch"] == "2"
+    # KerasTuner, and so the Bayesian oracle, keeps it as a scored trial: its score so far.
+    kept = json.loads((folder / "trial_1" / "trial.json").read_text())
+    assert kept["status"] == "COMPLETED"
+    assert kept["score"] == pytest.approx(second["val_accuracy"])
+
+    # A resume runs no trial again; a larger --max-trials runs only the new one.
+    assert cli.main("random_search", argv + ["--max-trials", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[trial ") == 1 and "[trial 3/3] trial_2" in out
+    extended = read_summary(folder)
+    assert extended["trials"][:2] == summary["trials"]
+
+
+def test_no_pruning_runs_every_trial_to_its_end(tiny_data, tmp_path, monkeypatch, in_process):
+    monkeypatch.setattr(pruning, "WARMUP_EPOCHS", 2)
+    monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
+    monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
+    argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, "--no-pruning",
+                                      trials=2, epochs=4, batch_size=32)]
+    assert cli.main("random_search", argv) == 0
+    summary = read_summary(tmp_path / "random_search")
+    assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
+    assert summary["trials"][1]["epochs_run"] == 4 and summary["pruning"] is False
