@@ -4,9 +4,7 @@
     python bayesian_tuning.py --quick         # whole pipeline in about a minute
 """
 
-import sys
-
-from fashion_tuning.cli import main
+from fashion_tuning.cli import run_script
 
 if __name__ == "__main__":
-    sys.exit(main("bayesian_optimization", description=__doc__))
+    run_script("bayesian_optimization", description=__doc__)

@@ -23,12 +23,13 @@ class StopOnSignal(keras.callbacks.Callback):
     on_test_batch_end = on_predict_batch_end = on_train_batch_end
 
 
-def trial_callbacks(config):
-    """Callbacks of every trial (KerasTuner deep-copies them per trial)."""
+def trial_callbacks(config, tensorboard_dir=None):
+    """Callbacks of every trial (KerasTuner deep-copies them per trial); TensorBoard logs go
+    to `tensorboard_dir` when given."""
     return [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
         StopOnSignal(),
-    ] + ([keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir)]
-         if config.tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.
+    ] + ([keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir))]
+         if tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.

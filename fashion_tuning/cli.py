@@ -12,11 +12,12 @@ from fashion_tuning import distributed, interrupt
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import Config, fields_for, flag_name, quick_preset
 from fashion_tuning.data import SOURCE_ORDER
-from fashion_tuning.errors import NoCompletedTrial, UserError
+from fashion_tuning.errors import DiskFull, NoCompletedTrial, UserError, disk_full
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
 EXIT_USAGE = 2
 EXIT_NO_TRIAL = 1
+_ended = {"disk_full": False}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +110,17 @@ def _wants_quiet_tf():
     return USER_TF_LOG_LEVEL not in ("0", "1")
 
 
+def resume_line(folder, max_trials):
+    """What a resumed search will do, from the trials recorded in `folder`."""
+    recorded = len(list(folder.glob("trial_*/trial.json")))
+    if recorded > max_trials:
+        return (f"Resuming the search in {folder}: {recorded} trials recorded, more than "
+                f"--max-trials {max_trials}, so no new trial runs; the best of all {recorded} "
+                "is reported")
+    return (f"Resuming the search in {folder}: {recorded} of {max_trials} trials recorded "
+            "(--overwrite starts afresh)")
+
+
 def tune_in_folder(strategy, config, folder, start):
     """Check the folder, load the data, search, retrain, report. Raises on user errors.
 
@@ -128,10 +140,13 @@ def tune_in_folder(strategy, config, folder, start):
             space = search_space()  # The first TF op, which probes for a GPU.
         from fashion_tuning.data import load_fashion_mnist
 
-        results_folder.check_or_record_settings(
-            folder, results_folder.fixed_settings(config, space), config.overwrite,
-            record=role != "worker")
         dataset = load_fashion_mnist(config.data_dir)
+        if not config.overwrite and role != "worker":  # The chief checks for its workers.
+            results_folder.check_resumable(folder)
+        # Only now, with the data validated: a failed start must not pin the settings.
+        results_folder.check_or_record_settings(
+            folder, results_folder.fixed_settings(config, space, dataset.fingerprint()),
+            config.overwrite, record=role != "worker")
         print(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
               f"{len(dataset.y_test):,} test images); ready after "
               f"{time.perf_counter() - start:.1f} s (imports and validation)")
@@ -139,10 +154,8 @@ def tune_in_folder(strategy, config, folder, start):
             print(f"{distributed.tuner_id()}: asking the chief at "
                   f"{os.environ[distributed.ORACLE_IP]}:{os.environ[distributed.ORACLE_PORT]} "
                   "for trials")
-        elif (folder / "oracle.json").is_file():
-            recorded = len(list(folder.glob("trial_*/trial.json")))
-            print(f"Resuming the search in {folder}: {recorded} of {config.max_trials} trials "
-                  "recorded (--overwrite starts afresh)")
+        elif (folder / results_folder.ORACLE_FILE).is_file():
+            print(resume_line(folder, config.max_trials))
         else:
             print(f"Starting a new search in {folder}")
         result = pipeline.tune_and_evaluate(strategy, config, dataset, folder)
@@ -170,6 +183,15 @@ def main(strategy, argv=None, description=""):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except (OSError, DiskFull) as e:
+        if not disk_full(e):
+            raise
+        _quiet_disk_full_echoes()
+        print(f"error: no space left on the device of {folder} while writing "
+              f"{e.filename or 'the results'}; free some space and run the same command again "
+              "(completed trials are kept), or pass another --results-dir", file=sys.stderr)
+        _ended["disk_full"] = True
+        return EXIT_USAGE
     except interrupt.Interrupted as e:
         print(f"\ninterrupted by {signal.Signals(e.signum).name}; completed trials are saved in "
               f"{folder}: run the same command again to resume", file=sys.stderr)
@@ -179,3 +201,33 @@ def main(strategy, argv=None, description=""):
               "Nothing was retrained.", file=sys.stderr)
         return EXIT_NO_TRIAL
     return 0
+
+
+def _quiet_disk_full_echoes():
+    """Keep stderr to our one line: h5py reports the failed write again, as a traceback and
+    as "Exception ignored", while it frees the objects of the file it could not write."""
+    default_unraisable = sys.unraisablehook
+
+    def unraisable(info):
+        if not disk_full(info.exc_value):
+            default_unraisable(info)
+
+    def excepthook(kind, value, traceback):
+        if not disk_full(value):
+            sys.__excepthook__(kind, value, traceback)
+
+    sys.unraisablehook, sys.excepthook = unraisable, excepthook
+
+
+def run_script(strategy, description=""):
+    """The entry scripts' `__main__`: run `main` and exit with its code.
+
+    After a full disk the process ends without the interpreter's teardown, in which h5py,
+    freeing a weights file it could not finish writing, prints tracebacks and can segfault.
+    """
+    code = main(strategy, description=description)
+    if _ended["disk_full"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

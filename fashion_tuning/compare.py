@@ -12,6 +12,7 @@ from fashion_tuning import atomic
 from fashion_tuning.cli import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
+from fashion_tuning.errors import UserError
 from fashion_tuning.report import (format_duration, format_hyperparameters, save_figure,
                                    trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
@@ -140,7 +141,11 @@ def main(argv=None):
                         help="folder holding the strategy folders")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")  # Files only: no display needed.
-    summaries, paths = write_comparison(args.results_dir)
+    try:
+        summaries, paths = write_comparison(args.results_dir)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not summaries:
         print(f"error: no {SUMMARY_FILE} under {args.results_dir}/{{{','.join(STRATEGIES)}}}; "
               "run random_search_tuning.py and bayesian_tuning.py first", file=sys.stderr)

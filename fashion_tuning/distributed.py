@@ -14,6 +14,8 @@ TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+PR_SET_PDEATHSIG = 1  # From <sys/prctl.h>.
+LAUNCHER_PID = "FASHION_TUNING_LAUNCHER_PID"
 
 
 def role():
@@ -47,6 +49,20 @@ def strip_workers_flag(argv):
     return out
 
 
+def die_with_launcher():
+    """In a child of `launch`: ask Linux for SIGTERM when the launcher dies, however it dies
+    (SIGKILL included), so that no chief or worker outlives it holding the folder's lock."""
+    launcher = int(os.environ.pop(LAUNCHER_PID, "0"))
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # Not Linux: Ctrl-C and SIGTERM still stop them all.
+        return
+    if os.getppid() != launcher:  # The launcher died before the request took hold.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _stream(name, proc, lock):
     for line in proc.stdout:
         with lock:
@@ -74,14 +90,16 @@ def launch(strategy, argv, workers):
     Returns:
         0 when every process finished cleanly; otherwise the failing process's exit code
         (1 if a signal killed it), with its name on stderr, after stopping the others.
-        Ctrl-C or SIGTERM stops them all and re-raises.
+        Ctrl-C, SIGTERM or SIGHUP stops them all and re-raises; if the launcher is killed
+        outright, the kernel sends its children SIGTERM.
     """
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {**os.environ, ORACLE_IP: "127.0.0.1", ORACLE_PORT: str(free_port()),
            "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
                                                       os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
-    code = f"import sys; from fashion_tuning.cli import main; sys.exit(main({strategy!r}))"
+           "PYTHONUNBUFFERED": "1", LAUNCHER_PID: str(os.getpid())}
+    code = ("from fashion_tuning import distributed, cli; distributed.die_with_launcher(); "
+            f"cli.run_script({strategy!r})")
     command = [sys.executable, "-c", code, *strip_workers_flag(argv)]
     names = ["chief"] + [f"worker{i}" for i in range(workers)]
     procs, lock = {}, threading.Lock()

@@ -4,14 +4,20 @@ import dataclasses
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 from fashion_tuning import atomic
 from fashion_tuning.config import flag_name
 from fashion_tuning.errors import UserError
+from fashion_tuning.results import FRESH_START, RUN_FILE, read_json
 
 LOCK_FILE = ".lock"
-SETTINGS_FILE = "settings.json"  # What a resumed run must match.
+# What a resumed run must match (the settings, the search space, the data's fingerprint), and
+# the id of the run that started the folder (it names the TensorBoard log folder).
+SETTINGS_FILE = "settings.json"
+ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state and the trials it started.
+TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "status"}  # What KerasTuner reloads.
 # What a folder recorded before a setting existed ran as: the value that old code behaved as.
 BEFORE_RECORDED = {"no_pruning": True}
 
@@ -25,6 +31,10 @@ def check_writable(folder):
     import tempfile
 
     folder = Path(folder)
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UserError(f"{blocker}: is a file, not a folder, so {folder} cannot hold results; "
+                        "move the file away or pass another --results-dir")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
@@ -73,29 +83,82 @@ def clear(folder):
             entry.unlink()
 
 
-def fixed_settings(config, search_space):
+def fixed_settings(config, search_space, data_fingerprint):
     """The settings a resumed search must share with the one that started the folder."""
     fixed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
              if f.metadata.get("fixed_on_resume")}
     # Through JSON, so that it compares equal to what a earlier run recorded.
-    return json.loads(json.dumps({**fixed, "search_space": search_space}))
+    return json.loads(json.dumps({**fixed, "search_space": search_space,
+                                  "data": data_fingerprint}))
 
 
-def check_or_record_settings(folder, settings, overwrite, record=True):
-    """Record `settings` for a new search; for a resumed one, refuse any that changed.
+def check_resumable(folder):
+    """Refuse, naming the damaged file, a folder whose recorded search cannot be resumed intact.
 
-    A distributed worker passes `record=False`: only its chief writes the record.
+    KerasTuner numbers a new trial by how many trial.json files it finds, so one missing
+    trial folder would make it write the next trial over a completed one.
+    """
+    folder = Path(folder)
+    if not (folder / ORACLE_FILE).exists():
+        orphans = sorted(folder.glob("trial_*/trial.json"))
+        if orphans:
+            raise UserError(f"{folder / ORACLE_FILE}: missing beside {len(orphans)} recorded "
+                            f"trial(s); {FRESH_START}")
+        return
+    started = read_json(folder / ORACLE_FILE).get("start_order")
+    if not isinstance(started, list):
+        raise UserError(f"{folder / ORACLE_FILE}: has no list of started trials; {FRESH_START}")
+    for trial_id in started:
+        path = folder / f"trial_{trial_id}" / "trial.json"
+        if not path.is_file():
+            raise UserError(f"{path}: missing, though {ORACLE_FILE} records trial {trial_id} "
+                            f"(a resume would write over another trial); {FRESH_START}")
+        if not TRIAL_KEYS <= set(read_json(path)):
+            raise UserError(f"{path}: lacks {', '.join(sorted(TRIAL_KEYS))}; {FRESH_START}")
+        if (path.parent / RUN_FILE).exists():
+            read_json(path.parent / RUN_FILE)
+    if not (folder / SETTINGS_FILE).is_file():
+        raise UserError(f"{folder / SETTINGS_FILE}: missing, so what the recorded trials ran "
+                        f"with is unknown; {FRESH_START}")
+
+
+def _describe(key, value):
+    """A recorded setting as a person reads it."""
+    if key == "data" and isinstance(value, dict):
+        return (f"{value.get('train_images')} train / {value.get('test_images')} test images, "
+                f"sha256 {value.get('sha256')}")
+    return value
+
+
+def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60):
+    """Record `settings` (and a new run id) for a new search; for a resumed one, refuse any
+    recorded setting that changed.
+
+    A distributed worker passes `record=False`: only its chief writes the record, which the
+    worker waits for (up to `wait_s` seconds) and then checks like a resume.
     """
     path = Path(folder) / SETTINGS_FILE
+    deadline = time.monotonic() + (0 if record else wait_s)
+    while not record and not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
     if path.is_file() and not overwrite:
-        recorded = {**BEFORE_RECORDED, **json.loads(path.read_text())}
-        changed = [k for k in sorted(set(recorded) | set(settings))
-                   if recorded.get(k) != settings.get(k)]
+        recorded = {**BEFORE_RECORDED, **read_json(path)}
+        recorded.pop("run_id", None)
+        changed = [k for k in sorted(recorded) if recorded[k] != settings.get(k)]
         if changed:
-            flags = ", ".join(k if k == "search_space" else flag_name(k) +
-                              f" (was {recorded.get(k)}, now {settings.get(k)})" for k in changed)
-            raise UserError(f"{folder} holds a search with other settings: {flags}; pass "
-                            "--overwrite to start afresh or choose another --results-dir")
+            flags = ", ".join(
+                "the search space" if k == "search_space" else
+                f"{'the data' if k == 'data' else flag_name(k)} (was "
+                f"{_describe(k, recorded[k])}, now {_describe(k, settings.get(k))})"
+                for k in changed)
+            raise UserError(f"{folder} holds a search with other settings: {flags}; "
+                            f"{FRESH_START}")
         return
     if record:
-        atomic.write_json(path, settings)
+        atomic.write_json(path, {**settings, "run_id": time.strftime("%Y%m%d-%H%M%S")})
+
+
+def run_id(folder):
+    """The id recorded when the search in `folder` started ("" for folders from before)."""
+    path = Path(folder) / SETTINGS_FILE
+    return read_json(path).get("run_id", "") if path.is_file() else ""

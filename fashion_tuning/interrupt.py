@@ -1,14 +1,17 @@
-"""Ctrl-C and SIGTERM that end a run cleanly, even in the middle of `model.fit`.
+"""Ctrl-C, SIGTERM and SIGHUP that end a run cleanly, even in the middle of `model.fit`.
 
 Raising from a signal handler while TensorFlow is inside C code can surface as another
 exception type (seen: SystemError), which KerasTuner would record as a failed trial and carry
 on. So while Keras is training, evaluating or predicting, the handler only records the signal,
 and `check()` (called from a callback at the next batch end) raises it from plain Python.
+Outside Keras the handler raises at once, but records the signal too: where Python swallows
+an exception raised in a handler ("Exception ignored in ..."), the next batch end raises it.
 """
 
 import signal
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells do.
+# 128 + signal number, as shells do. SIGHUP is what closing the terminal sends.
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 _state = {"in_keras": 0, "pending": None}
 
@@ -23,14 +26,14 @@ class Interrupted(BaseException):
 
 
 def _handler(signum, frame):
-    if _state["in_keras"]:
-        _state["pending"] = signum
-    else:
+    _state["pending"] = signum
+    if not _state["in_keras"]:
         raise Interrupted(signum)
 
 
 def install():
-    """Route SIGINT and SIGTERM through `Interrupted`."""
+    """Route SIGINT, SIGTERM and SIGHUP through `Interrupted`."""
+    _state.update(pending=None, in_keras=0)
     for signum in EXIT_CODES:
         signal.signal(signum, _handler)
 

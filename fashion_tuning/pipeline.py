@@ -1,12 +1,14 @@
 """One run from start to end: search, pick the best trial, retrain it, evaluate on the test set."""
 
 from dataclasses import asdict
+from pathlib import Path
 
 from fashion_tuning import (data, distributed, environment, hypermodel, progress, results,
                             retrain, tuner)
 from fashion_tuning.callbacks import StopOnSignal, trial_callbacks
 from fashion_tuning.config import STRATEGIES, Config
-from fashion_tuning.errors import NoCompletedTrial
+from fashion_tuning.errors import NoCompletedTrial, UserError
+from fashion_tuning.folder import run_id
 from fashion_tuning.evaluate import evaluate
 from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_retrain,
                                     trial_records)
@@ -30,9 +32,17 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         return hypermodel.build_model(hp, precision=precision)
 
     pool, train, val = data.split(dataset, config)
-    search = tuner.make_tuner(strategy, config, folder, build)
+    try:
+        search = tuner.make_tuner(strategy, config, folder, build)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:  # A damaged saved state.
+        raise UserError(f"{folder}: KerasTuner cannot reload the search recorded there "
+                        f"({type(e).__name__}: {e}); {results.FRESH_START}") from None
+    # One log folder per run and strategy, so that one --tensorboard-dir holds many runs.
+    log_dir = config.tensorboard_dir and Path(config.tensorboard_dir) / "-".join(
+        filter(None, (strategy, run_id(folder))))
     search.search(*train, validation_data=val, epochs=config.epochs,
-                  batch_size=config.batch_size, callbacks=trial_callbacks(config), verbose=2)
+                  batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),
+                  verbose=2)
     if distributed.role() == "worker":
         return None  # The chief, which holds every trial, retrains and reports.
     records = trial_records(folder, search.oracle.trials)
@@ -46,6 +56,9 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
     retrained = recorded_retrain(folder, best, records)
+    if retrained and not retrain.loads(folder / MODEL_FILE):
+        log(f"{folder / MODEL_FILE} cannot be loaded: retraining the best trial")
+        retrained = None
     if retrained:
         log(f"The search and the retrain had finished: reporting the saved result "
             f"(test accuracy {retrained['test_accuracy']:.4f})")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fashion_tuning import atomic
+from fashion_tuning.errors import UserError
 
 # Per trial, beside KerasTuner's trial.json: outcome (completed, pruned or failed), the epoch
 # it was pruned at, start time and seconds, epochs run, worker, peak memory, and the per-epoch
@@ -15,6 +16,7 @@ RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
 TRIALS_FILE = "trials.csv"
 MODEL_FILE = "best_model.keras"
+FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
 TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run",
                  "pruned_at_epoch", "seconds", "peak_rss_mb", "worker")
 
@@ -85,6 +87,18 @@ RETRAIN_FIELDS = ("retrain_epochs", "test_loss", "test_accuracy", "per_class_acc
                   "confusion_matrix", "retrain_seconds")
 
 
+def read_json(path):
+    """The JSON object in `path`; a damaged or unreadable file is a one-line UserError."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot be read ({type(e).__name__}: {e}); {FRESH_START}"
+                        ) from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: holds {type(value).__name__}, not an object; {FRESH_START}")
+    return value
+
+
 def write_trial_run(trial_dir, run):
     """Record our facts about one trial (a dict) in its folder."""
     atomic.write_json(Path(trial_dir) / RUN_FILE, run)
@@ -94,7 +108,7 @@ def recorded_runs(folder):
     """`{trial_id: run}` of every trial in `folder` whose run.json was written (it finished)."""
     runs = {}
     for path in Path(folder).glob(f"trial_*/{RUN_FILE}"):
-        runs[path.parent.name.split("_", 1)[1]] = json.loads(path.read_text())
+        runs[path.parent.name.split("_", 1)[1]] = read_json(path)
     return runs
 
 
@@ -170,9 +184,13 @@ def write_results(result, folder):
 
 
 def read_summary(folder):
-    """The summary dict that `write_results` wrote into `folder`, or None if there is none."""
+    """The summary dict that `write_results` wrote into `folder`, or None if there is none.
+
+    Raises:
+        UserError: the file is damaged.
+    """
     path = Path(folder) / SUMMARY_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
 
 
 def recorded_retrain(folder, best, records):
@@ -182,8 +200,12 @@ def recorded_retrain(folder, best, records):
     It counts as done when summary.json and the model exist and the summary holds the
     same trials (ids and statuses) and the same best trial as the search now.
     """
-    summary = read_summary(folder)
-    if summary is None or not (Path(folder) / MODEL_FILE).is_file():
+    try:
+        summary = read_summary(folder)
+    except UserError:
+        return None  # Damaged: the retrain runs again and writes a whole one.
+    needed = {*RETRAIN_FIELDS, "trials", "best_trial_id"}
+    if not summary or not needed <= set(summary) or not (Path(folder) / MODEL_FILE).is_file():
         return None
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]

@@ -30,3 +30,12 @@ def save_model(model, path):
     """Save `model` to `path` (a `.keras` file) atomically."""
     with atomic.replacing(path) as tmp:
         model.save(tmp)
+
+
+def loads(path):
+    """Whether the model saved at `path` loads (a truncated file does not)."""
+    try:
+        keras.saving.load_model(path)
+    except Exception:  # Keras raises several kinds (ValueError, OSError, BadZipFile, ...).
+        return False
+    return True

@@ -10,6 +10,7 @@ import numpy as np
 
 from fashion_tuning import distributed, progress, pruning, results
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
+from fashion_tuning.errors import DiskFull, disk_full
 
 
 class TrialRunner(kt.Tuner):
@@ -30,7 +31,12 @@ class TrialRunner(kt.Tuner):
         if stopper:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
         started_at, start = time.time(), time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+        except Exception as e:
+            if disk_full(e):  # Not a failed trial: the run stops, and a resume re-runs it.
+                raise DiskFull(e) from e
+            raise
         history = histories[0].history
         bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
         outcome = "failed" if bad else "pruned" if stopper and stopper.pruned_at else "completed"

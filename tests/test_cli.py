@@ -17,6 +17,8 @@ from fashion_tuning.config import QUICK, Config
     (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
     (["--train-limit", "5"], "--train-limit must be at least 100"),
     (["--initial-points", "0"], "--initial-points must be at least 1"),
+    (["--time-budget", "0"], "--time-budget must be a positive number of minutes"),
+    (["--data-dir", ""], "--data-dir is empty"),
     (["--epochs", "ten"], "'ten' is not an int"),
     (["--val-fraction", "x"], "'x' is not a float"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
@@ -71,6 +73,7 @@ def test_env_var_names_the_data_dir(tmp_path):
     proc = run_script("random_search_tuning.py", "--results-dir", tmp_path / "out",
                       env={"FASHION_MNIST_DIR": str(tmp_path / "from-env")})
     assert proc.returncode == 2 and "from-env: data directory does not exist" in proc.stderr
+    assert "set $FASHION_MNIST_DIR to another folder" in proc.stderr  # The cause is named.
 
 
 def test_results_folder_that_is_a_file_exits_2_before_loading_data(tmp_path):
@@ -80,5 +83,5 @@ def test_results_folder_that_is_a_file_exits_2_before_loading_data(tmp_path):
     proc = run_script("random_search_tuning.py", "--results-dir", blocker,
                       "--data-dir", tmp_path / "nope")
     assert proc.returncode == 2
-    assert "results folder is not writable" in proc.stderr
+    assert "taken: is a file, not a folder" in proc.stderr
     assert "--results-dir" in proc.stderr

@@ -3,8 +3,12 @@
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
+import pytest
+
+from fashion_tuning import folder
 from fashion_tuning.distributed import strip_workers_flag
 from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
 
@@ -105,3 +109,31 @@ def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
     for t in summary["trials"]:
         if t["trial_id"] in done_before:
             assert t["val_accuracy"] == done_before[t["trial_id"]]["score"]
+
+
+def wait_dead(pids, timeout=60):
+    """Wait until none of `pids` is alive; return the ones still alive after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [pid for pid in pids if alive(pid)]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
+def test_no_process_outlives_a_killed_or_hung_up_launcher(tiny_data, tmp_path, signum):
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
+            "--epochs", 40, "--patience", 40, "--batch-size", 32, "--workers", 2)
+    proc = start(*args)
+    wait_for(tmp_path / "random_search" / "trial_1" / "trial.json", proc)
+    kids = children(proc.pid)
+    assert len(kids) == 3  # The chief and two workers.
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    if signum == signal.SIGHUP:  # Handled like Ctrl-C: the children are stopped, exit 129.
+        assert proc.returncode == 129, err[-2000:]
+    left = wait_dead(kids)
+    for pid in left:  # Do not leave them running if the test fails.
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a chief or worker outlived its launcher"
+    # The lock went with them: the next run takes it.
+    folder.lock(tmp_path / "random_search").close()

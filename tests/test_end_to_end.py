@@ -106,12 +106,19 @@ def test_short_real_data_run_learns(tmp_path):
     assert summary["test_accuracy"] > 0.6
 
 
-def test_tensorboard_dir_gets_per_trial_logs_with_hparams(tiny_data, tmp_path):
-    proc = run_script("random_search_tuning.py", *tiny_args(
-        tiny_data, tmp_path / "out", "--tensorboard-dir", tmp_path / "tb", trials=2))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for trial in ("0", "1"):
-        events = list((tmp_path / "tb" / trial / "execution0").glob("events.out.tfevents.*"))
-        assert events, f"no HParams event file for trial {trial}"
-        assert b"hparams" in events[0].read_bytes()
-        assert list((tmp_path / "tb" / trial / "execution0" / "train").glob("events.*"))
+def test_tensorboard_logs_of_two_runs_stay_apart(tiny_data, tmp_path):
+    # One --tensorboard-dir for a Bayesian and a random run: each run's trials get their own
+    # folder, so the HParams tab never shows one run's hyperparameters with the other's scores.
+    for strategy, script in SCRIPTS.items():
+        proc = run_script(script, *tiny_args(tiny_data, tmp_path / "out", "--tensorboard-dir",
+                                             tmp_path / "tb", trials=2))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())
+    assert [name.split("-")[0] for name in runs] == ["bayesian_optimization", "random_search"]
+    for run in runs:
+        for trial in ("0", "1"):
+            logs = tmp_path / "tb" / run / trial / "execution0"
+            events = list(logs.glob("events.out.tfevents.*"))
+            assert events, f"no HParams event file for trial {trial} of {run}"
+            assert b"hparams" in events[0].read_bytes()
+            assert list((logs / "train").glob("events.*"))

@@ -10,7 +10,8 @@ from helpers import assert_completed_and_distinct, read_summary, start_script, w
 
 
 @pytest.mark.parametrize("signum, code, during", [
-    (signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 0)])
+    (signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGHUP, 129, 1),
+    (signal.SIGINT, 130, 0)])
 def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during):
     # Long trials (patience = epochs) so the signal lands inside trial `during`'s training.
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 3,

@@ -1,0 +1,154 @@
+"""Damaged results folders, mixed data, a full disk: one line and exit 2, or a repair; never a
+traceback, a lost trial or a summary of something that did not run."""
+
+import errno
+import json
+import shutil
+import subprocess
+
+import keras
+import pytest
+
+from fashion_tuning import cli
+from helpers import read_summary, run_script, tiny_args, write_idx_dir
+
+SCRIPT = "random_search_tuning.py"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished 2-trial search on tiny data, made once; each test copies it."""
+    tmp = tmp_path_factory.mktemp("finished")
+    data_dir = write_idx_dir(tmp / "data")
+    proc = run_script(SCRIPT, *tiny_args(data_dir, tmp / "results", trials=2))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return data_dir, tmp / "results"
+
+
+@pytest.fixture
+def copy(finished, tmp_path):
+    """(data folder, a fresh copy of the finished results folder, its strategy folder)."""
+    data_dir, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    return data_dir, tmp_path / "results", tmp_path / "results" / "random_search"
+
+
+def refused(proc, *fragments):
+    """Exit 2, one line on stderr, no traceback, holding every fragment."""
+    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
+    err = proc.stderr.strip()
+    assert "\n" not in err and "Traceback" not in proc.stderr, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy):
+    data_dir, results, folder = copy
+    shutil.rmtree(folder / "trial_0")
+    kept = (folder / "trial_1" / "trial.json").read_text()
+    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=3))
+    refused(proc, "trial_0/trial.json: missing", "--overwrite")
+    assert (folder / "trial_1" / "trial.json").read_text() == kept
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("oracle.json", lambda p: p.write_text(p.read_text()[:40])),
+    ("oracle.json", lambda p: p.write_text("[]")),
+    ("trial_1/trial.json", lambda p: p.write_text("{not json")),
+    ("trial_1/trial.json", lambda p: p.write_text("{}")),
+    ("trial_0/run.json", lambda p: p.write_text(p.read_text()[:10])),
+    ("settings.json", lambda p: p.write_text(p.read_text()[:30])),
+    ("settings.json", lambda p: p.unlink()),
+])
+def test_a_damaged_state_file_is_named_with_the_fix(copy, name, damage):
+    data_dir, results, folder = copy
+    damage(folder / name)
+    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=2))
+    refused(proc, f"{folder / name}:", "--overwrite", "--results-dir")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda folder: (folder / "summary.json").write_text("{}"),
+    lambda folder: (folder / "summary.json").write_text('{"trials": ['),
+    lambda folder: (folder / "best_model.keras").write_bytes(
+        (folder / "best_model.keras").read_bytes()[:5000]),
+])
+def test_a_damaged_result_is_repaired_by_retraining(copy, damage):
+    data_dir, results, folder = copy
+    before = read_summary(folder)
+    damage(folder)
+    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=2))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "retraining on all" in proc.stdout and "Running Trial" not in proc.stdout
+    after = read_summary(folder)
+    assert after["trials"] == before["trials"]
+    assert after["test_accuracy"] == pytest.approx(before["test_accuracy"])
+    assert keras.saving.load_model(folder / "best_model.keras").output_shape == (None, 10)
+
+
+def test_other_data_is_a_settings_mismatch(copy, tmp_path):
+    data_dir, results, folder = copy
+    other = write_idx_dir(tmp_path / "other", seed=5)
+    proc = run_script(SCRIPT, *tiny_args(other, results, trials=2))
+    refused(proc, "the data (was 300 train / 100 test images, sha256 ")
+    # Also when the other data comes from the environment rather than the flag.
+    args = [a for a in tiny_args(data_dir, results, trials=2)][2:]
+    proc = run_script(SCRIPT, *args, env={"FASHION_MNIST_DIR": str(other)})
+    refused(proc, "the data (was ")
+    summary = read_summary(folder)
+    assert summary["data_source"] == f"directory {data_dir}"
+
+
+def test_a_run_that_failed_on_its_data_records_no_settings(tiny_data, tmp_path):
+    proc = run_script(SCRIPT, *tiny_args(tmp_path / "nope", tmp_path, trials=1))
+    refused(proc, "data directory does not exist")
+    assert not (tmp_path / "random_search" / "settings.json").exists()
+    proc = run_script(SCRIPT, *tiny_args(tiny_data, tmp_path, "--seed", 3, trials=1))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_more_trials_recorded_than_max_trials_says_what_happens(copy):
+    data_dir, results, folder = copy
+    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=1))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 trials recorded, more than --max-trials 1, so no new trial runs" in proc.stdout
+
+
+def test_a_plain_file_that_differs_from_its_gz_is_a_warning(tiny_data, tmp_path):
+    (tiny_data / "t10k-labels-idx1-ubyte").write_bytes(b"something else")
+    proc = run_script(SCRIPT, *tiny_args(tiny_data, tmp_path, trials=1))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "t10k-labels-idx1-ubyte differs from" in proc.stderr
+
+
+def test_disk_full_while_saving_the_model(tiny_data, tmp_path, monkeypatch, in_process, capsys):
+    def full(self, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"PK partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(keras.Model, "save", full)
+    code = cli.main("random_search", [str(a) for a in tiny_args(tiny_data, tmp_path, trials=2)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no space left on the device of") and "\n" not in err
+    folder = tmp_path / "random_search"
+    assert not list(folder.glob(".tmp-*")) and not (folder / "best_model.keras").exists()
+    statuses = [json.loads(p.read_text())["status"] for p in folder.glob("trial_*/trial.json")]
+    assert statuses == ["COMPLETED", "COMPLETED"]  # The trials are kept for the resume.
+
+
+def test_a_full_disk_during_the_search_is_one_line(tiny_data, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        proc = run_script(SCRIPT, *tiny_args(tiny_data, small, trials=2))
+        refused(proc, "error: no space left on the device of", "free some space")
+        assert not list(small.rglob(".tmp-*"))
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
