@@ -30,7 +30,7 @@ def budget_reached(folder, budget_seconds):
 def _scored(runs):
     """`{trial_id: best val_accuracy}` of the trials in `runs` that were scored."""
     return {trial_id: max(r["history"]["val_accuracy"]) for trial_id, r in runs.items()
-            if r.get("outcome", "completed") != "failed"
+            if results.outcome(r) != "failed"
             and r.get("history", {}).get("val_accuracy")}
 
 
@@ -41,7 +41,7 @@ def progress_line(folder, trial_id, max_trials, budget_seconds=None):
     run = runs.get(trial_id, {})
     scores = _scored(runs)
     elapsed = results.elapsed_search_seconds(list(runs.values()))
-    outcome = run.get("outcome", "completed")
+    outcome = results.outcome(run)
     if outcome == "pruned":
         outcome = f"pruned at epoch {run['pruned_at_epoch']}"
     own = f"val_accuracy {scores[trial_id]:.4f}, {outcome}" if trial_id in scores else outcome

@@ -65,5 +65,5 @@ def completed_histories(folder):
     """Per-epoch val_accuracy of each trial in `folder` that completed (not pruned, not failed)."""
     histories = [run.get("history", {}).get("val_accuracy")
                  for run in results.recorded_runs(folder).values()
-                 if run.get("outcome", "completed") == "completed"]
+                 if results.outcome(run) == "completed"]
     return [h for h in histories if h and all(math.isfinite(v) for v in h)]

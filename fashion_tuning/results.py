@@ -112,6 +112,12 @@ def recorded_runs(folder):
     return runs
 
 
+def outcome(run):
+    """A run.json's outcome: "completed", "pruned" or "failed" (files from before pruning
+    recorded none; their trials ran to their end)."""
+    return run.get("outcome", "completed")
+
+
 def elapsed_search_seconds(runs):
     """Wall time the trials in `runs` (run.json dicts) took, overlaps counted once.
 
@@ -136,7 +142,7 @@ def trial_records(folder, oracle_trials):
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
         run = runs.get(trial_id, {})
         score = trial.score if trial.status == "COMPLETED" else None
-        pruned = trial.status == "COMPLETED" and run.get("outcome") == "pruned"
+        pruned = trial.status == "COMPLETED" and outcome(run) == "pruned"
         records.append(TrialRecord(
             trial_id=trial_id,
             status="pruned" if pruned else trial.status.lower(),
