@@ -1,5 +1,7 @@
 """The Keras callbacks of every trial and of the retrain."""
 
+import math
+
 import keras
 
 from fashion_tuning import interrupt
@@ -21,6 +23,35 @@ class StopOnSignal(keras.callbacks.Callback):
         interrupt.check()
 
     on_test_batch_end = on_predict_batch_end = on_train_batch_end
+
+
+class CosineDecay(keras.callbacks.Callback):
+    """Anneals the learning rate along a half cosine from the optimizer's initial rate to
+    zero over `epochs` epochs, set before every batch, and ends training there (nothing is
+    learnt at a rate of zero).
+
+    The position is counted in epochs (epoch + batch / batches per epoch), not in steps, so
+    the retrain on all training images, which has more batches per epoch, replays a trial's
+    schedule epoch for epoch.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_train_begin(self, logs=None):
+        self.initial = float(self.model.optimizer.learning_rate)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        done = min(1.0, (self.epoch + batch / self.params["steps"]) / self.epochs)
+        self.model.optimizer.learning_rate = self.initial * 0.5 * (1 + math.cos(math.pi * done))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
 
 
 def trial_callbacks(config, tensorboard_dir=None):

@@ -75,6 +75,9 @@ class Config:
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
                                "folder plus the mean trial time would pass MINUTES; the retrain "
                                "still runs (default: none)", None)
+    cosine_epochs: int = _fixed("the cosine learning-rate schedule, one of the tuned choices, "
+                                "decays to zero over this many epochs (at most --epochs), and a "
+                                "trial that uses it ends there", 15)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
@@ -82,7 +85,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("max_trials", "epochs", "batch_size", "patience", "seed",
-                     "initial_points"):
+                     "initial_points", "cosine_epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"{flag_name(name)} must be at least 1, got {getattr(self, name)}")
         if self.data_dir == "":
@@ -99,6 +102,11 @@ class Config:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
                             f"got {self.val_fraction}")
 
+
+    @property
+    def schedule_epochs(self):
+        """The epochs of the cosine schedule of this run."""
+        return min(self.epochs, self.cosine_epochs)
 
     @property
     def time_budget_seconds(self):

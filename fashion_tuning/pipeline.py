@@ -28,12 +28,10 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     precision = environment.resolve_precision(config.precision)
     log(f"Precision: {precision}")
 
-    def build(hp):  # `hypermodel.build_model` is looked up per build: tests swap it.
-        return hypermodel.build_model(hp, precision=precision)
-
+    cnn = hypermodel.TunedCNN(precision, config.schedule_epochs)
     pool, train, val = data.split(dataset, config)
     try:
-        search = tuner.make_tuner(strategy, config, folder, build)
+        search = tuner.make_tuner(strategy, config, folder, cnn)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:  # A damaged saved state.
         raise UserError(f"{folder}: KerasTuner cannot reload the search recorded there "
                         f"({type(e).__name__}: {e}); {results.FRESH_START}") from None
@@ -67,7 +65,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
             f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
             f"for {best.best_epoch} epochs")
         model, seconds = retrain.fit_best(best.hyperparameters, best.best_epoch, pool, config,
-                                          build)
+                                          cnn)
         retrained = {"retrain_epochs": best.best_epoch, "retrain_seconds": round(seconds, 1),
                      **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,
                                 callbacks=[StopOnSignal()])}

@@ -9,8 +9,9 @@ from fashion_tuning import atomic
 from fashion_tuning.callbacks import StopOnSignal
 
 
-def fit_best(hyperparameters, epochs, train, config, build):
-    """Train a fresh model of `hyperparameters` (built by `build(hp)`) on `train` for `epochs`.
+def fit_best(hyperparameters, epochs, train, config, hypermodel):
+    """Train a fresh model of `hyperparameters` on `train` for `epochs`, built and trained by
+    `hypermodel` (a `kt.HyperModel`) as a trial is: the same schedule, epoch for epoch.
 
     Returns:
         `(model, seconds)`.
@@ -20,9 +21,9 @@ def fit_best(hyperparameters, epochs, train, config, build):
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
     start = time.perf_counter()
-    model = build(hp)
-    model.fit(*train, epochs=epochs, batch_size=config.batch_size, callbacks=[StopOnSignal()],
-              verbose=2)
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, *train, epochs=epochs, batch_size=config.batch_size,
+                   callbacks=[StopOnSignal()], verbose=2)
     return model, time.perf_counter() - start
 
 

@@ -100,15 +100,16 @@ def make_oracle(strategy, config):
     return oracle
 
 
-def make_tuner(strategy, config, folder, build):
+def make_tuner(strategy, config, folder, hypermodel):
     """Create, or reload where one was saved, the tuner whose files are in `folder`
-    (`RESULTS_DIR/<strategy>`); `build(hp)` makes each trial's model."""
+    (`RESULTS_DIR/<strategy>`); `hypermodel` (a `kt.HyperModel`, or a function of `hp`)
+    builds and trains each trial's model."""
     return TrialRunner(
         seed=config.seed,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,
         oracle=make_oracle(strategy, config),
-        hypermodel=build,
+        hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,
         overwrite=False,  # --overwrite is done by the CLI, which keeps its folder lock.

@@ -1,22 +1,28 @@
-"""The CNN builds and compiles at the corners of the search space."""
+"""The CNN builds and compiles at the corners of the search space; the schedule is replayed."""
 
 import itertools
+import math
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
 
-from fashion_tuning.hypermodel import build_model, make_cnn
+from fashion_tuning.callbacks import CosineDecay
+from fashion_tuning.hypermodel import TunedCNN, build_model, make_cnn
+
+NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "convs_per_stage",
+         "batch_norm", "lr_schedule"}
 
 
 def test_build_model_with_empty_hyperparameters():
     hp = kt.HyperParameters()
     model = build_model(hp)
     assert model.output_shape == (None, 10)
-    assert set(hp.values) == {"units", "dropout", "learning_rate", "optimizer"}
+    assert set(hp.values) == NAMES
 
 
-def test_search_space_holds_the_reference_ranges():
+def test_search_space_holds_the_reference_ranges_and_the_trunk_choices():
     hp = kt.HyperParameters()
     build_model(hp)
     space = {p.name: p.get_config() for p in hp.space}
@@ -27,14 +33,117 @@ def test_search_space_holds_the_reference_ranges():
     assert (space["learning_rate"]["min_value"], space["learning_rate"]["max_value"],
             space["learning_rate"]["sampling"]) == (1e-4, 1e-2, "log")
     assert space["optimizer"]["values"] == ["adam", "rmsprop"]
+    assert space["filters"]["values"] == [16, 32]
+    assert space["convs_per_stage"]["values"] == [1, 2]
+    assert space["lr_schedule"]["values"] == ["constant", "cosine"]
+
+
+def predict(model):
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    return model.predict(images, verbose=0)
 
 
 @pytest.mark.parametrize("units, dropout, learning_rate, optimizer", itertools.product(
     (64, 512), (0.1, 0.5), (1e-4, 1e-2), ("adam", "rmsprop")))
-def test_corners_build_compile_and_predict(units, dropout, learning_rate, optimizer):
+def test_head_corners_build_compile_and_predict(units, dropout, learning_rate, optimizer):
     model = make_cnn(units, dropout, learning_rate, optimizer)
     assert model.output_shape == (None, 10)
     assert model.optimizer.__class__.__name__.lower() == optimizer
     assert np.isclose(float(model.optimizer.learning_rate), learning_rate)
-    probs = model.predict(np.zeros((2, 28, 28), np.uint8), verbose=0)
-    assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    probs = predict(model)
+    assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("filters, convs_per_stage, batch_norm",
+                         itertools.product((16, 32), (1, 2), (False, True)))
+def test_trunk_corners_build_and_have_the_asked_layers(filters, convs_per_stage, batch_norm):
+    model = make_cnn(filters=filters, convs_per_stage=convs_per_stage, batch_norm=batch_norm)
+    assert model.output_shape == (None, 10)
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [w for w in (filters, 2 * filters, 2 * filters)
+                                          for _ in range(convs_per_stage)]
+    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert len(norms) == (len(convs) if batch_norm else 0)
+    assert all(c.use_bias != batch_norm for c in convs)
+    assert np.allclose(predict(model).sum(axis=1), 1, atol=1e-5)
+
+
+def test_the_dearest_model_predicts_the_same_after_training_and_reloading(tmp_path):
+    # Inference must not depend on the batch (BatchNorm uses its moving statistics, dropout
+    # is off), and the saved model must reproduce it.
+    model = make_cnn(filters=32, convs_per_stage=2, batch_norm=True)
+    rng = np.random.default_rng(1)
+    model.fit(rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64),
+              epochs=1, batch_size=32, verbose=0)
+    images = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    alone = np.concatenate([model.predict(images[i:i + 1], verbose=0) for i in range(8)])
+    assert np.allclose(model.predict(images, verbose=0), alone, atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    assert np.allclose(keras.saving.load_model(tmp_path / "m.keras").predict(images, verbose=0),
+                       alone, atol=1e-5)
+
+
+class RateLog(keras.callbacks.Callback):
+    """The learning rate each batch trained with, as (epoch, batch, rate)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append((self.epoch, batch, float(self.model.optimizer.learning_rate)))
+
+
+def train_rates(hyperparameters, images, epochs, schedule_epochs):
+    hp = kt.HyperParameters()
+    hp.values.update(hyperparameters)
+    cnn = TunedCNN(schedule_epochs=schedule_epochs)
+    model, log = cnn.build(hp), RateLog()
+    x = np.zeros((images, 28, 28), np.uint8)
+    history = cnn.fit(hp, model, x, np.zeros(images, int), epochs=epochs, batch_size=8,
+                      callbacks=[log], verbose=0)
+    return log.rates, len(history.history["loss"])
+
+
+COSINE = {"learning_rate": 1e-3, "lr_schedule": "cosine", "filters": 16}
+
+
+def test_cosine_decays_to_zero_over_its_epochs_and_ends_the_trial_there():
+    rates, epochs_run = train_rates(COSINE, images=32, epochs=10, schedule_epochs=4)
+    assert epochs_run == 4  # Not the 10 asked for: nothing is learnt at a rate of zero.
+    assert rates[0][2] == pytest.approx(1e-3)
+    for epoch, batch, rate in rates:  # 4 batches per epoch.
+        done = (epoch + batch / 4) / 4
+        assert rate == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * done)), rel=1e-5)
+    assert rates[-1][2] < 0.02 * 1e-3
+    assert [r for _, _, r in rates] == sorted((r for _, _, r in rates), reverse=True)
+
+
+def test_the_retrain_replays_the_trials_schedule_epoch_for_epoch():
+    # A trial on 32 images and a retrain on 64 (more batches per epoch) for the best trial's
+    # 2 epochs: at the start of each epoch both train at the same rate.
+    trial, _ = train_rates(COSINE, images=32, epochs=30, schedule_epochs=4)
+    retrain, epochs_run = train_rates(COSINE, images=64, epochs=2, schedule_epochs=4)
+    assert epochs_run == 2
+    starts = {epoch: rate for epoch, batch, rate in trial if batch == 0}
+    assert {e: r for e, b, r in retrain if b == 0} == pytest.approx({0: starts[0], 1: starts[1]})
+
+
+def test_a_constant_schedule_keeps_the_rate():
+    rates, epochs_run = train_rates({**COSINE, "lr_schedule": "constant"}, images=16,
+                                    epochs=3, schedule_epochs=2)
+    assert epochs_run == 3
+    assert [r for _, _, r in rates] == pytest.approx([1e-3] * len(rates))
+
+
+def test_cosine_keeps_a_rate_of_zero_at_zero():
+    # Tests that rig a trial with learning rate 0 rely on it: the schedule scales what the
+    # optimizer starts with.
+    model = make_cnn(learning_rate=0.0)
+    log = RateLog()
+    model.fit(np.zeros((8, 28, 28), np.uint8), np.zeros(8, int), epochs=1, batch_size=4,
+              callbacks=[CosineDecay(2), log], verbose=0)
+    assert {r for _, _, r in log.rates} == {0.0}
