@@ -4,6 +4,7 @@ Run from the repository root, as a module:
 
     python -m benchmarks.benchmark                    # throughput ratio + start-up, ~5 min
     python -m benchmarks.benchmark --precision        # also float32 vs mixed_bfloat16
+    python -m benchmarks.benchmark --space            # also the cheapest and dearest model
     python -m benchmarks.benchmark --workers          # also one process vs --workers 2
     python -m benchmarks.benchmark --pruning 3        # also pruning on vs off, 3 seeds
     python -m benchmarks.benchmark --full [random|bayesian]  # also full default runs
@@ -64,9 +65,10 @@ def startup_seconds(reps, data_dir=None):
     return statistics.median(times), times
 
 
-def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
-    """Per-epoch seconds (first epoch dropped: it traces the graph) of one model trained
-    `epochs` epochs, either by plain `model.fit` or inside a one-trial KerasTuner search."""
+def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", trunk=None):
+    """Per-epoch seconds (first epoch dropped: it traces the graph) of one model (`make_cnn`'s
+    defaults, or the `trunk` arguments given) trained `epochs` epochs, either by plain
+    `model.fit` or inside a one-trial KerasTuner search."""
     import keras
 
     from fashion_tuning.callbacks import trial_callbacks
@@ -79,7 +81,8 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
     callbacks = trial_callbacks(config) + [timer]
     fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
     if mode == "plain":
-        make_cnn(precision=precision).fit(*train, callbacks=callbacks, **fit_args)
+        make_cnn(precision=precision, **(trunk or {})).fit(*train, callbacks=callbacks,
+                                                          **fit_args)
     else:
         import keras_tuner as kt
 
@@ -93,8 +96,25 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
     return timer.times[1:]
 
 
-RUNS = {"plain": ("plain", "float32"), "tuner": ("tuner", "float32"),
-        "plain_bf16": ("plain", "mixed_bfloat16")}
+def space_corners():
+    """`make_cnn` arguments of the cheapest and the dearest trunk in the search space: the
+    fewest and the most filters and conv layers, without and with BatchNorm."""
+    from fashion_tuning.hypermodel import search_space
+
+    choices = {p["name"]: p["values"] for p in search_space() if p["class"] == "Choice"}
+    return {end: {"filters": pick(choices["filters"]),
+                  "convs_per_stage": pick(choices["convs_per_stage"]),
+                  "batch_norm": pick((False, True))}
+            for end, pick in (("cheapest", min), ("dearest", max))}
+
+
+# name -> (plain fit or inside a tuner, precision, trunk: None for make_cnn's defaults,
+# else a corner of the search space)
+RUNS = {"plain": ("plain", "float32", None), "tuner": ("tuner", "float32", None),
+        "plain_bf16": ("plain", "mixed_bfloat16", None),
+        "cheapest": ("plain", "float32", "cheapest"), "dearest": ("plain", "float32", "dearest"),
+        "cheapest_bf16": ("plain", "mixed_bfloat16", "cheapest"),
+        "dearest_bf16": ("plain", "mixed_bfloat16", "dearest")}
 
 
 def throughput(dataset, config, reps, epochs, runs):
@@ -104,11 +124,13 @@ def throughput(dataset, config, reps, epochs, runs):
 
     _, train, val = split(dataset, config)
     per_run = {name: [] for name in runs}
+    corners = space_corners()
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(reps):
             for name in runs:
-                mode, precision = RUNS[name]
-                per_run[name] += epoch_times(mode, train, val, config, epochs, workdir, precision)
+                mode, precision, corner = RUNS[name]
+                per_run[name] += epoch_times(mode, train, val, config, epochs, workdir,
+                                             precision, corner and corners[corner])
     images = len(train[1])
     return {name: {"images_per_s": images / statistics.median(t), "epoch_s": statistics.median(t),
                    "epochs_timed": len(t), "epoch_s_all": t} for name, t in per_run.items()}
@@ -200,12 +222,18 @@ def startup_and_throughput(args, report):
     config = Config(train_limit=args.train_limit)
     dataset = load_fashion_mnist(args.data_dir)
     runs = ["plain", "tuner"] + (["plain_bf16"] if args.precision else [])
+    if args.space:
+        runs += ["cheapest", "dearest"] + (["cheapest_bf16", "dearest_bf16"]
+                                           if args.precision else [])
     tp = throughput(dataset, config, args.reps, args.epochs, runs)
     report["throughput"] = tp
     ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
     report["tuner_over_plain_epoch_time"] = ratio
+    corners = space_corners()
     labels = {"plain": "plain model.fit", "tuner": "inside KerasTuner search",
-              "plain_bf16": "plain model.fit, mixed_bfloat16"}
+              "plain_bf16": "plain model.fit, mixed_bfloat16",
+              **{name: f"{corner} model of the space ({corners[corner]}), {precision}"
+                 for name, (_, precision, corner) in RUNS.items() if corner}}
     for name in runs:
         print(f"Epoch, {labels[name]}: {tp[name]['images_per_s']:.0f} images/s "
               f"({tp[name]['epoch_s']:.1f} s, median of {tp[name]['epochs_timed']})", flush=True)
@@ -214,6 +242,10 @@ def startup_and_throughput(args, report):
         speedup = tp["plain"]["epoch_s"] / tp["plain_bf16"]["epoch_s"]
         report["bf16_speedup_plain"] = speedup
         print(f"mixed_bfloat16 / float32 speed: {speedup:.2f}x", flush=True)
+    if args.space:
+        spread = tp["cheapest"]["images_per_s"] / tp["dearest"]["images_per_s"]
+        report["cheapest_over_dearest_speed"] = spread
+        print(f"Cheapest / dearest model speed: {spread:.2f}x", flush=True)
 
 
 def main(argv=None):
@@ -227,6 +259,9 @@ def main(argv=None):
                         help="IDX folder (default: the scripts' search order)")
     parser.add_argument("--precision", action="store_true",
                         help="also time plain fit under mixed_bfloat16")
+    parser.add_argument("--space", action="store_true",
+                        help="also time the cheapest and the dearest model of the search space "
+                             "(with --precision, in both precisions)")
     parser.add_argument("--workers", action="store_true",
                         help="also time a 6-trial search: one process vs --workers 2")
     parser.add_argument("--pruning", type=int, metavar="SEEDS",

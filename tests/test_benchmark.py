@@ -7,17 +7,18 @@ import sys
 from helpers import ROOT
 
 
-def test_benchmark_reports_throughput_ratio_startup_and_bf16(tiny_data):
+def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(tiny_data):
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.benchmark", "--data-dir", str(tiny_data),
-         "--reps", "2", "--epochs", "2", "--precision"],
+         "--reps", "2", "--epochs", "2", "--precision", "--space"],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout[out.stdout.index("\n{") + 1:])
     assert report["machine"]["cores"] >= 1
     assert len(report["startup_s"]["runs"]) == 2 and report["startup_s"]["median"] > 0
     tp = report["throughput"]
-    assert set(tp) == {"plain", "tuner", "plain_bf16"}
+    assert set(tp) == {"plain", "tuner", "plain_bf16", "cheapest", "dearest", "cheapest_bf16",
+                       "dearest_bf16"}
     for run in tp.values():
         # 2 reps x (2 epochs - the dropped first one), each timed, none of them zero.
         assert run["epochs_timed"] == 2 == len(run["epoch_s_all"])
@@ -25,3 +26,5 @@ def test_benchmark_reports_throughput_ratio_startup_and_bf16(tiny_data):
         assert min(run["epoch_s_all"]) <= run["epoch_s"] <= max(run["epoch_s_all"])
     assert report["tuner_over_plain_epoch_time"] > 0 and report["bf16_speedup_plain"] > 0
     assert "Tuner epoch / plain epoch:" in out.stdout
+    assert report["cheapest_over_dearest_speed"] > 0
+    assert "cheapest model of the space ({'filters': 16, 'convs_per_stage': 1, " in out.stdout
