@@ -77,7 +77,7 @@ class Config:
                                "still runs (default: none)", None)
     cosine_epochs: int = _fixed("the cosine learning-rate schedule, one of the tuned choices, "
                                 "decays to zero over this many epochs (at most --epochs), and a "
-                                "trial that uses it ends there", 15)
+                                "trial that uses it ends there", 12)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),

@@ -28,7 +28,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     precision = environment.resolve_precision(config.precision)
     log(f"Precision: {precision}")
 
-    cnn = hypermodel.TunedCNN(precision, config.schedule_epochs)
+    cnn = hypermodel.TunedCNN(config.schedule_epochs, precision)
     pool, train, val = data.split(dataset, config)
     try:
         search = tuner.make_tuner(strategy, config, folder, cnn)

@@ -60,7 +60,7 @@ def test_trunk_corners_build_and_have_the_asked_layers(filters, convs_per_stage,
     model = make_cnn(filters=filters, convs_per_stage=convs_per_stage, batch_norm=batch_norm)
     assert model.output_shape == (None, 10)
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
-    assert [c.filters for c in convs] == [w for w in (filters, 2 * filters, 2 * filters)
+    assert [c.filters for c in convs] == [w for w in (filters, 2 * filters)
                                           for _ in range(convs_per_stage)]
     norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
     assert len(norms) == (len(convs) if batch_norm else 0)
