@@ -85,13 +85,13 @@ def build_model(hp, precision="float32"):
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
         # Update rule (reference choices).
         optimizer=hp.Choice("optimizer", list(OPTIMIZERS)),
-        # Width of the trunk: 32 scored ~0.9 points above 16, at 1.5-3x the cost per image.
+        # Width of the trunk: 32 scored ~0.8 points above 16, at 2-2.7x the cost per image.
         filters=hp.Choice("filters", [16, 32]),
         # Depth: a second conv per stage sees 5x5 patterns before each pool; the largest
         # single gain we measured (+1.2 points at width 32 with BatchNorm), and the dearest.
         convs_per_stage=hp.Choice("convs_per_stage", [1, 2]),
-        # BatchNorm after each conv: +0.7 points at width 32 with one conv per stage, at up to
-        # 1.7x the cost per image on a CPU.
+        # BatchNorm after each conv: +0.7 points on the old one-conv trunk, at 1.4-1.9x the
+        # cost per image on a 2-core CPU.
         batch_norm=hp.Boolean("batch_norm"),
         precision=precision,
     )
