@@ -71,7 +71,8 @@ def test_two_workers_share_four_trials(tiny_data, tmp_path):
 
 def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
     proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 6,
-                 "--epochs", 40, "--patience", 40, "--batch-size", 32, "--workers", 2)
+                 "--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32,
+                 "--workers", 2)
     folder = tmp_path / "random_search"
     wait_for(folder / "trial_1" / "trial.json", proc)
     kids = children(proc.pid)
@@ -85,7 +86,8 @@ def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
 
 def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
-            "--epochs", 30, "--patience", 30, "--batch-size", 32, "--workers", 2)
+            "--epochs", 30, "--patience", 30, "--cosine-epochs", 30, "--batch-size", 32,
+            "--workers", 2)
     folder = tmp_path / "random_search"
     proc = start(*args)
     wait_for(folder / "trial_2" / "trial.json", proc)
@@ -122,7 +124,8 @@ def wait_dead(pids, timeout=60):
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
 def test_no_process_outlives_a_killed_or_hung_up_launcher(tiny_data, tmp_path, signum):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
-            "--epochs", 40, "--patience", 40, "--batch-size", 32, "--workers", 2)
+            "--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32,
+            "--workers", 2)
     proc = start(*args)
     wait_for(tmp_path / "random_search" / "trial_1" / "trial.json", proc)
     kids = children(proc.pid)

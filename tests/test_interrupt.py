@@ -11,7 +11,7 @@ from fashion_tuning import interrupt
 from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
 
 
-LONG_TRIALS = ("--epochs", 40, "--patience", 40, "--batch-size", 32)
+LONG_TRIALS = ("--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32)
 
 
 @pytest.mark.parametrize("signum, code, during, resume", [
@@ -63,7 +63,7 @@ def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
 
 def test_interrupt_during_retrain_then_resume_retrains_only(tiny_data, tmp_path):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
-            "--epochs", 60, "--patience", 60, "--batch-size", 16)
+            "--epochs", 60, "--patience", 60, "--cosine-epochs", 60, "--batch-size", 16)
     folder = tmp_path / "random_search"
     proc = start_script("random_search_tuning.py", *args)
     for line in proc.stdout:  # The CLI flushes every line.
