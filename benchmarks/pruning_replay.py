@@ -1,6 +1,6 @@
 """Replay the median stopping rule over recorded runs, for each warm-up and minimum of trials.
 
-    python -m benchmarks.pruning_replay docs/results/float32-unpruned/*/summary.json
+    python -m benchmarks.pruning_replay docs/results/old-space/float32-unpruned/*/summary.json
 
 Reads the per-epoch validation accuracy that every trial recorded (runs made with
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial

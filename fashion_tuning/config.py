@@ -23,10 +23,13 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
 
 
 # Median stopping (pruning.py): it judges a trial from this epoch on, once this many trials
-# have completed. Chosen by replaying the rule over the per-epoch histories of our full runs
-# (`python -m benchmarks.pruning_replay`): with fewer completed trials the median came from a
-# few fast starters and pruned the slow-starting eventual best.
-PRUNING_WARMUP_EPOCHS = 3
+# have completed. 5 completed: replaying the rule over the per-epoch histories of our full runs
+# in the search space before BatchNorm and schedules (`python -m benchmarks.pruning_replay`),
+# with fewer the median came from a few fast starters and pruned the slow-starting eventual
+# best. Warm-up 6 (it was 3): BatchNorm and cosine trials start slowly and dip at epochs 3-5
+# (docs/results/space-probe), and with 3 a full Bayesian run pruned at epoch 3 (0.8972) the
+# trunk that led every probe (0.9377 at epoch 12).
+PRUNING_WARMUP_EPOCHS = 6
 PRUNING_MIN_COMPLETED = 5
 
 
