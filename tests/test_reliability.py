@@ -82,7 +82,9 @@ def test_write_check_is_safe_when_processes_start_together(tmp_path):
 
 
 def exploding(trial_ids):
-    """A build_model that gives the trials in `trial_ids` a step size that diverges."""
+    """A build_model that gives the trials in `trial_ids` a step size of NaN, which makes the
+    weights, then the loss, NaN (a huge finite step can instead leave every ReLU dead and the
+    loss finite)."""
     real = hypermodel.build_model
     calls = {"n": -1}
 
@@ -90,7 +92,7 @@ def exploding(trial_ids):
         model = real(hp, **kwargs)
         calls["n"] += 1
         if calls["n"] in trial_ids:
-            model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12),
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=float("nan")),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     return build
