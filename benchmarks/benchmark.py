@@ -117,14 +117,14 @@ RUNS = {"plain": ("plain", "float32", None), "tuner": ("tuner", "float32", None)
         "dearest_bf16": ("plain", "mixed_bfloat16", "dearest")}
 
 
-def throughput(dataset, config, reps, epochs, runs):
+def throughput(dataset, config, reps, epochs, runs, corners):
     """Median images/s of each of `runs` (keys of RUNS), interleaved rep by rep so that
-    the machine's slow and fast moments fall on every run alike."""
+    the machine's slow and fast moments fall on every run alike; `corners` are
+    `space_corners()`."""
     from fashion_tuning.data import split
 
     _, train, val = split(dataset, config)
     per_run = {name: [] for name in runs}
-    corners = space_corners()
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(reps):
             for name in runs:
@@ -225,11 +225,11 @@ def startup_and_throughput(args, report):
     if args.space:
         runs += ["cheapest", "dearest"] + (["cheapest_bf16", "dearest_bf16"]
                                            if args.precision else [])
-    tp = throughput(dataset, config, args.reps, args.epochs, runs)
+    corners = space_corners()
+    tp = throughput(dataset, config, args.reps, args.epochs, runs, corners)
     report["throughput"] = tp
     ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
     report["tuner_over_plain_epoch_time"] = ratio
-    corners = space_corners()
     labels = {"plain": "plain model.fit", "tuner": "inside KerasTuner search",
               "plain_bf16": "plain model.fit, mixed_bfloat16",
               **{name: f"{corner} model of the space ({corners[corner]}), {precision}"

@@ -25,8 +25,8 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
         dropout: dropout rate after that dense layer.
         learning_rate: initial learning rate of the optimizer.
         optimizer: "adam" or "rmsprop".
-        filters: filters of each conv layer of the first stage; the later two stages use 2x.
-        convs_per_stage: 3x3 conv layers in each of the three stages (1 or more).
+        filters: filters of each conv layer of the first stage; the second stage uses 2x.
+        convs_per_stage: 3x3 conv layers in each of the two stages (1 or more).
         batch_norm: BatchNormalization after each conv layer (which then has no bias).
         precision: Keras dtype policy of every layer but the softmax, e.g. "float32" or
             "mixed_bfloat16". It is given to each layer, not set globally: Keras'
