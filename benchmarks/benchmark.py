@@ -98,13 +98,12 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
 
 def space_corners():
     """`make_cnn` arguments of the cheapest and the dearest trunk in the search space: the
-    fewest and the most filters and conv layers, without and with BatchNorm."""
+    fewest and the most filters and conv layers."""
     from fashion_tuning.hypermodel import search_space
 
     choices = {p["name"]: p["values"] for p in search_space() if p["class"] == "Choice"}
     return {end: {"filters": pick(choices["filters"]),
-                  "convs_per_stage": pick(choices["convs_per_stage"]),
-                  "batch_norm": pick((False, True))}
+                  "convs_per_stage": pick(choices["convs_per_stage"])}
             for end, pick in (("cheapest", min), ("dearest", max))}
 
 

@@ -78,9 +78,9 @@ class Config:
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
                                "folder plus the mean trial time would pass MINUTES; the retrain "
                                "still runs (default: none)", None)
-    cosine_epochs: int = _fixed("the cosine learning-rate schedule, one of the tuned choices, "
-                                "decays to zero over this many epochs (at most --epochs), and a "
-                                "trial that uses it ends there", 12)
+    cosine_epochs: int = _fixed("every trial's learning rate decays to zero along a half cosine "
+                                "over this many epochs (at most --epochs), and the trial ends "
+                                "there", 12)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),

@@ -7,6 +7,7 @@ import keras_tuner as kt
 
 from fashion_tuning import atomic
 from fashion_tuning.callbacks import StopOnSignal
+from fashion_tuning.hypermodel import portable
 
 
 def fit_best(hyperparameters, epochs, train, config, hypermodel):
@@ -28,9 +29,9 @@ def fit_best(hyperparameters, epochs, train, config, hypermodel):
 
 
 def save_model(model, path):
-    """Save `model` to `path` (a `.keras` file) atomically."""
+    """Save `model` to `path` (a `.keras` file) atomically, loadable with Keras alone."""
     with atomic.replacing(path) as tmp:
-        model.save(tmp)
+        portable(model).save(tmp)
 
 
 def loads(path):
