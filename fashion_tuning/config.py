@@ -50,7 +50,7 @@ class Config:
     max_trials: int = _flag("number of hyperparameter sets to try", 10)
     epochs: int = _fixed("maximum epochs per trial; early stopping usually ends sooner", 30)
     batch_size: int = _fixed("mini-batch size for search and retrain", 128)
-    patience: int = _fixed("early-stopping patience, in epochs without a lower val_loss", 3)
+    patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy", 3)
     seed: int = _fixed("seed for the split, the weights and the tuner (>= 1: KerasTuner "
                       "treats 0 as 'random')", 42)
     data_dir: str = _flag("folder with the four Fashion-MNIST IDX files "

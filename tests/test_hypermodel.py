@@ -11,7 +11,8 @@ import pytest
 
 import tensorflow as tf
 
-from fashion_tuning.callbacks import CosineDecay
+from fashion_tuning.callbacks import CosineDecay, trial_callbacks
+from fashion_tuning.config import Config
 from fashion_tuning.hypermodel import FusedBatchNorm, TunedCNN, build_model, make_cnn
 from fashion_tuning.retrain import save_model
 
@@ -172,3 +173,12 @@ def test_cosine_keeps_a_rate_of_zero_at_zero():
     model.fit(np.zeros((8, 28, 28), np.uint8), np.zeros(8, int), epochs=1, batch_size=4,
               callbacks=[CosineDecay(2), log], verbose=0)
     assert {r for _, _, r in log.rates} == {0.0}
+
+
+def test_early_stopping_watches_the_objective_and_keeps_its_best_weights():
+    # Not val_loss: under the cosine schedule it rises on an overfitting model while the
+    # accuracy still climbs, and stopping on it cut trials before their best epoch.
+    stop = next(c for c in trial_callbacks(Config(patience=5))
+                if isinstance(c, keras.callbacks.EarlyStopping))
+    assert (stop.monitor, stop.mode, stop.patience, stop.restore_best_weights) == (
+        "val_accuracy", "max", 5, True)
