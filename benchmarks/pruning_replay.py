@@ -5,8 +5,8 @@
 Reads the per-epoch validation accuracy that every trial recorded (runs made with
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
 in id order as a search would have, and prints for each setting the share of epochs it keeps
-and whether it would have pruned each run's best trial. This is how the defaults in
-config.py (PRUNING_WARMUP_EPOCHS, PRUNING_MIN_COMPLETED) were chosen.
+and whether it would have pruned each run's best trial. This is how
+config.py's PRUNING_MIN_COMPLETED was chosen (and the warm-up of 3 epochs of that time).
 """
 
 import json

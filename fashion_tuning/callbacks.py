@@ -59,13 +59,14 @@ def trial_callbacks(config, tensorboard_dir=None):
     """Callbacks of every trial (KerasTuner deep-copies them per trial); TensorBoard logs go
     to `tensorboard_dir` when given.
 
-    Early stopping watches the objective, not `val_loss`: under the cosine schedule a model
-    that overfits sees its `val_loss` rise from about the fifth epoch while its accuracy still
-    climbs to the end of the schedule, so stopping on `val_loss` cut trials before their best.
+    Early stopping watches the objective, not `val_loss` (which rises on an overfitting model
+    while its accuracy still climbs under the cosine schedule), and only from half the schedule
+    on (`Config.judged_from_epoch`), so that the schedule's last, low-rate epochs are reached.
     """
     return [
         keras.callbacks.EarlyStopping(
-            monitor=OBJECTIVE, mode="max", patience=config.patience, restore_best_weights=True),
+            monitor=OBJECTIVE, mode="max", patience=config.patience, restore_best_weights=True,
+            start_from_epoch=config.judged_from_epoch - 1),  # Keras counts epochs from 0.
         keras.callbacks.TerminateOnNaN(),
         StopOnSignal(),
     ] + ([keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir))]

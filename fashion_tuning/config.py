@@ -22,14 +22,11 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
          "initial_points": 2}
 
 
-# Median stopping (pruning.py): it judges a trial from this epoch on, once this many trials
-# have completed. 5 completed: replaying the rule over the per-epoch histories of our full runs
-# in the search space before BatchNorm and schedules (`python -m benchmarks.pruning_replay`),
-# with fewer the median came from a few fast starters and pruned the slow-starting eventual
-# best. Warm-up 6 (it was 3): BatchNorm and cosine trials start slowly and dip at epochs 3-5
-# (docs/results/space-probe), and with 3 a full Bayesian run pruned at epoch 3 (0.8972) the
-# trunk that led every probe (0.9377 at epoch 12).
-PRUNING_WARMUP_EPOCHS = 6
+# Median stopping (pruning.py) judges a trial once this many trials have completed: replaying
+# the rule over the per-epoch histories of our full runs in the search space before BatchNorm
+# and schedules (`python -m benchmarks.pruning_replay`), with fewer the median came from a few
+# fast starters and pruned the slow-starting eventual best. It, and early stopping, judge a
+# trial only from half its cosine schedule on (`Config.judged_from_epoch`).
 PRUNING_MIN_COMPLETED = 5
 
 
@@ -71,8 +68,8 @@ class Config:
                          "distributed mode on loopback); the CPU threads are split between them",
                          None)
     no_pruning: bool = _fixed(
-        "run every trial to its early stop (default: median stopping: from epoch "
-        f"{PRUNING_WARMUP_EPOCHS}, once {PRUNING_MIN_COMPLETED} trials have completed, a trial "
+        "run every trial to its early stop (default: median stopping: from half the cosine "
+        f"schedule on, once {PRUNING_MIN_COMPLETED} trials have completed, a trial "
         "whose best val_accuracy so far is below the completed trials' median at that epoch "
         "is stopped and recorded as pruned)", False)
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
@@ -110,6 +107,16 @@ class Config:
     def schedule_epochs(self):
         """The epochs of the cosine schedule of this run."""
         return min(self.epochs, self.cosine_epochs)
+
+    @property
+    def judged_from_epoch(self):
+        """The first epoch (1-based) at which pruning and early stopping judge a trial: half
+        its schedule (6 of 12 by default). BatchNorm trials under the cosine schedule start
+        slowly and dip or stall at epochs 3-7 while the rate is high, then climb through the
+        last epochs (docs/results/space-probe): judged at epoch 3, a full Bayesian run pruned
+        the trunk that led every probe, and early stopping on epochs 4-7 cut trials 2 points
+        short of their end."""
+        return max(1, self.schedule_epochs // 2)
 
     @property
     def time_budget_seconds(self):

@@ -17,10 +17,9 @@ import keras
 
 from fashion_tuning import results
 from fashion_tuning.config import PRUNING_MIN_COMPLETED as MIN_COMPLETED
-from fashion_tuning.config import PRUNING_WARMUP_EPOCHS as WARMUP_EPOCHS
 
 
-def median_to_beat(scores, completed, warmup=WARMUP_EPOCHS, min_completed=MIN_COMPLETED):
+def median_to_beat(scores, completed, warmup, min_completed=MIN_COMPLETED):
     """The median that the trial with per-epoch val_accuracy `scores` fell below at its last
     epoch, or None if it may go on.
 
@@ -42,7 +41,7 @@ class MedianStopping(keras.callbacks.Callback):
     `median` the median the trial fell below.
     """
 
-    def __init__(self, folder, warmup=WARMUP_EPOCHS, min_completed=MIN_COMPLETED):
+    def __init__(self, folder, warmup, min_completed=MIN_COMPLETED):
         super().__init__()
         self.folder, self.warmup, self.min_completed = folder, warmup, min_completed
         self.scores, self.pruned_at, self.median = [], None, None

@@ -18,15 +18,16 @@ class TrialRunner(kt.Tuner):
     False), records its outcome, timing and history in `run.json`, fails trials whose loss is
     not finite, and prints a progress line after each trial."""
 
-    def __init__(self, seed, pruning=True, time_budget_s=None, **kwargs):
+    def __init__(self, seed, warmup, pruning=True, time_budget_s=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed, self.pruning, self.time_budget_s = seed, pruning, time_budget_s
+        self.seed, self.warmup = seed, warmup
+        self.pruning, self.time_budget_s = pruning, time_budget_s
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
         # Seed per trial so a resumed search re-runs a trial exactly as before.
         keras.utils.set_random_seed(self.seed + int(trial.trial_id))
-        stopper = pruning.MedianStopping(self.project_dir, pruning.WARMUP_EPOCHS,
+        stopper = pruning.MedianStopping(self.project_dir, self.warmup,
                                          pruning.MIN_COMPLETED) if self.pruning else None
         if stopper:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
@@ -106,6 +107,7 @@ def make_tuner(strategy, config, folder, hypermodel):
     builds and trains each trial's model."""
     return TrialRunner(
         seed=config.seed,
+        warmup=config.judged_from_epoch,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,
         oracle=make_oracle(strategy, config),

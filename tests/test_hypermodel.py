@@ -175,10 +175,14 @@ def test_cosine_keeps_a_rate_of_zero_at_zero():
     assert {r for _, _, r in log.rates} == {0.0}
 
 
-def test_early_stopping_watches_the_objective_and_keeps_its_best_weights():
+@pytest.mark.parametrize("epochs, cosine_epochs, judged_from", [(30, 12, 6), (30, 5, 2), (3, 12, 1)])
+def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, cosine_epochs,
+                                                                          judged_from):
     # Not val_loss: under the cosine schedule it rises on an overfitting model while the
     # accuracy still climbs, and stopping on it cut trials before their best epoch.
-    stop = next(c for c in trial_callbacks(Config(patience=5))
-                if isinstance(c, keras.callbacks.EarlyStopping))
+    config = Config(patience=5, epochs=epochs, cosine_epochs=cosine_epochs)
+    assert config.judged_from_epoch == judged_from
+    stop = next(c for c in trial_callbacks(config) if isinstance(c, keras.callbacks.EarlyStopping))
     assert (stop.monitor, stop.mode, stop.patience, stop.restore_best_weights) == (
         "val_accuracy", "max", 5, True)
+    assert stop.start_from_epoch == judged_from - 1  # Keras counts from 0.

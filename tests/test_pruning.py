@@ -54,9 +54,9 @@ def rigged(learning_rates):
 
 def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
         tiny_data, tmp_path, monkeypatch, in_process, capsys):
-    monkeypatch.setattr(pruning, "WARMUP_EPOCHS", 2)
     monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
     # Trial 0 learns the tiny data; trial 1 has a learning rate of 0 and stays at chance.
+    # A 4-epoch schedule: judged from epoch 2 on.
     monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
     argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, trials=2,
                                       epochs=4, batch_size=32)]
@@ -88,7 +88,6 @@ def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
 
 
 def test_no_pruning_runs_every_trial_to_its_end(tiny_data, tmp_path, monkeypatch, in_process):
-    monkeypatch.setattr(pruning, "WARMUP_EPOCHS", 2)
     monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
     monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
     argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, "--no-pruning",
