@@ -87,8 +87,9 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
         import keras_tuner as kt
 
         tuner = TrialRunner(
-            seed=1, oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy",
-                                                         max_trials=1, seed=1),
+            seed=1, warmup=config.judged_from_epoch,
+            oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
+                                                 seed=1),
             hypermodel=lambda hp: make_cnn(precision=precision),
             directory=workdir,
             project_name=f"t{time.time_ns()}")
