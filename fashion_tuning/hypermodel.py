@@ -45,11 +45,9 @@ def portable(model):
 
     copy = keras.models.clone_model(model, clone_function=plain)
     copy.set_weights(model.get_weights())
-    update_rule = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
-    copy.compile(optimizer=update_rule, loss=model.loss, metrics=["accuracy"])
+    copy.compile_from_config(model.get_compile_config())  # As loading does; builds the optimizer.
     if model.optimizer.built:  # Its state too, as saving `model` itself would.
-        update_rule.build(copy.trainable_variables)
-        for mine, theirs in zip(update_rule.variables, model.optimizer.variables, strict=True):
+        for mine, theirs in zip(copy.optimizer.variables, model.optimizer.variables, strict=True):
             mine.assign(theirs)
     return copy
 
