@@ -70,6 +70,17 @@ def _paired(study, key):
     return np.array(bayesian) - np.array(random)
 
 
+def _interval(differences):
+    """The 95 % confidence interval of the mean of paired `differences` (Student's t), as text:
+    when it holds zero, the seeds cannot tell the strategies apart."""
+    from scipy import stats
+
+    n = len(differences)
+    half = stats.t.ppf(0.975, n - 1) * differences.std(ddof=1) / np.sqrt(n)
+    mean = differences.mean()
+    return f"{mean - half:+.4f} to {mean + half:+.4f}"
+
+
 def study_markdown(study):
     """The study's tables as Markdown."""
     names = list(study["strategies"])
@@ -93,8 +104,11 @@ def study_markdown(study):
                   for s, v, t in zip(study["seeds"], d_val, d_test)]
         sd = (lambda d: f" ± {d.std(ddof=1):.4f}" if len(d) > 1 else "")
         lines += [f"| mean ± sd | {d_val.mean():+.4f}{sd(d_val)} | "
-                  f"{d_test.mean():+.4f}{sd(d_test)} |",
-                  "", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
+                  f"{d_test.mean():+.4f}{sd(d_test)} |"]
+        if len(d_test) > 1:
+            lines.append(f"| 95 % interval of the mean (paired t, {len(d_test) - 1} df) | "
+                         f"{_interval(d_val)} | {_interval(d_test)} |")
+        lines += ["", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
                       f"{len(d_test)} seeds, behind in {int((d_test < 0).sum())}."]
     return "\n".join(lines) + "\n"
 

@@ -22,6 +22,9 @@ def test_study_aggregates_paired_seeds(tmp_path):
     md = (tmp_path / "study.md").read_text()
     assert "| 2 | +0.0000 | -0.0100 |" in md
     assert "| mean ± sd | +0.0000 ± 0.0000 | +0.0067 ± 0.0153 |" in md
+    # t(0.975, 2 df) = 4.303: 0.0067 ± 4.303 * 0.0153 / sqrt(3).
+    assert ("| 95 % interval of the mean (paired t, 2 df) | +0.0000 to +0.0000 | "
+            "-0.0313 to +0.0446 |") in md
     assert "Bayesian ahead on test accuracy in 2 of 3 seeds, behind in 1." in md
     assert "precision=float32" in md
     assert png_size(tmp_path / "study.png")[0] >= 500
