@@ -68,10 +68,10 @@ class Config:
                          "distributed mode on loopback); the CPU threads are split between them",
                          None)
     no_pruning: bool = _fixed(
-        "run every trial to its early stop (default: median stopping: from half the cosine "
-        f"schedule on, once {PRUNING_MIN_COMPLETED} trials have completed, a trial "
-        "whose best val_accuracy so far is below the completed trials' median at that epoch "
-        "is stopped and recorded as pruned)", False)
+        "run every trial until early stopping or the end of its schedule (default: median "
+        f"stopping: from half the cosine schedule on, once {PRUNING_MIN_COMPLETED} trials have "
+        "completed, a trial whose best val_accuracy so far is below the completed trials' "
+        "median at that epoch is stopped and recorded as pruned)", False)
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
                                "folder plus the mean trial time would pass MINUTES; the retrain "
                                "still runs (default: none)", None)
