@@ -161,22 +161,25 @@ def workers_compare(reps):
 PRUNING_RUN = ("--max-trials", "10", "--epochs", "10", "--train-limit", "12000")
 
 
-def pruning_compare(seeds, data_dir=None):
+def pruning_compare(seeds, results_dir, data_dir=None):
     """The same random search with and without pruning, for seeds 1..`seeds`, interleaved
-    seed by seed: search time and best validation accuracy of each run, and their ratios."""
+    seed by seed: search time and best validation accuracy of each run, and their ratios.
+    The runs stay in `results_dir`/pruning/seed_<n>/<on|off>/, so that
+    `benchmarks.pruning_replay` can replay other settings over the unpruned ones."""
     runs = {"on": [], "off": []}
     for seed in range(1, seeds + 1):
         for label in runs:
-            with tempfile.TemporaryDirectory() as out:
-                extra = ["--no-pruning"] if label == "off" else []
-                extra += ["--data-dir", data_dir] if data_dir else []
-                proc = subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
-                                       *PRUNING_RUN, "--seed", str(seed), "--results-dir", out,
-                                       *extra], cwd=ROOT, capture_output=True, text=True)
-                if proc.returncode:
-                    sys.exit(f"pruning {label} run failed (exit {proc.returncode}):\n"
-                             f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
-                summary = json.loads((Path(out) / "random_search" / "summary.json").read_text())
+            out = Path(results_dir) / "pruning" / f"seed_{seed}" / label
+            extra = ["--no-pruning"] if label == "off" else []
+            extra += ["--data-dir", data_dir] if data_dir else []
+            proc = subprocess.run([sys.executable, str(ROOT / "random_search_tuning.py"),
+                                   *PRUNING_RUN, "--seed", str(seed), "--results-dir", str(out),
+                                   "--overwrite", *extra], cwd=ROOT, capture_output=True,
+                                  text=True)
+            if proc.returncode:
+                sys.exit(f"pruning {label} run failed (exit {proc.returncode}):\n"
+                         f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
+            summary = json.loads((out / "random_search" / "summary.json").read_text())
             runs[label].append({
                 "seed": seed, "search_s": summary["search_seconds"],
                 "best_val_accuracy": summary["best_val_accuracy"],
@@ -273,7 +276,7 @@ def main(argv=None):
                         help="also run one or both scripts with their defaults, one after "
                              "the other (tens of minutes each; default: both)")
     parser.add_argument("--results-dir", default="results-benchmark",
-                        help="where --full writes")
+                        help="where --full and --pruning write their runs")
     args = parser.parse_args(argv)
 
     from fashion_tuning import environment
@@ -295,7 +298,7 @@ def main(argv=None):
               "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
 
     if args.pruning:
-        pr = report["pruning"] = pruning_compare(args.pruning, args.data_dir)
+        pr = report["pruning"] = pruning_compare(args.pruning, args.results_dir, args.data_dir)
         print(f"Pruning on / off, {args.pruning} seeds ({' '.join(PRUNING_RUN)}): search time "
               f"{pr['search_time_on_over_off']:.2f}x; best val accuracy on minus off "
               f"{pr['mean_best_val_on_minus_off']:+.4f} mean (per seed "

@@ -28,3 +28,17 @@ def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(
     assert "Tuner epoch / plain epoch:" in out.stdout
     assert report["cheapest_over_dearest_speed"] > 0
     assert "cheapest model of the space ({'filters': 16, 'convs_per_stage': 1})" in out.stdout
+
+
+def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monkeypatch):
+    from benchmarks import benchmark
+
+    monkeypatch.setattr(benchmark, "PRUNING_RUN", ("--max-trials", "2", "--epochs", "2"))
+    result = benchmark.pruning_compare(1, tmp_path / "bench", str(tiny_data))
+    assert [r["seed"] for r in result["runs"]["on"]] == [1] == [
+        r["seed"] for r in result["runs"]["off"]]
+    assert result["search_time_on_over_off"] > 0
+    for label, pruning in (("on", True), ("off", False)):
+        summary = json.loads((tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search"
+                              / "summary.json").read_text())
+        assert summary["pruning"] is pruning and summary["max_trials"] == 2
