@@ -61,24 +61,26 @@ def aggregate(results_dir):
         study["budget"] = {k: runs[0][k] for k in ("max_trials", "epochs", "batch_size",
                                                    "patience", "train_limit", "val_fraction",
                                                    "precision")}
+    if len(study["strategies"]) == len(STRATEGIES):
+        study["bayesian_minus_random"] = {key: paired(study, key)
+                                          for key in ("best_val_accuracy", "test_accuracy")}
     return study
 
 
-def _paired(study, key):
-    """Bayesian minus Random of `key`, seed by seed, as an array."""
-    random, bayesian = (study["strategies"][s][key]["per_seed"] for s in STRATEGIES)
-    return np.array(bayesian) - np.array(random)
-
-
-def _interval(differences):
-    """The 95 % confidence interval of the mean of paired `differences` (Student's t), as text:
-    when it holds zero, the seeds cannot tell the strategies apart."""
+def paired(study, key):
+    """Bayesian minus Random of `key` seed by seed, their mean and standard deviation, and the
+    95 % confidence interval of the mean (Student's t; None with one seed): when it holds zero,
+    the seeds cannot tell the strategies apart."""
     from scipy import stats
 
-    n = len(differences)
-    half = stats.t.ppf(0.975, n - 1) * differences.std(ddof=1) / np.sqrt(n)
-    mean = differences.mean()
-    return f"{mean - half:+.4f} to {mean + half:+.4f}"
+    random, bayesian = (study["strategies"][s][key]["per_seed"] for s in STRATEGIES)
+    d = np.array(bayesian) - np.array(random)
+    n, mean = len(d), float(d.mean())
+    if n < 2:
+        return {"per_seed": d.tolist(), "mean": mean, "std": None, "ci95": None}
+    half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return {"per_seed": d.tolist(), "mean": mean, "std": float(d.std(ddof=1)),
+            "ci95": [mean - half, mean + half]}
 
 
 def study_markdown(study):
@@ -98,16 +100,18 @@ def study_markdown(study):
     if len(names) == len(STRATEGIES):
         lines += ["", "Paired by seed (Bayesian minus Random):", "",
                   "| seed | Δ best val accuracy | Δ test accuracy |", "|---|---|---|"]
-        d_val = _paired(study, "best_val_accuracy")
-        d_test = _paired(study, "test_accuracy")
+        val, test = (study["bayesian_minus_random"][k]
+                     for k in ("best_val_accuracy", "test_accuracy"))
         lines += [f"| {s} | {v:+.4f} | {t:+.4f} |"
-                  for s, v, t in zip(study["seeds"], d_val, d_test)]
-        sd = (lambda d: f" ± {d.std(ddof=1):.4f}" if len(d) > 1 else "")
-        lines += [f"| mean ± sd | {d_val.mean():+.4f}{sd(d_val)} | "
-                  f"{d_test.mean():+.4f}{sd(d_test)} |"]
-        if len(d_test) > 1:
-            lines.append(f"| 95 % interval of the mean (paired t, {len(d_test) - 1} df) | "
-                         f"{_interval(d_val)} | {_interval(d_test)} |")
+                  for s, v, t in zip(study["seeds"], val["per_seed"], test["per_seed"])]
+        sd = (lambda d: f" ± {d['std']:.4f}" if d["std"] is not None else "")
+        lines.append(f"| mean ± sd | {val['mean']:+.4f}{sd(val)} | "
+                     f"{test['mean']:+.4f}{sd(test)} |")
+        if test["ci95"]:
+            ci = (lambda d: f"{d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}")
+            lines.append(f"| 95 % interval of the mean (paired t, {len(study['seeds']) - 1} df) "
+                         f"| {ci(val)} | {ci(test)} |")
+        d_test = np.array(test["per_seed"])
         lines += ["", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
                       f"{len(d_test)} seeds, behind in {int((d_test < 0).sum())}."]
     return "\n".join(lines) + "\n"

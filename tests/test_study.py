@@ -26,6 +26,9 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert ("| 95 % interval of the mean (paired t, 2 df) | +0.0000 to +0.0000 | "
             "-0.0313 to +0.0446 |") in md
     assert "Bayesian ahead on test accuracy in 2 of 3 seeds, behind in 1." in md
+    test_diff = result["bayesian_minus_random"]["test_accuracy"]
+    assert test_diff["per_seed"] == pytest.approx([0.01, -0.01, 0.02])
+    assert test_diff["ci95"] == pytest.approx([-0.0313, 0.0446], abs=1e-4)
     assert "precision=float32" in md
     assert png_size(tmp_path / "study.png")[0] >= 500
 
