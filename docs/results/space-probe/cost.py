@@ -8,6 +8,7 @@ cands = {
  "vgg2_16_bn": dict(filters=16, convs=2, bn=True, widths=(1, 2)),
  "vgg3_16_bn": dict(filters=16, convs=2, bn=True, widths=(1, 2, 4)),
  "base_bn_16": dict(filters=16, bn=True),
+ "mix12_bn": dict(stage_convs=(1, 2), bn=True, widths=(1, 2)),
 }
 x = np.random.randint(0, 255, (128 * 40, 28, 28), dtype="uint8"); y = np.random.randint(0, 10, 128 * 40)
 for policy in sys.argv[2].split(","):

@@ -7,7 +7,8 @@ from keras import layers
 from fashion_tuning.data import load_fashion_mnist, stratified_split
 
 def make(policy, filters=32, convs=1, bn=False, widths=(1, 2, 2), units=256, dropout=0.3,
-         lr=1e-3, schedule="constant", epochs=12, steps=375, flip=False, shift=0.0, conv_drop=0.0):
+         lr=1e-3, schedule="constant", epochs=12, steps=375, flip=False, shift=0.0, conv_drop=0.0,
+         stage_convs=None):
     p = keras.DTypePolicy(policy)
     inp = keras.Input((28, 28), dtype="uint8")
     x = layers.Rescaling(1 / 255, dtype=p)(inp)
@@ -16,8 +17,8 @@ def make(policy, filters=32, convs=1, bn=False, widths=(1, 2, 2), units=256, dro
         x = layers.RandomFlip("horizontal", dtype=p)(x)
     if shift:
         x = layers.RandomTranslation(shift, shift, fill_mode="constant", dtype=p)(x)
-    for w in widths:
-        for _ in range(convs):
+    for stage, w in enumerate(widths):
+        for _ in range(stage_convs[stage] if stage_convs else convs):
             x = layers.Conv2D(filters * w, 3, padding="same", use_bias=not bn, dtype=p)(x)
             if bn:
                 x = layers.BatchNormalization(dtype=p)(x)
@@ -47,6 +48,7 @@ CANDIDATES = {
     "d1_16_bn_cos": dict(filters=16, bn=True, schedule="cosine", lr=2e-3),
     "p2_32_bn_cos": dict(bn=True, widths=(1, 2), schedule="cosine", lr=2e-3),
     "p2_32_cos": dict(widths=(1, 2), schedule="cosine"),
+    "mix12_bn_cos": dict(stage_convs=(1, 2), bn=True, widths=(1, 2), schedule="cosine", lr=2e-3),
     "vgg2_16_bn_cos": dict(filters=16, convs=2, bn=True, widths=(1, 2), schedule="cosine", lr=2e-3),
 }
 
