@@ -104,7 +104,7 @@ def space_corners():
 
     choices = {p["name"]: p["values"] for p in search_space() if p["class"] == "Choice"}
     return {end: {"filters": pick(choices["filters"]),
-                  "convs_per_stage": pick(choices["convs_per_stage"])}
+                  "stage_convs": (1, pick(choices["stage2_convs"]))}
             for end, pick in (("cheapest", min), ("dearest", max))}
 
 

@@ -27,7 +27,7 @@ def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(
     assert report["tuner_over_plain_epoch_time"] > 0 and report["bf16_speedup_plain"] > 0
     assert "Tuner epoch / plain epoch:" in out.stdout
     assert report["cheapest_over_dearest_speed"] > 0
-    assert "cheapest model of the space ({'filters': 16, 'convs_per_stage': 1})" in out.stdout
+    assert "cheapest model of the space ({'filters': 16, 'stage_convs': (1, 1)})" in out.stdout
 
 
 def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from fashion_tuning.config import Config
 from fashion_tuning.hypermodel import FusedBatchNorm, TunedCNN, build_model, make_cnn
 from fashion_tuning.retrain import save_model
 
-NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "convs_per_stage"}
+NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "stage2_convs"}
 
 
 def test_build_model_with_empty_hyperparameters():
@@ -38,7 +38,16 @@ def test_search_space_holds_the_reference_ranges_and_the_trunk_choices():
             space["learning_rate"]["sampling"]) == (1e-4, 1e-2, "log")
     assert space["optimizer"]["values"] == ["adam", "rmsprop"]
     assert space["filters"]["values"] == [16, 32]
-    assert space["convs_per_stage"]["values"] == [1, 2]
+    assert space["stage2_convs"]["values"] == [1, 2]
+
+
+def test_the_space_deepens_the_second_stage_only():
+    hp = kt.HyperParameters()
+    hp.Fixed("filters", 32)
+    hp.Fixed("stage2_convs", 2)
+    model = build_model(hp)
+    convs = [l.filters for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert convs == [32, 64, 64]
 
 
 def test_every_model_of_the_space_has_batch_norm_after_each_conv():
@@ -63,14 +72,14 @@ def test_head_corners_build_compile_and_predict(units, dropout, learning_rate, o
     assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("filters, convs_per_stage, batch_norm",
-                         itertools.product((16, 32), (1, 2), (False, True)))
-def test_trunk_corners_build_and_have_the_asked_layers(filters, convs_per_stage, batch_norm):
-    model = make_cnn(filters=filters, convs_per_stage=convs_per_stage, batch_norm=batch_norm)
+@pytest.mark.parametrize("filters, stage_convs, batch_norm",
+                         itertools.product((16, 32), ((1, 1), (1, 2), (2, 2)), (False, True)))
+def test_trunk_corners_build_and_have_the_asked_layers(filters, stage_convs, batch_norm):
+    model = make_cnn(filters=filters, stage_convs=stage_convs, batch_norm=batch_norm)
     assert model.output_shape == (None, 10)
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
-    assert [c.filters for c in convs] == [w for w in (filters, 2 * filters)
-                                          for _ in range(convs_per_stage)]
+    assert [c.filters for c in convs] == [w for w, n in zip((filters, 2 * filters), stage_convs)
+                                          for _ in range(n)]
     norms = [l for l in model.layers if isinstance(l, FusedBatchNorm)]
     assert len(norms) == (len(convs) if batch_norm else 0)
     assert all(c.use_bias != batch_norm for c in convs)
@@ -80,7 +89,7 @@ def test_trunk_corners_build_and_have_the_asked_layers(filters, convs_per_stage,
 def test_the_dearest_model_predicts_the_same_after_training_and_reloading(tmp_path):
     # Inference must not depend on the batch (BatchNorm uses its moving statistics, dropout
     # is off), and the saved model must reproduce it with Keras' own layers only.
-    model = make_cnn(filters=32, convs_per_stage=2, batch_norm=True)
+    model = make_cnn(filters=32, stage_convs=(1, 2), batch_norm=True)
     rng = np.random.default_rng(1)
     model.fit(rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64),
               epochs=1, batch_size=32, verbose=0)
