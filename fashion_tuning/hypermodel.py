@@ -129,8 +129,9 @@ def build_model(hp, precision="float32"):
         # Width of the trunk: 32 scored ~0.8 points above 16, at 2-2.7x the cost per image.
         filters=hp.Choice("filters", [16, 32]),
         # Depth of the 14x14 stage: a second conv there sees 5x5 patterns of the first
-        # stage's features before the last pool (+0.6 points at width 32). The first stage
-        # keeps one conv: a second one at 28x28 added 0.4 points at twice the cost per epoch.
+        # stage's features before the last pool (+0.6 points at width 32, 1.9x the cost per
+        # image). The first stage keeps one conv: a second one at 28x28 added 0.4 points for
+        # 1.5x the cost again, which put a full default run well past half an hour.
         stage_convs=(1, hp.Choice("stage2_convs", [1, 2])),
         batch_norm=True,
         precision=precision,
