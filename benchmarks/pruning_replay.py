@@ -21,7 +21,8 @@ def replay(trials, warmup, min_completed):
     completed, kept, pruned = [], 0, []
     for t in sorted(trials, key=lambda t: int(t["trial_id"])):
         scores = t["history"]["val_accuracy"]
-        stop = next((e for e in range(1, len(scores) + 1)
+        # Never at a trial's last epoch, where stopping saves nothing (MedianStopping's rule).
+        stop = next((e for e in range(1, len(scores))
                      if median_to_beat(scores[:e], completed, warmup, min_completed)), None)
         if stop:
             kept += stop

@@ -35,15 +35,17 @@ def median_to_beat(scores, completed, warmup, min_completed=MIN_COMPLETED):
 
 
 class MedianStopping(keras.callbacks.Callback):
-    """Applies `median_to_beat` at each epoch end of one trial and stops it when it says so.
+    """Applies `median_to_beat` at each epoch end of one trial before its `last_epoch` (the
+    end of its schedule) and stops it when it says so.
 
     After the fit, `pruned_at` is the epoch (1-based) it stopped the trial at, or None, and
     `median` the median the trial fell below.
     """
 
-    def __init__(self, folder, warmup, min_completed=MIN_COMPLETED):
+    def __init__(self, folder, warmup, last_epoch, min_completed=MIN_COMPLETED):
         super().__init__()
         self.folder, self.warmup, self.min_completed = folder, warmup, min_completed
+        self.last_epoch = last_epoch
         self.scores, self.pruned_at, self.median = [], None, None
 
     def __deepcopy__(self, memo):  # KerasTuner deep-copies callbacks: keep this one readable.
@@ -51,8 +53,11 @@ class MedianStopping(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.scores.append(float((logs or {}).get("val_accuracy", float("nan"))))
-        if len(self.scores) < self.warmup:
-            return  # Not even worth reading the folder yet.
+        if not self.warmup <= len(self.scores) < self.last_epoch:
+            # Before the warm-up, not even worth reading the folder. At the last epoch the
+            # trial ends anyway: stopping it would save nothing, and would record a finished
+            # trial as pruned and keep it out of the median of later trials.
+            return
         median = median_to_beat(self.scores, completed_histories(self.folder), self.warmup,
                                 self.min_completed)
         if median is not None:

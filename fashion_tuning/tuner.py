@@ -14,20 +14,21 @@ from fashion_tuning.errors import DiskFull, disk_full
 
 
 class TrialRunner(kt.Tuner):
-    """`kt.Tuner` that seeds each trial, prunes it by median stopping (unless `pruning` is
-    False), records its outcome, timing and history in `run.json`, fails trials whose loss is
-    not finite, and prints a progress line after each trial."""
+    """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch `warmup` to
+    before `last_epoch` (unless `pruning` is False), records its outcome, timing and history in
+    `run.json`, fails trials whose loss is not finite, and prints a progress line after each
+    trial."""
 
-    def __init__(self, seed, warmup, pruning=True, time_budget_s=None, **kwargs):
+    def __init__(self, seed, warmup, last_epoch, pruning=True, time_budget_s=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed, self.warmup = seed, warmup
+        self.seed, self.warmup, self.last_epoch = seed, warmup, last_epoch
         self.pruning, self.time_budget_s = pruning, time_budget_s
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
         # Seed per trial so a resumed search re-runs a trial exactly as before.
         keras.utils.set_random_seed(self.seed + int(trial.trial_id))
-        stopper = pruning.MedianStopping(self.project_dir, self.warmup,
+        stopper = pruning.MedianStopping(self.project_dir, self.warmup, self.last_epoch,
                                          pruning.MIN_COMPLETED) if self.pruning else None
         if stopper:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
@@ -108,6 +109,7 @@ def make_tuner(strategy, config, folder, hypermodel):
     return TrialRunner(
         seed=config.seed,
         warmup=config.judged_from_epoch,
+        last_epoch=config.schedule_epochs,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,
         oracle=make_oracle(strategy, config),

@@ -23,6 +23,20 @@ def test_rule_waits_for_warmup_and_completed_trials_then_compares_best_so_far():
     assert pruning.median_to_beat([0.1] * 5, completed, warmup=2, min_completed=3) == 0.85
 
 
+@pytest.mark.parametrize("last_epoch, pruned_at", [(4, 3), (3, None)])
+def test_a_trial_is_not_pruned_at_the_last_epoch_of_its_schedule(monkeypatch, last_epoch,
+                                                                  pruned_at):
+    monkeypatch.setattr(pruning, "completed_histories", lambda folder: [[0.9] * 4] * 5)
+    stopper = pruning.MedianStopping("unused", warmup=3, last_epoch=last_epoch, min_completed=5)
+    model = keras.Sequential()
+    model.stop_training = False
+    stopper.set_model(model)
+    for epoch in range(3):
+        stopper.on_epoch_end(epoch, {"val_accuracy": 0.1})
+    assert stopper.pruned_at == pruned_at
+    assert model.stop_training is (pruned_at is not None)
+
+
 def record(trial_id, status, score):
     return TrialRecord(trial_id=trial_id, status=status, hyperparameters={}, val_accuracy=score,
                        epochs_run=3, best_epoch=3, seconds=1.0)
