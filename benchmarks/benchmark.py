@@ -100,11 +100,10 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
 def space_corners():
     """`make_cnn` arguments of the cheapest and the dearest trunk in the search space: the
     fewest and the most filters and conv layers."""
-    from fashion_tuning.hypermodel import search_space
+    from fashion_tuning.hypermodel import search_space, trunk
 
     choices = {p["name"]: p["values"] for p in search_space() if p["class"] == "Choice"}
-    return {end: {"filters": pick(choices["filters"]),
-                  "stage_convs": (1, pick(choices["stage2_convs"]))}
+    return {end: trunk(pick(choices["filters"]), pick(choices["stage2_convs"]))
             for end, pick in (("cheapest", min), ("dearest", max))}
 
 

@@ -109,6 +109,12 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
     return model
 
 
+def trunk(filters, stage2_convs):
+    """`make_cnn`'s trunk arguments for the search space's two trunk hyperparameters: the
+    first stage always has one conv (why: `build_model`)."""
+    return {"filters": filters, "stage_convs": (1, stage2_convs)}
+
+
 def build_model(hp, precision="float32"):
     """KerasTuner entry point: sample the search space and build the CNN in `precision`.
 
@@ -126,13 +132,16 @@ def build_model(hp, precision="float32"):
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
         # Update rule (reference choices).
         optimizer=hp.Choice("optimizer", list(OPTIMIZERS)),
-        # Width of the trunk: 32 scored ~0.8 points above 16, at 2-2.7x the cost per image.
-        filters=hp.Choice("filters", [16, 32]),
-        # Depth of the 14x14 stage: a second conv there sees 5x5 patterns of the first
-        # stage's features before the last pool (+0.6 points at width 32, 1.9x the cost per
-        # image). The first stage keeps one conv: a second one at 28x28 added 0.4 points for
-        # 1.5x the cost again, which put a full default run well past half an hour.
-        stage_convs=(1, hp.Choice("stage2_convs", [1, 2])),
+        **trunk(
+            # Width of the trunk: 32 scored ~0.8 points above 16, at 2-2.7x the cost per
+            # image.
+            filters=hp.Choice("filters", [16, 32]),
+            # Depth of the 14x14 stage: a second conv there sees 5x5 patterns of the first
+            # stage's features before the last pool (+0.6 points at width 32, 1.9x the cost
+            # per image). The first stage keeps one conv: a second one at 28x28 added 0.4
+            # points for 1.5x the cost again, which put a full default run well past half an
+            # hour.
+            stage2_convs=hp.Choice("stage2_convs", [1, 2])),
         batch_norm=True,
         precision=precision,
     )
