@@ -17,20 +17,22 @@ from fashion_tuning.pruning import median_to_beat
 
 
 def replay(trials, warmup, min_completed):
-    """(epochs run with pruning, epochs run without, ids of the trials it prunes)."""
-    completed, kept, pruned = [], 0, []
+    """(epochs run with pruning, epochs run without, seconds run with pruning, seconds run
+    without, ids of the trials it prunes). A trial's seconds are spread evenly over its epochs."""
+    completed, kept, kept_s, pruned = [], 0, 0.0, []
     for t in sorted(trials, key=lambda t: int(t["trial_id"])):
         scores = t["history"]["val_accuracy"]
         # Never at a trial's last epoch, where stopping saves nothing (MedianStopping's rule).
         stop = next((e for e in range(1, len(scores))
                      if median_to_beat(scores[:e], completed, warmup, min_completed)), None)
         if stop:
-            kept += stop
             pruned.append(t["trial_id"])
         else:
-            kept += len(scores)
             completed.append(scores)
-    return kept, sum(len(t["history"]["val_accuracy"]) for t in trials), pruned
+        kept += stop or len(scores)
+        kept_s += t["seconds"] * (stop or len(scores)) / len(scores)
+    return (kept, sum(len(t["history"]["val_accuracy"]) for t in trials), kept_s,
+            sum(t["seconds"] for t in trials), pruned)
 
 
 def main(argv=None):
@@ -40,19 +42,19 @@ def main(argv=None):
     parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
     args = parser.parse_args(argv)
     runs = {path: json.load(open(path)) for path in args.summaries}
-    print("warm-up  min  epochs kept  best trial pruned in")
+    print("warm-up  min  epochs kept      time kept  best trial pruned in")
     for warmup in map(int, args.warmups.split(",")):
         for min_completed in map(int, args.min_completed.split(",")):
-            kept = total = 0
+            kept = total = kept_s = total_s = 0
             lost = []
             for path, summary in runs.items():
                 trials = [t for t in summary["trials"] if t["history"].get("val_accuracy")]
-                k, n, pruned = replay(trials, warmup, min_completed)
-                kept, total = kept + k, total + n
+                k, n, k_s, n_s, pruned = replay(trials, warmup, min_completed)
+                kept, total, kept_s, total_s = kept + k, total + n, kept_s + k_s, total_s + n_s
                 if summary["best_trial_id"] in pruned:
-                    lost.append(summary["strategy"])
+                    lost.append(path)
             print(f"{warmup:7d}  {min_completed:3d}  {kept:4d}/{total} {kept / total:5.0%}  "
-                  f"{', '.join(lost) or '-'}")
+                  f"{kept_s / total_s:9.0%}  {', '.join(lost) or '-'}")
     return 0
 
 

@@ -42,3 +42,22 @@ def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monke
         summary = json.loads((tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search"
                               / "summary.json").read_text())
         assert summary["pruning"] is pruning and summary["max_trials"] == 2
+
+
+def test_pruning_replay_prunes_what_the_rule_would_and_counts_epochs_and_seconds():
+    from benchmarks.pruning_replay import replay
+
+    def trial(i, scores, seconds):
+        return {"trial_id": str(i), "history": {"val_accuracy": scores}, "seconds": seconds}
+
+    trials = [trial(0, [0.5, 0.7, 0.8], 30), trial(1, [0.6, 0.7, 0.8], 30),
+              # Below the median of 0 and 1 (0.55) at epoch 1: pruned there, 1 of 4 epochs run.
+              trial(2, [0.4, 0.9, 0.9, 0.9], 40),
+              # Never below it before its last epoch; pruning stops no trial at its last epoch.
+              trial(3, [0.6, 0.7, 0.1], 15)]
+    kept, total, kept_s, total_s, pruned = replay(trials, warmup=1, min_completed=2)
+    assert pruned == ["2"]
+    assert (kept, total) == (1 + 3 + 3 + 3, 13)
+    assert (kept_s, total_s) == (10 + 30 + 30 + 15, 115)
+    assert replay(trials, warmup=1, min_completed=3)[4] == []  # Only 2 completed before it.
+    assert replay(trials, warmup=2, min_completed=2)[4] == []  # Epoch 2: 0.9 above 0.7.
