@@ -73,7 +73,6 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
 
     from fashion_tuning.callbacks import trial_callbacks
     from fashion_tuning.hypermodel import make_cnn
-    from fashion_tuning.pruning import WARMUP
     from fashion_tuning.tuner import TrialRunner
 
     keras.backend.clear_session()
@@ -88,7 +87,7 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
         import keras_tuner as kt
 
         tuner = TrialRunner(
-            seed=1, warmup=WARMUP, last_epoch=config.schedule_epochs,
+            seed=1, warmup=config.judged_from_epoch, last_epoch=config.schedule_epochs,
             oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
                                                  seed=1),
             hypermodel=lambda hp: make_cnn(precision=precision),

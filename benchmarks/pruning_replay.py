@@ -6,7 +6,7 @@ Reads the per-epoch validation accuracy that every trial recorded (runs made wit
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
 in id order as a search would have, and prints for each setting the share of epochs and of
 search time it keeps and which runs' best trial it would have pruned. This is how config.py's
-PRUNING_WARMUP and PRUNING_MIN_COMPLETED were chosen. A random search draws the same trials
+PRUNING_MIN_COMPLETED and the warm-up were weighed. A random search draws the same trials
 with or without pruning, so the replay of its unpruned run is what the pruned run does (the
 benchmark's seed 1 at 3 and 3: 66 epochs replayed, 66 run).
 """

@@ -22,16 +22,13 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
          "initial_points": 2}
 
 
-# Median stopping (pruning.py) judges a trial from epoch PRUNING_WARMUP on, once
-# PRUNING_MIN_COMPLETED trials have completed: the most pruning that lost no run's best trial
-# when replayed (`python -m benchmarks.pruning_replay`) over the unpruned benchmark runs of
-# this space (3 seeds, README "Pruning on against off"; 78 % of their search time) and over
-# our four full runs of this space and the one before. Judging from epoch 3 cut more (0.64 of
-# the time, measured) but pruned the eventual best of 2 seeds of 3: under the cosine schedule
-# the higher learning rates trail until late. Early stopping keeps its own, later start
-# (`Config.judged_from_epoch`).
-PRUNING_WARMUP = 4
-PRUNING_MIN_COMPLETED = 3
+# Median stopping (pruning.py) judges a trial once this many trials have completed, and, like
+# early stopping, only from half its cosine schedule on (`Config.judged_from_epoch`). Earlier
+# and with fewer completed trials it cut more time and lost results (README "Pruning on
+# against off"): from epoch 3 with 3 trials the benchmark lost the best trial of 2 seeds of 3;
+# from epoch 4 with 3 trials, a full Bayesian run pruned all 7 trials of its Gaussian process
+# at epoch 4, one a near copy of the best, against a median that 3 trials had fixed.
+PRUNING_MIN_COMPLETED = 5
 
 
 def _flag(help, default, **extra):
@@ -73,7 +70,7 @@ class Config:
                          None)
     no_pruning: bool = _fixed(
         "run every trial until early stopping or the end of its schedule (default: median "
-        f"stopping: from epoch {PRUNING_WARMUP} on, once {PRUNING_MIN_COMPLETED} trials have "
+        f"stopping: from half the cosine schedule on, once {PRUNING_MIN_COMPLETED} trials have "
         "completed, a trial whose best val_accuracy so far is below the completed trials' "
         "median at that epoch is stopped and recorded as pruned)", False)
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
@@ -114,14 +111,12 @@ class Config:
 
     @property
     def judged_from_epoch(self):
-        """The first epoch (1-based) at which early stopping judges a trial: half its
-        schedule (6 of 12 by default). BatchNorm trials under the cosine schedule start
+        """The first epoch (1-based) at which pruning and early stopping judge a trial: half
+        its schedule (6 of 12 by default). BatchNorm trials under the cosine schedule start
         slowly and dip or stall at epochs 3-7 while the rate is high, then climb through the
-        last epochs (docs/results/space-probe): early stopping on epochs 4-7 cut trials 2
-        points short of their end. Pruning judges earlier (PRUNING_WARMUP): it compares a
-        trial with the others at the same epoch, where a dip they all share does not count.
-        (With BatchNorm still searched, a full Bayesian run pruned at epoch 3 the BatchNorm
-        trunk that led every probe, against fast-starting trials without it.)"""
+        last epochs (docs/results/space-probe): judged at epoch 3, a full Bayesian run pruned
+        the trunk that led every probe, and early stopping on epochs 4-7 cut trials 2 points
+        short of their end."""
         return max(1, self.schedule_epochs // 2)
 
     @property

@@ -17,7 +17,6 @@ import keras
 
 from fashion_tuning import results
 from fashion_tuning.config import PRUNING_MIN_COMPLETED as MIN_COMPLETED
-from fashion_tuning.config import PRUNING_WARMUP as WARMUP
 
 
 def median_to_beat(scores, completed, warmup, min_completed=MIN_COMPLETED):

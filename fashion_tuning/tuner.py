@@ -108,7 +108,7 @@ def make_tuner(strategy, config, folder, hypermodel):
     builds and trains each trial's model."""
     return TrialRunner(
         seed=config.seed,
-        warmup=pruning.WARMUP,
+        warmup=config.judged_from_epoch,
         last_epoch=config.schedule_epochs,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,

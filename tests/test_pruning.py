@@ -70,25 +70,24 @@ def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
         tiny_data, tmp_path, monkeypatch, in_process, capsys):
     monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
     # Trial 0 learns the tiny data; trial 1 has a learning rate of 0 and stays at chance.
-    # A 5-epoch schedule: judged at epoch 4 (the warm-up), not at 5 (its last).
-    assert pruning.WARMUP == 4
+    # A 4-epoch schedule: judged from epoch 2 on.
     monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
     argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, trials=2,
-                                      epochs=5, batch_size=32)]
+                                      epochs=4, batch_size=32)]
     assert cli.main("random_search", argv) == 0
     out = capsys.readouterr().out
     folder = tmp_path / "random_search"
     summary = read_summary(folder)
     first, second = summary["trials"]
-    assert first["status"] == "completed" and first["epochs_run"] == 5
+    assert first["status"] == "completed" and first["epochs_run"] == 4
     assert second["status"] == "pruned"
-    assert second["pruned_at_epoch"] == 4 and second["epochs_run"] == 4
+    assert second["pruned_at_epoch"] == 2 and second["epochs_run"] == 2
     assert second["val_accuracy"] == max(second["history"]["val_accuracy"])
     assert summary["best_trial_id"] == "0" and summary["pruning"] is True
-    assert "[trial 2/2] trial_1: val_accuracy" in out and "pruned at epoch 4" in out
+    assert "[trial 2/2] trial_1: val_accuracy" in out and "pruned at epoch 2" in out
     with open(folder / "trials.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert rows[1]["status"] == "pruned" and rows[1]["pruned_at_epoch"] == "4"
+    assert rows[1]["status"] == "pruned" and rows[1]["pruned_at_epoch"] == "2"
     # KerasTuner, and so the Bayesian oracle, keeps it as a scored trial: its score so far.
     kept = json.loads((folder / "trial_1" / "trial.json").read_text())
     assert kept["status"] == "COMPLETED"
