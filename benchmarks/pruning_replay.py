@@ -31,8 +31,9 @@ def replay(trials, warmup, min_completed):
             pruned.append(t["trial_id"])
         else:
             completed.append(scores)
-        kept += stop or len(scores)
-        kept_s += t["seconds"] * (stop or len(scores)) / len(scores)
+        ran = stop or len(scores)
+        kept += ran
+        kept_s += t["seconds"] * ran / len(scores)
     return (kept, sum(len(t["history"]["val_accuracy"]) for t in trials), kept_s,
             sum(t["seconds"] for t in trials), pruned)
 
