@@ -1,0 +1,198 @@
+"""Rank study: do short trials order the search space's configurations as 12-epoch trials do?
+
+Run from the repository root, as a module (hours on 2 CPU cores; it resumes where it stopped):
+
+    python -m benchmarks.rank_study docs/results/default/*/summary.json \
+        --horizons 3,4,6 --out docs/results/rank-study/runs.jsonl
+    python -m benchmarks.rank_study docs/results/default/*/summary.json \
+        --out docs/results/rank-study/runs.jsonl --report-only
+
+Every distinct configuration among the trials of the given runs is trained as a trial is
+(`TunedCNN`: its complete cosine schedule over H epochs, the trial's own seed, the run's split)
+at each horizon H. A configuration whose recorded trial did not run its whole schedule (it was
+pruned) is trained at the runs' schedule length too, so that every one has a reference score.
+Each training appends one JSON line to --out as it ends. The report gives, per horizon,
+Spearman's rho against the reference score, the reference-best configuration's rank, and the
+reference score of the configuration each horizon would pick (its regret).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from fashion_tuning.cli import tool_parser
+
+
+def configurations(summaries):
+    """The distinct trial configurations of `summaries` (summary.json dicts), in order.
+
+    Returns:
+        A list of dicts: `key` (strategy/trial id of its first occurrence), `hyperparameters`,
+        `seed` (the trial's own, as `TrialRunner` seeds it), and `reference` (its val_accuracy
+        over the run's whole schedule, or None if the trial was stopped before its end).
+    """
+    configs, seen = [], {}
+    for summary in summaries:
+        schedule = summary.get("cosine_epochs", 12)
+        for trial in summary["trials"]:
+            if trial["status"] == "failed":
+                continue
+            hps = json.dumps(trial["hyperparameters"], sort_keys=True)
+            # Completed (early stopping included), or pruned only at its schedule's end.
+            full = trial["status"] == "completed" or trial["epochs_run"] == schedule
+            score = max(trial["history"]["val_accuracy"]) if full else None
+            if hps in seen:
+                if seen[hps]["reference"] is None:
+                    seen[hps]["reference"] = score
+                continue
+            seen[hps] = {"key": f"{summary['strategy']}/{trial['trial_id']}",
+                         "hyperparameters": trial["hyperparameters"],
+                         "seed": summary["seed"] + int(trial["trial_id"]),
+                         "reference": score, "schedule": schedule}
+            configs.append(seen[hps])
+    return configs
+
+
+def read_runs(path):
+    """`{(key, horizon): run}` of the JSON lines in `path` (none if it does not exist)."""
+    if not Path(path).is_file():
+        return {}
+    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return {(r["key"], r["horizon"]): r for r in runs}
+
+
+def train(config, horizon, train_data, val_data, batch_size, precision):
+    """Train `config` as a trial over a `horizon`-epoch schedule; its per-epoch history."""
+    import keras
+    import keras_tuner as kt
+
+    from fashion_tuning.hypermodel import TunedCNN
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config["seed"])
+    hp = kt.HyperParameters()
+    hp.values.update(config["hyperparameters"])
+    cnn = TunedCNN(horizon, precision)
+    start = time.perf_counter()
+    model = cnn.build(hp)
+    history = cnn.fit(hp, model, *train_data, validation_data=val_data, epochs=horizon,
+                      batch_size=batch_size, verbose=0).history
+    return {"seconds": round(time.perf_counter() - start, 1),
+            "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+
+
+def plan(configs, horizons):
+    """The (config, horizon) trainings the study needs: the missing references first."""
+    todo = [(c, c["schedule"]) for c in configs if c["reference"] is None]
+    return todo + [(c, h) for h in horizons for c in configs]
+
+
+def spearman(a, b):
+    """Spearman's rank correlation of two equally long lists (ties get their mean rank)."""
+    from scipy import stats
+
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def report(configs, runs, horizons):
+    """Per horizon: rho, where the reference best ranks, and the regret of the horizon's pick."""
+    reference = {}
+    for c in configs:
+        ref = c["reference"]
+        if ref is None and (c["key"], c["schedule"]) in runs:
+            ref = max(runs[c["key"], c["schedule"]]["history"]["val_accuracy"])
+        if ref is not None:
+            reference[c["key"]] = ref
+    best_key = max(reference, key=reference.get)
+    rows = []
+    for h in horizons:
+        short = {k: max(runs[k, h]["history"]["val_accuracy"]) for k in reference
+                 if (k, h) in runs}
+        if len(short) < 3:
+            continue
+        keys = sorted(short, key=short.get, reverse=True)
+        rows.append({
+            "horizon": h, "configurations": len(short),
+            "rho": spearman([short[k] for k in keys], [reference[k] for k in keys]),
+            "reference_best_rank": keys.index(best_key) + 1 if best_key in short else None,
+            "pick": keys[0], "pick_reference": reference[keys[0]],
+            "regret": reference[best_key] - reference[keys[0]],
+            "top3_regret": reference[best_key] - max(reference[k] for k in keys[:3]),
+            "seconds": sum(runs[k, h]["seconds"] for k in short)})
+    return {"reference_best": best_key, "reference_best_score": reference[best_key],
+            "reference": reference, "horizons": rows}
+
+
+def report_markdown(result, configs, runs, horizons):
+    """The study's two tables: per horizon, and per configuration."""
+    lines = [f"Reference: val_accuracy over the whole schedule; best {result['reference_best']}"
+             f" ({result['reference_best_score']:.4f}).", "",
+             "| horizon (epochs) | configurations | Spearman's rho | rank of the reference best "
+             "| pick | its reference score | regret | regret of the best of the top 3 "
+             "| training time (s) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['horizon']} | {r['configurations']} | {r['rho']:.3f} | "
+              f"{r['reference_best_rank']} | {r['pick']} | {r['pick_reference']:.4f} | "
+              f"{r['regret']:.4f} | {r['top3_regret']:.4f} | {r['seconds']:.0f} |"
+              for r in result["horizons"]]
+    lines += ["", "| configuration | hyperparameters | reference | "
+              + " | ".join(f"{h} epochs" for h in horizons) + " |",
+              "|---|---|---|" + "---|" * len(horizons)]
+    for c in configs:
+        ref = result["reference"].get(c["key"])
+        cells = [f"{max(runs[c['key'], h]['history']['val_accuracy']):.4f}"
+                 if (c["key"], h) in runs else "" for h in horizons]
+        hps = ", ".join(f"{k}={v:.2g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in sorted(c["hyperparameters"].items()))
+        lines.append(f"| {c['key']} | {hps} | {'' if ref is None else f'{ref:.4f}'} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = tool_parser(__doc__)
+    parser.add_argument("summaries", nargs="+", help="summary.json files of full default runs")
+    parser.add_argument("--horizons", default="3,4,6", help="short schedule lengths, in epochs")
+    parser.add_argument("--out", default="rank-study.jsonl", help="JSON lines, one per training")
+    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
+    parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
+    parser.add_argument("--report-only", action="store_true", help="only report what --out has")
+    args = parser.parse_args(argv)
+    horizons = [int(h) for h in args.horizons.split(",")]
+    summaries = [json.loads(Path(p).read_text()) for p in args.summaries]
+    configs = configurations(summaries)
+    runs = read_runs(args.out)
+    if not args.report_only:
+        from fashion_tuning import environment
+        from fashion_tuning.config import Config
+        from fashion_tuning.data import load_fashion_mnist, split
+
+        first = summaries[0]
+        config = Config(seed=first["seed"], val_fraction=first["val_fraction"],
+                        train_limit=first["train_limit"])
+        _, train_data, val_data = split(load_fashion_mnist(args.data_dir), config)
+        todo = [(c, h) for c, h in plan(configs, horizons) if (c["key"], h) not in runs]
+        print(f"{len(configs)} configurations, {len(todo)} trainings to go", flush=True)
+        for config_, horizon in todo:
+            run = {"key": config_["key"], "horizon": horizon, "seed": config_["seed"],
+                   "hyperparameters": config_["hyperparameters"], "precision": args.precision,
+                   **train(config_, horizon, train_data, val_data, first["batch_size"],
+                           args.precision),
+                   "machine": environment.machine(), "versions": environment.versions()}
+            with open(args.out, "a") as f:  # One line per training, kept if the study stops.
+                f.write(json.dumps(run) + "\n")
+            runs[config_["key"], horizon] = run
+            print(f"{config_['key']} at {horizon} epochs: val_accuracy "
+                  f"{max(run['history']['val_accuracy']):.4f} in {run['seconds']:.0f} s",
+                  flush=True)
+    result = report(configs, runs, horizons)
+    text = report_markdown(result, configs, runs, horizons)
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
