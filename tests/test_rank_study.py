@@ -1,0 +1,78 @@
+"""The rank study: configurations from runs, the report's numbers, and a tiny real study."""
+
+import json
+
+import pytest
+
+from benchmarks import rank_study
+
+HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam", "filters": 16,
+        "stage2_convs": 1},
+       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop",
+        "filters": 16, "stage2_convs": 2},
+       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam", "filters": 16,
+        "stage2_convs": 1}]
+
+
+def trial(trial_id, hps, scores, status="completed"):
+    return {"trial_id": trial_id, "status": status, "hyperparameters": hps,
+            "epochs_run": len(scores), "history": {"val_accuracy": scores}}
+
+
+def summaries():
+    """Two runs sharing their first trial; the second run's other trial was pruned early."""
+    return [{"strategy": "random_search", "seed": 40, "trials": [
+                trial("00", HPS[0], [0.5] * 11 + [0.80]), trial("01", HPS[1], [0.6] * 12),
+                trial("02", HPS[2], [0.1], status="failed")]},
+            {"strategy": "bayesian_optimization", "seed": 40, "trials": [
+                trial("00", HPS[0], [0.5] * 11 + [0.80]),
+                trial("01", HPS[2], [0.7] * 6, status="pruned")]}]
+
+
+def test_configurations_are_distinct_with_their_trial_seed_and_reference():
+    configs = rank_study.configurations(summaries())
+    assert [(c["key"], c["seed"], c["reference"]) for c in configs] == [
+        ("random_search/00", 40, 0.80), ("random_search/01", 41, 0.6),
+        ("bayesian_optimization/01", 41, None)]
+    plan = rank_study.plan(configs, [3, 4])
+    assert [(c["key"], h) for c, h in plan[:1]] == [("bayesian_optimization/01", 12)]
+    assert len(plan) == 1 + 2 * 3
+
+
+def test_report_gives_rho_the_best_ones_rank_and_the_regret():
+    configs = [{"key": k, "reference": r, "schedule": 12}
+               for k, r in (("a", 0.93), ("b", 0.92), ("c", 0.91), ("d", None))]
+    runs = {(k, 3): {"history": {"val_accuracy": [0.1, s]}, "seconds": 10.0}
+            for k, s in (("a", 0.88), ("b", 0.90), ("c", 0.87), ("d", 0.86))}
+    runs["d", 12] = {"history": {"val_accuracy": [0.90]}, "seconds": 40.0}
+    result = rank_study.report(configs, runs, [3])
+    row, = result["horizons"]
+    assert result["reference_best"] == "a" and result["reference"]["d"] == 0.90
+    assert row["configurations"] == 4 and row["pick"] == "b"
+    assert row["reference_best_rank"] == 2
+    assert row["regret"] == pytest.approx(0.01) and row["top3_regret"] == 0
+    assert row["rho"] == pytest.approx(0.8)  # Ranks (1,2,3,4) against (2,1,3,4).
+    assert row["seconds"] == 40.0
+
+
+def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
+    paths = []
+    for i, summary in enumerate(summaries()):
+        summary.update(val_fraction=0.2, train_limit=None, batch_size=64)
+        paths.append(tmp_path / f"summary_{i}.json")
+        paths[-1].write_text(json.dumps(summary))
+    out = tmp_path / "runs.jsonl"
+    argv = [*map(str, paths), "--horizons", "1", "--out", str(out), "--data-dir", str(tiny_data)]
+    assert rank_study.main(argv) == 0
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["key"], r["horizon"]) for r in runs] == [
+        ("bayesian_optimization/01", 12), ("random_search/00", 1), ("random_search/01", 1),
+        ("bayesian_optimization/01", 1)]
+    assert len(runs[0]["history"]["val_accuracy"]) == 12  # The whole schedule, not cut.
+    assert runs[0]["machine"]["cores"] >= 1 and runs[0]["seconds"] > 0
+    assert rank_study.main(argv) == 0  # Resumed: nothing left to train.
+    assert len(out.read_text().splitlines()) == 4
+    assert "0 trainings to go" in capsys.readouterr().out
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [r["horizon"] for r in report["horizons"]] == [1]
+    assert "| 1 | 3 |" in out.with_suffix(".md").read_text()
