@@ -122,6 +122,15 @@ def check_resumable(folder):
                         f"with is unknown; {FRESH_START}")
 
 
+def recorded_oracle_seed(folder):
+    """The seed KerasTuner's oracle recorded in `folder` (None for a new search, or while a
+    distributed chief rewrites the file under a worker, which draws no trials itself)."""
+    try:
+        return json.loads((Path(folder) / ORACLE_FILE).read_text()).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _describe(key, value):
     """A recorded setting as a person reads it."""
     if key == "data" and isinstance(value, dict):

@@ -78,6 +78,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         batch_size=config.batch_size,
         patience=config.patience,
         seed=config.seed,
+        oracle_seed=search.oracle.seed,
         val_fraction=config.val_fraction,
         precision=precision,
         train_limit=config.train_limit,

@@ -53,6 +53,7 @@ class RunResult:
     batch_size: int
     patience: int
     seed: int
+    oracle_seed: int  # KerasTuner's, derived from `seed` (`Config.oracle_seed`).
     val_fraction: float
     precision: str
     train_limit: int

@@ -9,6 +9,7 @@ import keras_tuner as kt
 import numpy as np
 
 from fashion_tuning import distributed, progress, pruning, results
+from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
 
@@ -76,8 +77,28 @@ class TimeBudget:
         return super().populate_space(trial_id)
 
 
-# The oracle of each strategy: KerasTuner's, with the time budget.
-ORACLES = {name: type(cls, (TimeBudget, getattr(kt.oracles, cls)), {})
+class SavedRestarts:
+    """Bayesian oracle mixin: the random state that picks the starting points of the
+    acquisition's optimiser is saved with the oracle, so that a resumed search proposes what an
+    uninterrupted one would (KerasTuner seeds it afresh in every process)."""
+
+    def get_state(self):
+        kind, keys, position, has_gauss, gauss = self._random_state.get_state()
+        return {**super().get_state(),
+                "restarts_state": [kind, keys.tolist(), position, has_gauss, gauss]}
+
+    def set_state(self, state):
+        super().set_state(state)
+        if "restarts_state" in state:  # Older folders start from the seed, as they did.
+            kind, keys, position, has_gauss, gauss = state["restarts_state"]
+            self._random_state.set_state((kind, np.array(keys, dtype=np.uint32), position,
+                                          has_gauss, gauss))
+
+
+# The oracle of each strategy: KerasTuner's, with the time budget (and for the Bayesian one,
+# its saved restarts).
+ORACLES = {name: type(cls, (TimeBudget,) + ((SavedRestarts,) if name == "bayesian_optimization"
+                                            else ()) + (getattr(kt.oracles, cls),), {})
            for name, cls in STRATEGIES.items()}
 
 
@@ -87,12 +108,12 @@ def oracle_args(strategy, config):
             for f in fields_for(strategy) if "oracle_arg" in f.metadata}
 
 
-def make_oracle(strategy, config):
-    """The KerasTuner oracle of `strategy`, configured from `config`."""
+def make_oracle(strategy, config, seed):
+    """The KerasTuner oracle of `strategy`, configured from `config`, drawing from `seed`."""
     oracle = ORACLES[strategy](
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=config.max_trials,
-        seed=config.seed,
+        seed=seed,
         # Every trial gets its chance: KerasTuner raises RuntimeError once this many fail
         # in a row (default 3); we report failed trials and exit 1 if none completed.
         max_consecutive_failed_trials=config.max_trials + 1,
@@ -112,7 +133,9 @@ def make_tuner(strategy, config, folder, hypermodel):
         last_epoch=config.schedule_epochs,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,
-        oracle=make_oracle(strategy, config),
+        # A resumed search draws on from the seed its oracle recorded, as it started.
+        oracle=make_oracle(strategy, config,
+                           results_folder.recorded_oracle_seed(folder) or config.oracle_seed),
         hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,

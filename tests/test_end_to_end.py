@@ -11,7 +11,7 @@ from helpers import (SCRIPTS, read_summary, reload_accuracy, requires_debian_dat
                      tiny_args, write_idx_dir)
 
 SUMMARY_KEYS = {
-    "strategy", "max_trials", "epochs", "batch_size", "seed", "best_trial_id",
+    "strategy", "max_trials", "epochs", "batch_size", "seed", "oracle_seed", "best_trial_id",
     "best_hyperparameters", "best_val_accuracy", "retrain_epochs", "test_accuracy",
     "test_loss", "per_class_accuracy", "data_source", "search_seconds", "retrain_seconds",
     "total_seconds", "versions", "trials", "machine",

@@ -1,0 +1,95 @@
+"""--seed: any two seeds draw unrelated trials, one seed one search, and a resume keeps its draws.
+
+The trials are drawn by the scripts' own tuner (`make_tuner`, the real search space) through
+KerasTuner's loop, each reported with a made-up score instead of being trained.
+"""
+
+import json
+
+from fashion_tuning import folder as results_folder
+from fashion_tuning import hypermodel, tuner
+from fashion_tuning.config import OBJECTIVE, Config
+from helpers import read_summary, run_script, tiny_args
+
+
+def draw(strategy, seed, folder, trials=3, **flags):
+    """The hyperparameters of the trials that `strategy`'s tuner starts in `folder` for
+    `seed`, up to `trials` in all (a resumed folder counts those it holds)."""
+    config = Config(seed=seed, max_trials=trials, **flags)
+    search = tuner.make_tuner(strategy, config, folder,
+                              hypermodel.TunedCNN(config.schedule_epochs))
+    drawn = []
+    while len(search.oracle.trials) < trials:
+        trial = search.oracle.create_trial("tuner0")
+        search.oracle.update_trial(trial.trial_id, {OBJECTIVE: 0.5 + int(trial.trial_id) / 100})
+        trial.status = "COMPLETED"
+        search.oracle.end_trial(trial)
+        search.save()  # As KerasTuner does after each trial: a later tuner reloads from it.
+        drawn.append(dict(trial.hyperparameters.values))
+    return drawn
+
+
+def keys(trials):
+    return {json.dumps(t, sort_keys=True) for t in trials}
+
+
+def active_hyperparameters():
+    return len(hypermodel.search_space())
+
+
+def test_neighbouring_seeds_share_no_trial(tmp_path):
+    d = active_hyperparameters()
+    seeds = [1, 2, 7, *(1 + d * k for k in (2, 3, 5))]  # 7 is 1 + d: KerasTuner's own overlap.
+    drawn = {s: keys(draw("random_search", s, tmp_path / f"seed_{s}" / "random_search"))
+             for s in seeds}
+    assert all(len(trials) == 3 for trials in drawn.values())
+    for a in seeds:
+        for b in seeds:
+            if a < b:
+                assert not drawn[a] & drawn[b], (a, b)
+
+
+def test_the_same_seed_draws_the_same_trials(tmp_path):
+    first = draw("random_search", 1, tmp_path / "a" / "random_search")
+    assert draw("random_search", 1, tmp_path / "b" / "random_search") == first
+    assert Config(seed=1).oracle_seed == Config(seed=1).oracle_seed != Config(seed=2).oracle_seed
+
+
+def test_both_strategies_share_their_random_first_trials(tmp_path):
+    random = draw("random_search", 5, tmp_path / "r" / "random_search")
+    bayesian = draw("bayesian_optimization", 5, tmp_path / "b" / "bayesian_optimization",
+                    initial_points=2)
+    assert bayesian[:2] == random[:2]
+
+
+def test_oracle_seeds_fit_numpy_and_scikit_learn():
+    for seed in (0, 1, 2, 42, 2**31 - 1):
+        assert 1 <= Config(seed=seed).oracle_seed < 2**32 - 1
+
+
+def test_a_folder_seeded_the_old_way_resumes_its_draws(tmp_path, monkeypatch):
+    # A folder started by a version that gave KerasTuner the seed itself draws on as that
+    # version would: here, what one uninterrupted old-style search draws.
+    with monkeypatch.context() as patch:
+        patch.setattr(Config, "oracle_seed", property(lambda config: config.seed))
+        whole = draw("random_search", 3, tmp_path / "whole" / "random_search", trials=3)
+        first = draw("random_search", 3, tmp_path / "resumed" / "random_search", trials=1)
+    folder = tmp_path / "resumed" / "random_search"
+    assert results_folder.recorded_oracle_seed(folder) == 3
+    assert first + draw("random_search", 3, folder, trials=3) == whole
+    new = tmp_path / "new" / "random_search"
+    assert draw("random_search", 3, new, trials=1)[0] != whole[0]
+    assert results_folder.recorded_oracle_seed(new) == Config(seed=3).oracle_seed
+
+
+def test_a_resumed_bayesian_search_proposes_what_an_uninterrupted_one_would(tmp_path):
+    strategy, flags = "bayesian_optimization", {"initial_points": 1}
+    whole = draw(strategy, 3, tmp_path / "whole" / strategy, trials=4, **flags)
+    first = draw(strategy, 3, tmp_path / "resumed" / strategy, trials=2, **flags)
+    assert first + draw(strategy, 3, tmp_path / "resumed" / strategy, trials=4, **flags) == whole
+
+def test_summary_records_the_seed_and_the_oracles(tiny_data, tmp_path):
+    proc = run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path, "--seed", 0))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = read_summary(tmp_path / "random_search")
+    assert (summary["seed"], summary["oracle_seed"]) == (0, Config(seed=0).oracle_seed)
