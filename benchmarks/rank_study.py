@@ -54,32 +54,59 @@ def configurations(summaries):
     return configs
 
 
-def read_runs(path):
-    """`{(key, horizon): run}` of the JSON lines in `path` (none if it does not exist)."""
+def read_lines(path):
+    """The JSON objects, one a line, in `path` (none if it does not exist)."""
     if not Path(path).is_file():
-        return {}
-    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    return {(r["key"], r["horizon"]): r for r in runs}
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def train(config, horizon, train_data, val_data, batch_size, precision):
-    """Train `config` as a trial over a `horizon`-epoch schedule; its per-epoch history."""
+def append_line(path, record):
+    """Append `record` to `path` as one JSON line: each finished training is kept at once."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_runs(path):
+    """`{(key, horizon): run}` of the trainings recorded in `path`."""
+    return {(r["key"], r["horizon"]): r for r in read_lines(path)}
+
+
+def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
+          recipe=None):
+    """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
+    schedule), with what `recipe` (a `hypermodel.Recipe`) adds.
+
+    Returns:
+        `(model, {"seconds": ..., "history": per-epoch metrics})`.
+    """
     import keras
     import keras_tuner as kt
 
-    from fashion_tuning.hypermodel import TunedCNN
+    from fashion_tuning.hypermodel import Recipe, TunedCNN
 
     keras.backend.clear_session()
-    keras.utils.set_random_seed(config["seed"])
+    keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()
-    hp.values.update(config["hyperparameters"])
-    cnn = TunedCNN(horizon, precision)
+    hp.values.update(hyperparameters)
+    cnn = TunedCNN(epochs, precision, recipe or Recipe())
     start = time.perf_counter()
     model = cnn.build(hp)
-    history = cnn.fit(hp, model, *train_data, validation_data=val_data, epochs=horizon,
+    history = cnn.fit(hp, model, *train_data, validation_data=val_data, epochs=epochs,
                       batch_size=batch_size, verbose=0).history
-    return {"seconds": round(time.perf_counter() - start, 1),
-            "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+    return model, {"seconds": round(time.perf_counter() - start, 1),
+                   "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+
+
+def split_of(summary, data_dir=None):
+    """The train and validation images of the run that wrote `summary` (its seed's split)."""
+    from fashion_tuning.config import Config
+    from fashion_tuning.data import load_fashion_mnist, split
+
+    config = Config(seed=summary["seed"], val_fraction=summary["val_fraction"],
+                    train_limit=summary["train_limit"])
+    _, train_data, val_data = split(load_fashion_mnist(data_dir), config)
+    return train_data, val_data
 
 
 def plan(configs, horizons):
@@ -164,25 +191,21 @@ def main(argv=None):
     runs = read_runs(args.out)
     if not args.report_only:
         from fashion_tuning import environment
-        from fashion_tuning.config import Config
-        from fashion_tuning.data import load_fashion_mnist, split
 
         first = summaries[0]
-        config = Config(seed=first["seed"], val_fraction=first["val_fraction"],
-                        train_limit=first["train_limit"])
-        _, train_data, val_data = split(load_fashion_mnist(args.data_dir), config)
+        train_data, val_data = split_of(first, args.data_dir)
         todo = [(c, h) for c, h in plan(configs, horizons) if (c["key"], h) not in runs]
         print(f"{len(configs)} configurations, {len(todo)} trainings to go", flush=True)
-        for config_, horizon in todo:
-            run = {"key": config_["key"], "horizon": horizon, "seed": config_["seed"],
-                   "hyperparameters": config_["hyperparameters"], "precision": args.precision,
-                   **train(config_, horizon, train_data, val_data, first["batch_size"],
-                           args.precision),
-                   "machine": environment.machine(), "versions": environment.versions()}
-            with open(args.out, "a") as f:  # One line per training, kept if the study stops.
-                f.write(json.dumps(run) + "\n")
-            runs[config_["key"], horizon] = run
-            print(f"{config_['key']} at {horizon} epochs: val_accuracy "
+        for config, horizon in todo:
+            _, trained = train(config["hyperparameters"], config["seed"], horizon, train_data,
+                               val_data, first["batch_size"], args.precision)
+            run = {"key": config["key"], "horizon": horizon, "seed": config["seed"],
+                   "hyperparameters": config["hyperparameters"], "precision": args.precision,
+                   **trained, "machine": environment.machine(),
+                   "versions": environment.versions()}
+            append_line(args.out, run)
+            runs[config["key"], horizon] = run
+            print(f"{config['key']} at {horizon} epochs: val_accuracy "
                   f"{max(run['history']['val_accuracy']):.4f} in {run['seconds']:.0f} s",
                   flush=True)
     result = report(configs, runs, horizons)

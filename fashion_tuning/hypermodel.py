@@ -1,8 +1,11 @@
-"""The CNN: a plain builder with explicit arguments, the KerasTuner search space over it, and
-how a trial trains (its learning-rate schedule), which the retrain replays."""
+"""The CNN: a plain builder with explicit arguments, the KerasTuner search space over it, how a
+trial trains (its learning-rate schedule), and what the final training may add (`Recipe`)."""
+
+from dataclasses import asdict, dataclass
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -52,8 +55,37 @@ def portable(model):
     return copy
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a training adds to a configuration of the search space; trials add nothing.
+
+    Args:
+        flip: mirror each training image left-right at random.
+        shift: move each training image by up to this many pixels up or down and left or
+            right at random, filling the border with black.
+        label_smoothing: train on labels mixed with this share of a uniform distribution.
+        ema: predict with an exponential moving average of the weights (momentum 0.99).
+        flip_tta: predict the mean of the softmax of an image and of its mirror.
+        first_stage_convs: conv layers at 28x28 (the search space always has 1).
+    """
+
+    flip: bool = False
+    shift: int = 0
+    label_smoothing: float = 0.0
+    ema: bool = False
+    flip_tta: bool = False
+    first_stage_convs: int = 1
+
+    def model_args(self):
+        """The `make_cnn` arguments of the recipe (`flip_tta` acts on the trained model)."""
+        args = asdict(self)
+        del args["flip_tta"], args["first_stage_convs"]
+        return args
+
+
 def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filters=32,
-             stage_convs=(1, 1), batch_norm=True, precision="float32"):
+             stage_convs=(1, 1), batch_norm=True, flip=False, shift=0, label_smoothing=0.0,
+             ema=False, precision="float32"):
     """Build and compile the CNN.
 
     Takes raw uint8 images (N, 28, 28) and rescales inside the model, so the saved
@@ -68,6 +100,8 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
         stage_convs: 3x3 conv layers in the first (28x28) and the second (14x14) stage,
             e.g. (1, 2); each count 1 or more.
         batch_norm: BatchNormalization after each conv layer (which then has no bias).
+        flip, shift, label_smoothing, ema: as in `Recipe`; with label smoothing the model
+            trains on one-hot labels (`TunedCNN.fit` makes them).
         precision: Keras dtype policy of every layer but the softmax, e.g. "float32" or
             "mixed_bfloat16". It is given to each layer, not set globally: Keras'
             `clear_session()`, which KerasTuner calls before every build, resets a global one.
@@ -79,6 +113,12 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), dtype="uint8", name="image")
     x = layers.Rescaling(1 / 255, dtype=policy)(inputs)
     x = layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1), dtype=policy)(x)
+    # Active in training only. Nearest-pixel shifts: whole pixels, no blur.
+    if flip:
+        x = layers.RandomFlip("horizontal", dtype=policy)(x)
+    if shift:
+        x = layers.RandomTranslation(shift / IMAGE_SIZE, shift / IMAGE_SIZE, fill_mode="constant",
+                                     interpolation="nearest", dtype=policy)(x)
     # Two stages of same-padded 3x3 convs, each ending in a 2x2 max-pool that halves the
     # resolution (28 -> 14 -> 7). A third stage, down to 3x3 (the trunk before the search
     # space had one), scored the same with one conv per stage and lower with two.
@@ -99,24 +139,52 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
     # float32 softmax even under a mixed-precision policy, for a stable loss.
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="fashion_cnn")
-    update_rule = OPTIMIZERS[optimizer](learning_rate=learning_rate)
+    update_rule = OPTIMIZERS[optimizer](learning_rate=learning_rate, use_ema=ema)
     if policy.name == "mixed_float16":
         # Keras scales the loss only when the *model's* policy is mixed_float16, which a
         # functional model takes from the global policy; we set none, so scale here.
         update_rule = keras.optimizers.LossScaleOptimizer(update_rule)
-    model.compile(optimizer=update_rule, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+            if label_smoothing else "sparse_categorical_crossentropy")
+    model.compile(optimizer=update_rule, loss=loss, metrics=["accuracy"])
     return model
 
 
-def trunk(filters, stage2_convs):
+def one_hot(labels):
+    """Integer class labels as one-hot float32 rows (what label smoothing trains on)."""
+    return np.eye(NUM_CLASSES, dtype="float32")[labels]
+
+
+def predictor(model, flip_tta=False):
+    """The model to evaluate and save: `model` with plain BatchNorm (`portable`), and with
+    `flip_tta` the mean of its softmax over each image and its mirror, compiled with the
+    sparse labels of the dataset whatever loss it trained with. Keras alone loads it."""
+    plain = portable(model)
+    if not flip_tta:
+        plain.compile(optimizer=plain.optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return plain
+    images = keras.Input((IMAGE_SIZE, IMAGE_SIZE), dtype="uint8", name="image")
+    # A fixed anti-diagonal matrix on the width axis mirrors each row exactly (0/1 weights),
+    # with a layer that Keras loads without this package.
+    mirror = layers.Dense(IMAGE_SIZE, use_bias=False, trainable=False, name="mirror")
+    mirrored = mirror(images)
+    mirror.set_weights([np.eye(IMAGE_SIZE, dtype="float32")[::-1]])
+    mean = layers.Average(name="flip_mean")([plain(images), plain(mirrored)])
+    averaged = keras.Model(images, mean, name="fashion_cnn_flip_tta")
+    averaged.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return averaged
+
+
+def trunk(filters, stage2_convs, first_stage_convs=1):
     """`make_cnn`'s trunk arguments for the search space's two trunk hyperparameters: the
-    first stage always has one conv (why: `build_model`)."""
-    return {"filters": filters, "stage_convs": (1, stage2_convs)}
+    first stage has one conv in the space (why: `build_model`)."""
+    return {"filters": filters, "stage_convs": (first_stage_convs, stage2_convs)}
 
 
-def build_model(hp, precision="float32"):
-    """KerasTuner entry point: sample the search space and build the CNN in `precision`.
+def build_model(hp, precision="float32", recipe=Recipe()):
+    """KerasTuner entry point: sample the search space and build the CNN in `precision`, with
+    what `recipe` adds.
 
     The names are stable: KerasTuner keys saved trials by them. Each choice's effect and
     cost, measured on a 2-core CPU, is in the README's search-space table.
@@ -141,8 +209,10 @@ def build_model(hp, precision="float32"):
             # per image). The first stage keeps one conv: a second one at 28x28 added 0.4
             # points for 1.5x the cost again, which put a full default run well past half an
             # hour.
-            stage2_convs=hp.Choice("stage2_convs", [1, 2])),
+            stage2_convs=hp.Choice("stage2_convs", [1, 2]),
+            first_stage_convs=recipe.first_stage_convs),
         batch_norm=True,
+        **recipe.model_args(),
         precision=precision,
     )
 
@@ -157,18 +227,24 @@ class TunedCNN(kt.HyperModel):
             there (+0.6 points of val accuracy over a constant rate on the old trunk at 12
             epochs, at no cost per epoch).
         precision: the dtype policy of the layers.
+        recipe: what the training adds (`Recipe`; none for trials).
     """
 
-    def __init__(self, schedule_epochs, precision="float32"):
+    def __init__(self, schedule_epochs, precision="float32", recipe=Recipe()):
         super().__init__(name="fashion_cnn")
-        self.precision, self.schedule_epochs = precision, schedule_epochs
+        self.precision, self.schedule_epochs, self.recipe = precision, schedule_epochs, recipe
 
     def build(self, hp):
-        return build_model(hp, precision=self.precision)  # Looked up per build: tests swap it.
+        # Looked up per build: tests swap it.
+        return build_model(hp, precision=self.precision, recipe=self.recipe)
 
-    def fit(self, hp, model, *args, callbacks=(), **kwargs):
-        return model.fit(*args, callbacks=[*callbacks, CosineDecay(self.schedule_epochs)],
-                         **kwargs)
+    def fit(self, hp, model, x, y, *args, callbacks=(), validation_data=None, **kwargs):
+        if self.recipe.label_smoothing:
+            y = one_hot(y)
+            validation_data = validation_data and (validation_data[0],
+                                                   one_hot(validation_data[1]))
+        return model.fit(x, y, *args, validation_data=validation_data,
+                         callbacks=[*callbacks, CosineDecay(self.schedule_epochs)], **kwargs)
 
 
 def search_space():

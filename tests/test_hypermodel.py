@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
-from fashion_tuning.hypermodel import FusedBatchNorm, TunedCNN, build_model, make_cnn
+from fashion_tuning.hypermodel import (FusedBatchNorm, Recipe, TunedCNN, build_model, make_cnn,
+                                       portable, predictor)
 from fashion_tuning.retrain import save_model
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "stage2_convs"}
@@ -195,3 +196,39 @@ def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, 
     assert (stop.monitor, stop.mode, stop.patience, stop.restore_best_weights) == (
         "val_accuracy", "max", 5, True)
     assert stop.start_from_epoch == judged_from - 1  # Keras counts from 0.
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
+    recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,
+                    first_stage_convs=2)
+    hp = kt.HyperParameters()
+    hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam",
+                      "filters": 16, "stage2_convs": 1})
+    cnn = TunedCNN(2, precision, recipe)
+    model = cnn.build(hp)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 3  # Two at 28x28, one at 14x14.
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10
+    cnn.fit(hp, model, x, y, validation_data=(x, y), epochs=2, batch_size=32, verbose=0)
+    assert model.loss.label_smoothing == 0.1
+    final = predictor(model, recipe.flip_tta)
+    mirrored = np.ascontiguousarray(x[:, :, ::-1])
+    plain = portable(model)
+    expected = (plain.predict(x, verbose=0) + plain.predict(mirrored, verbose=0)) / 2
+    np.testing.assert_allclose(final.predict(x, verbose=0), expected, atol=1e-6)
+    accuracy = final.evaluate(x, y, verbose=0)[1]  # Sparse labels, whatever it trained on.
+    final.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert {type(l).__module__.split(".")[0] for l in reloaded._flatten_layers()} == {"keras"}
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-6)
+    assert accuracy == pytest.approx(float((expected.argmax(1) == y).mean()))
+
+
+def test_augmentation_acts_in_training_only():
+    model = make_cnn(flip=True, shift=2)
+    images = np.random.default_rng(1).integers(0, 255, (8, 28, 28), dtype=np.uint8)
+    aug = keras.Model(model.input, model.get_layer(index=4).output)  # After the shift.
+    assert np.allclose(np.asarray(aug(images, training=False))[..., 0], images / 255)
+    assert not np.allclose(np.asarray(aug(images, training=True))[..., 0], images / 255)

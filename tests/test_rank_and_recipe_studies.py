@@ -1,10 +1,11 @@
-"""The rank study: configurations from runs, the report's numbers, and a tiny real study."""
+"""The rank and recipe studies: their inputs, the reports' numbers, and tiny real studies."""
 
 import json
+import statistics
 
 import pytest
 
-from benchmarks import rank_study
+from benchmarks import rank_study, recipe_study
 
 HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam", "filters": 16,
         "stage2_convs": 1},
@@ -76,3 +77,34 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     report = json.loads(out.with_suffix(".json").read_text())
     assert [r["horizon"] for r in report["horizons"]] == [1]
     assert "| 1 | 3 |" in out.with_suffix(".md").read_text()
+
+
+def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_path, capsys):
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
+                                   "batch_size": 64, "best_hyperparameters": HPS[0]}))
+    out = tmp_path / "runs.jsonl"
+    argv = [str(summary), "--epochs", "1", "--seeds", "1,2", "--recipes", "base,flip_shift",
+            "--out", str(out), "--data-dir", str(tiny_data)]
+    assert recipe_study.main(argv) == 0
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["recipe"], r["seed"]) for r in runs] == [
+        ("base", 1), ("flip_shift", 1), ("base", 2), ("flip_shift", 2)]
+    assert all(0 <= r["val_accuracy"] <= 1 and 0 <= r["val_accuracy_flip_tta"] <= 1
+               for r in runs)
+    assert recipe_study.main(argv) == 0
+    assert len(out.read_text().splitlines()) == 4
+    assert "0 trainings to go" in capsys.readouterr().out
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["recipe"], r["seeds"]) for r in rows] == [("base", [1, 2]), ("flip_shift", [1, 2])]
+    assert rows[0]["val_accuracy"]["minus_base"] == 0 and rows[0]["time_over_base"] == 1
+    gain = rows[1]["val_accuracy"]
+    assert gain["minus_base"] == pytest.approx(
+        statistics.fmean(gain["per_seed"]) - rows[0]["val_accuracy"]["mean"])
+    assert "| flip_shift | 1 | 2 |" in out.with_suffix(".md").read_text()
+
+
+def test_an_unknown_recipe_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        recipe_study.main([str(tmp_path / "s.json"), "--recipes", "base,mixup"])
+    assert e.value.code == 2 and "unknown recipe(s): mixup" in capsys.readouterr().err
