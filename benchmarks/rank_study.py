@@ -18,7 +18,6 @@ reference score of the configuration each horizon would pick (its regret).
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from fashion_tuning.cli import tool_parser
@@ -34,7 +33,7 @@ def configurations(summaries):
     """
     configs, seen = [], {}
     for summary in summaries:
-        schedule = summary.get("cosine_epochs", 12)
+        schedule = summary.get("trial_epochs", 12)  # Summaries that lack it ran 12.
         for trial in summary["trials"]:
             if trial["status"] == "failed":
                 continue
@@ -67,6 +66,14 @@ def append_line(path, record):
         f.write(json.dumps(record) + "\n")
 
 
+def write_report(out, result, markdown):
+    """Write `result` and `markdown` beside the JSON lines `out` (.json, .md); print `markdown`."""
+    out = Path(out)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown)
+    print(markdown)
+
+
 def read_runs(path):
     """`{(key, horizon): run}` of the trainings recorded in `path`."""
     return {(r["key"], r["horizon"]): r for r in read_lines(path)}
@@ -80,22 +87,13 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
     Returns:
         `(model, {"seconds": ..., "history": per-epoch metrics})`.
     """
-    import keras
-    import keras_tuner as kt
+    from fashion_tuning.final_training import train_configuration
+    from fashion_tuning.hypermodel import Recipe
 
-    from fashion_tuning.hypermodel import Recipe, TunedCNN
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    hp = kt.HyperParameters()
-    hp.values.update(hyperparameters)
-    cnn = TunedCNN(epochs, precision, recipe or Recipe())
-    start = time.perf_counter()
-    model = cnn.build(hp)
-    history = cnn.fit(hp, model, *train_data, validation_data=val_data, epochs=epochs,
-                      batch_size=batch_size, verbose=0).history
-    return model, {"seconds": round(time.perf_counter() - start, 1),
-                   "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+    model, history, seconds = train_configuration(
+        hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),
+        validation_data=val_data, verbose=0)
+    return model, {"seconds": round(seconds, 1), "history": history}
 
 
 def split_of(summary, data_dir=None):
@@ -209,11 +207,7 @@ def main(argv=None):
                   f"{max(run['history']['val_accuracy']):.4f} in {run['seconds']:.0f} s",
                   flush=True)
     result = report(configs, runs, horizons)
-    text = report_markdown(result, configs, runs, horizons)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(args.out, result, report_markdown(result, configs, runs, horizons))
     return 0
 
 

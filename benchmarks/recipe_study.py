@@ -21,7 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.rank_study import append_line, read_lines, split_of, train
+from benchmarks.rank_study import append_line, read_lines, split_of, train, write_report
 from fashion_tuning.cli import tool_parser
 
 # The candidates: each a `Recipe`'s arguments. "base" adds nothing; "wide" is the trunk the
@@ -137,11 +137,7 @@ def main(argv=None):
                   f"{run['val_accuracy']:.4f}, with flip averaging "
                   f"{run['val_accuracy_flip_tta']:.4f}, in {run['seconds']:.0f} s", flush=True)
     rows = report(runs)
-    text = report_markdown(rows)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
-    out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(args.out, rows, report_markdown(rows))
     return 0
 
 

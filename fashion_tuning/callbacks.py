@@ -1,4 +1,4 @@
-"""The Keras callbacks of every trial and of the retrain."""
+"""The Keras callbacks of every trial and of the final training."""
 
 import math
 
@@ -32,8 +32,8 @@ class CosineDecay(keras.callbacks.Callback):
     learnt at a rate of zero).
 
     The position is counted in epochs (epoch + batch / batches per epoch), not in steps, so
-    the retrain on all training images, which has more batches per epoch, replays a trial's
-    schedule epoch for epoch.
+    that a schedule of the same length on all training images, which have more batches per
+    epoch, replays a trial's epoch for epoch.
     """
 
     def __init__(self, epochs):

@@ -122,10 +122,11 @@ def resume_line(folder, max_trials):
 
 
 def tune_in_folder(strategy, config, folder, start):
-    """Check the folder, load the data, search, retrain, report. Raises on user errors.
+    """Check the folder, load the data, search, train the final model, report. Raises on user
+    errors.
 
     A distributed worker shares the chief's folder: it neither locks nor clears it, and it
-    only runs trials; the chief retrains and reports once all workers are done.
+    only runs trials; the chief trains the final model and reports once all workers are done.
     """
     role = distributed.role()
     results_folder.check_writable(folder)
@@ -160,7 +161,7 @@ def tune_in_folder(strategy, config, folder, start):
             print(f"Starting a new search in {folder}")
         result = pipeline.tune_and_evaluate(strategy, config, dataset, folder)
         if result is None:
-            print(f"{distributed.tuner_id()}: no trials left; the chief retrains and reports")
+            print(f"{distributed.tuner_id()}: no trials left; the chief trains the final model and reports")
             return
         paths = results.write_results(result, folder)
     print(report.summary_table(result.to_dict()))
@@ -198,7 +199,7 @@ def main(strategy, argv=None, description=""):
         return e.exit_code
     except NoCompletedTrial as e:
         print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
-              "Nothing was retrained.", file=sys.stderr)
+              "No final model was trained.", file=sys.stderr)
         return EXIT_NO_TRIAL
     return 0
 

@@ -13,8 +13,8 @@ from fashion_tuning.cli import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
-from fashion_tuning.report import (format_duration, format_hyperparameters, save_figure,
-                                   trial_counts)
+from fashion_tuning.report import (final_training_line, format_duration, format_hyperparameters,
+                                   save_figure, trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
@@ -58,10 +58,10 @@ def comparison_markdown(summaries):
         row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
         row("Test loss", lambda x: f"{x['test_loss']:.4f}"),
         row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),
-        row("Retrain epochs", lambda x: x["retrain_epochs"]),
+        row("Final training", final_training_line),
         row("Trials run", lambda x: trial_counts(x["trials"])),
         row("Search time", lambda x: format_duration(x["search_seconds"])),
-        row("Retrain time", lambda x: format_duration(x["retrain_seconds"])),
+        row("Final training time", lambda x: format_duration(x["final_seconds"])),
         row("Total time", lambda x: format_duration(x["total_seconds"])),
         row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"),
     ])
@@ -100,7 +100,7 @@ def plot_comparison(summaries, path):
 
 
 def plot_confusion(summary, path):
-    """The test-set confusion matrix of one strategy's retrained model."""
+    """The test-set confusion matrix of one strategy's final model."""
     import matplotlib.pyplot as plt
     import numpy as np
 

@@ -54,7 +54,7 @@ class Config:
     # The reference setup: 10 trials, <= 30 epochs, batch 128, early stopping.
     max_trials: int = _flag("number of hyperparameter sets to try", 10)
     epochs: int = _fixed("maximum epochs per trial; early stopping usually ends sooner", 30)
-    batch_size: int = _fixed("mini-batch size for search and retrain", 128)
+    batch_size: int = _fixed("mini-batch size of the trials and the final training", 128)
     patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy", 3)
     seed: int = _fixed("seeds the split, each trial's weights and the tuner's draws; any two "
                        "seeds draw unrelated trials, and both scripts with one seed share "
@@ -82,11 +82,15 @@ class Config:
         "completed, a trial whose best val_accuracy so far is below the completed trials' "
         "median at that epoch is stopped and recorded as pruned)", False)
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
-                               "folder plus the mean trial time would pass MINUTES; the retrain "
-                               "still runs (default: none)", None)
-    cosine_epochs: int = _fixed("every trial's learning rate decays to zero along a half cosine "
-                                "over this many epochs (at most --epochs), and the trial ends "
-                                "there", 12)
+                               "folder plus the mean trial time would pass MINUTES; the final "
+                               "training still runs (default: none)", None)
+    trial_epochs: int = _fixed("every trial trains a complete schedule over this many epochs "
+                               "(at most --epochs): its learning rate decays to zero along a "
+                               "half cosine, and the trial ends there", 12)
+    final_epochs: int = _flag("the final model trains on all training images over a complete "
+                              "schedule of N epochs, at most --epochs (default: for the best "
+                              "trial's best epoch on the trial's schedule); another N on a "
+                              "finished search redoes only the final training", None)
     initial_points: int = _fixed("random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
@@ -94,14 +98,18 @@ class Config:
 
     def __post_init__(self):
         for name in ("max_trials", "epochs", "batch_size", "patience", "initial_points",
-                     "cosine_epochs"):
+                     "trial_epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"{flag_name(name)} must be at least 1, got {getattr(self, name)}")
+        self.trial_epochs = min(self.trial_epochs, self.epochs)  # --epochs is the cap.
         if not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.data_dir == "":
             raise UserError("--data-dir is empty; give a folder, or leave the flag out to use "
                             "the default search order")
+        if self.final_epochs is not None and not 1 <= self.final_epochs <= self.epochs:
+            raise UserError(f"--final-epochs must be between 1 and --epochs ({self.epochs}), "
+                            f"got {self.final_epochs}")
         if self.workers is not None and self.workers < 1:
             raise UserError(f"--workers must be at least 1, got {self.workers}")
         if self.time_budget is not None and not self.time_budget > 0:
@@ -113,12 +121,6 @@ class Config:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
                             f"got {self.val_fraction}")
 
-
-    @property
-    def schedule_epochs(self):
-        """The epochs of the cosine schedule of this run."""
-        return min(self.epochs, self.cosine_epochs)
-
     @property
     def judged_from_epoch(self):
         """The first epoch (1-based) at which pruning and early stopping judge a trial: half
@@ -127,7 +129,7 @@ class Config:
         last epochs (docs/results/space-probe): judged at epoch 3, a full Bayesian run pruned
         the trunk that led every probe, and early stopping on epochs 4-7 cut trials 2 points
         short of their end."""
-        return max(1, self.schedule_epochs // 2)
+        return max(1, self.trial_epochs // 2)
 
     @property
     def oracle_seed(self):

@@ -107,7 +107,7 @@ def launch(strategy, argv, workers):
           f"{threads} CPU thread(s) per worker", flush=True)
     try:
         for name in names:
-            # The chief only serves the oracle and retrains at the end: it gets every thread.
+            # The chief only serves the oracle and trains the final model at the end: it gets every thread.
             child_env = {**env, TUNER_ID: name}
             if name != "chief":
                 child_env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",

@@ -8,7 +8,7 @@ class UserError(Exception):
 
 
 class NoCompletedTrial(Exception):
-    """The search ended without a single completed trial; nothing can be retrained."""
+    """The search ended without a single completed trial; no final model can be trained."""
 
 
 class DiskFull(BaseException):

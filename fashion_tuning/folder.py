@@ -22,6 +22,14 @@ TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "status"}  # What KerasT
 BEFORE_RECORDED = {"no_pruning": True}
 
 
+def _in_todays_names(recorded):
+    """A settings record with the names of today's flags: `cosine_epochs`, capped by `epochs`
+    as it was, is `trial_epochs`."""
+    if "cosine_epochs" in recorded:
+        recorded["trial_epochs"] = min(recorded.pop("cosine_epochs"), recorded.get("epochs"))
+    return recorded
+
+
 def check_writable(folder):
     """Create `folder` and prove it is writable, before any data is loaded.
 
@@ -151,7 +159,7 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
     while not record and not path.is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
     if path.is_file() and not overwrite:
-        recorded = {**BEFORE_RECORDED, **read_json(path)}
+        recorded = {**BEFORE_RECORDED, **_in_todays_names(read_json(path))}
         recorded.pop("run_id", None)
         changed = [k for k in sorted(recorded) if recorded[k] != settings.get(k)]
         if changed:

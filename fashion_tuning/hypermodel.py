@@ -219,8 +219,8 @@ def build_model(hp, precision="float32", recipe=Recipe()):
 
 class TunedCNN(kt.HyperModel):
     """What KerasTuner builds and trains per trial: `build_model`'s space, in `precision`,
-    trained with a cosine decay of the learning rate to zero. The retrain calls the same
-    `build` and `fit`, so it replays a trial's schedule exactly.
+    trained with a cosine decay of the learning rate to zero. The final training calls the same
+    `build` and `fit`, with its own schedule length and recipe.
 
     Args:
         schedule_epochs: the schedule decays to zero over this many epochs, and a trial ends

@@ -1,22 +1,23 @@
-"""One run from start to end: search, pick the best trial, retrain it, evaluate on the test set."""
+"""One run from start to end: search, pick the best trial, train it on all training images,
+evaluate it on the test set."""
 
 from dataclasses import asdict
 from pathlib import Path
 
-from fashion_tuning import (data, distributed, environment, hypermodel, progress, results,
-                            retrain, tuner)
+from fashion_tuning import (data, distributed, environment, final_training, hypermodel, progress,
+                            results, tuner)
 from fashion_tuning.callbacks import StopOnSignal, trial_callbacks
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import NoCompletedTrial, UserError
 from fashion_tuning.folder import run_id
 from fashion_tuning.evaluate import evaluate
-from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_retrain,
+from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_final,
                                     trial_records)
 
 
 def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
-    """Search, retrain and evaluate; write the model; return a `RunResult`
-    (None in a distributed worker, which only runs trials).
+    """Search, train the best configuration on all training images, evaluate it; write the
+    model; return a `RunResult` (None in a distributed worker, which only runs trials).
 
     Args:
         strategy: a key of `STRATEGIES`.
@@ -28,21 +29,22 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     precision = environment.resolve_precision(config.precision)
     log(f"Precision: {precision}")
 
-    cnn = hypermodel.TunedCNN(config.schedule_epochs, precision)
     pool, train, val = data.split(dataset, config)
     try:
-        search = tuner.make_tuner(strategy, config, folder, cnn)
+        search = tuner.make_tuner(strategy, config, folder,
+                                  hypermodel.TunedCNN(config.trial_epochs, precision))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:  # A damaged saved state.
         raise UserError(f"{folder}: KerasTuner cannot reload the search recorded there "
                         f"({type(e).__name__}: {e}); {results.FRESH_START}") from None
     # One log folder per run and strategy, so that one --tensorboard-dir holds many runs.
     log_dir = config.tensorboard_dir and Path(config.tensorboard_dir) / "-".join(
         filter(None, (strategy, run_id(folder))))
-    search.search(*train, validation_data=val, epochs=config.epochs,
+    # Keras counts each trial's epochs out of its schedule's, which ends it.
+    search.search(*train, validation_data=val, epochs=config.trial_epochs,
                   batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),
                   verbose=2)
     if distributed.role() == "worker":
-        return None  # The chief, which holds every trial, retrains and reports.
+        return None  # The chief, which holds every trial, trains the final model and reports.
     records = trial_records(folder, search.oracle.trials)
     stopped_by_budget = (len(records) < config.max_trials
                          and progress.budget_reached(folder, config.time_budget_seconds))
@@ -53,23 +55,30 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
     best = best_trial(records)
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
-    retrained = recorded_retrain(folder, best, records)
-    if retrained and not retrain.loads(folder / MODEL_FILE):
-        log(f"{folder / MODEL_FILE} cannot be loaded: retraining the best trial")
-        retrained = None
-    if retrained:
-        log(f"The search and the retrain had finished: reporting the saved result "
-            f"(test accuracy {retrained['test_accuracy']:.4f})")
+    recipe = hypermodel.Recipe()
+    plan = {"final_epochs": config.final_epochs or best.best_epoch,
+            "final_schedule_epochs": config.final_epochs or config.trial_epochs,
+            "final_recipe": asdict(recipe)}
+    final = recorded_final(folder, best, records, plan)
+    if final and not final_training.loads(folder / MODEL_FILE):
+        log(f"{folder / MODEL_FILE} cannot be loaded: training the final model again")
+        final = None
+    if final:
+        log(f"The search and the final training had finished: reporting the saved result "
+            f"(test accuracy {final['test_accuracy']:.4f})")
     else:
         log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
-            f"{best.best_epoch}; retraining on all {len(pool[1]):,} training images "
-            f"for {best.best_epoch} epochs")
-        model, seconds = retrain.fit_best(best.hyperparameters, best.best_epoch, pool, config,
-                                          cnn)
-        retrained = {"retrain_epochs": best.best_epoch, "retrain_seconds": round(seconds, 1),
-                     **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,
-                                callbacks=[StopOnSignal()])}
-        retrain.save_model(model, folder / MODEL_FILE)
+            f"{best.best_epoch}; final training on all {len(pool[1]):,} training images for "
+            f"{plan['final_epochs']} epochs of a {plan['final_schedule_epochs']}-epoch schedule")
+        trained, _, seconds = final_training.train_configuration(
+            best.hyperparameters, config.seed, plan["final_schedule_epochs"], pool,
+            config.batch_size, precision, recipe, epochs=plan["final_epochs"],
+            callbacks=[StopOnSignal()], verbose=2)
+        model = hypermodel.predictor(trained, recipe.flip_tta)
+        final = {**plan, "final_images": len(pool[1]), "final_seconds": round(seconds, 1),
+                 **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,
+                            callbacks=[StopOnSignal()])}
+        final_training.save_model(model, folder / MODEL_FILE)
     search_seconds = results.elapsed_search_seconds(results.recorded_runs(folder).values())
     return RunResult(
         strategy=strategy,
@@ -77,6 +86,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         epochs=config.epochs,
         batch_size=config.batch_size,
         patience=config.patience,
+        trial_epochs=config.trial_epochs,
         seed=config.seed,
         oracle_seed=search.oracle.seed,
         val_fraction=config.val_fraction,
@@ -89,8 +99,8 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         best_hyperparameters=best.hyperparameters,
         best_val_accuracy=best.val_accuracy,
         search_seconds=round(search_seconds, 1),
-        total_seconds=round(search_seconds + retrained["retrain_seconds"], 1),
-        **retrained,
+        total_seconds=round(search_seconds + final["final_seconds"], 1),
+        **final,
         versions=environment.versions(),
         machine=environment.machine(),
         trials=[asdict(r) for r in records],

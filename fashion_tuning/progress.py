@@ -34,9 +34,12 @@ def _scored(runs):
             and r.get("history", {}).get("val_accuracy")}
 
 
-def progress_line(folder, trial_id, max_trials, budget_seconds=None):
+def progress_line(folder, trial_id, max_trials, budget_seconds=None, final_epochs=None,
+                  final_images_ratio=1.0):
     """One line after trial `trial_id` ended: k/N, its score and outcome, the best so far, the
-    search time so far, and an estimate of the time left (the search and the retrain)."""
+    search time so far, and an estimate of the time left: the search, and the final training
+    of `final_epochs` (None: the best trial's best epoch) on `final_images_ratio` times the
+    trials' training images."""
     runs = results.recorded_runs(folder)
     run = runs.get(trial_id, {})
     scores = _scored(runs)
@@ -53,8 +56,10 @@ def progress_line(folder, trial_id, max_trials, budget_seconds=None):
     if budget_seconds is not None:
         search_left = min(search_left, max(0.0, budget_seconds - elapsed))
     best = runs[best_id]
-    # The retrain runs the best trial's best epoch count, at about the trials' epoch time.
-    retrain_left = best["seconds"] / len(best["history"]["val_accuracy"]) * best_epoch(best)
+    # At the best trial's time per epoch, scaled to the final training's images.
+    epoch_seconds = best["seconds"] / len(best["history"]["val_accuracy"]) * final_images_ratio
+    final_left = epoch_seconds * (final_epochs or best_epoch(best))
     return (f"{line} | best {scores[best_id]:.4f} (trial_{best_id}) | search "
-            f"{format_duration(elapsed)} | left ~{format_duration(search_left + retrain_left)} "
-            f"(search ~{format_duration(search_left)}, retrain ~{format_duration(retrain_left)})")
+            f"{format_duration(elapsed)} | left ~{format_duration(search_left + final_left)} "
+            f"(search ~{format_duration(search_left)}, final training "
+            f"~{format_duration(final_left)})")

@@ -24,6 +24,16 @@ def trial_counts(trials):
     return f"{', '.join(parts)} of {len(trials)}"
 
 
+def final_training_line(summary):
+    """"12 epochs on 60,000 images" (and the recipe's additions, where it has any)."""
+    recipe = summary.get("final_recipe") or {}
+    # What the recipe adds: its true or non-zero fields, and a first stage of more than 1 conv.
+    added = [k for k, v in recipe.items() if v and not (k == "first_stage_convs" and v == 1)]
+    images = summary.get("final_images")
+    return (f"{summary['final_epochs']} epochs" + (f" on {images:,} images" if images else "")
+            + (f" with {', '.join(added)}" if added else ""))
+
+
 def summary_table(summary):
     """The closing console table, from a summary dict."""
     budget = summary.get("time_budget_minutes")
@@ -33,14 +43,14 @@ def summary_table(summary):
         ("Test accuracy", f"{summary['test_accuracy']:.4f}"),
         ("Test loss", f"{summary['test_loss']:.4f}"),
         ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
-        ("Best trial", f"{summary['best_trial_id']} (retrained {summary['retrain_epochs']} "
-                       "epochs)"),
+        ("Best trial", summary["best_trial_id"]),
+        ("Final training", final_training_line(summary)),
         ("Trials run", f"{trial_counts(summary['trials'])} (max {summary['max_trials']}"
                        + (f"; time budget {budget:g} min"
                           + (", reached" if summary.get("stopped_by_budget") else "")
                           if budget else "") + ")"),
         ("Search time", format_duration(summary["search_seconds"])),
-        ("Retrain time", format_duration(summary["retrain_seconds"])),
+        ("Final training time", format_duration(summary["final_seconds"])),
         ("Elapsed time", format_duration(summary["total_seconds"])),
         ("Data", summary["data_source"]),
     ]

@@ -52,6 +52,7 @@ class RunResult:
     epochs: int
     batch_size: int
     patience: int
+    trial_epochs: int
     seed: int
     oracle_seed: int  # KerasTuner's, derived from `seed` (`Config.oracle_seed`).
     val_fraction: float
@@ -63,13 +64,16 @@ class RunResult:
     best_trial_id: str
     best_hyperparameters: dict
     best_val_accuracy: float
-    retrain_epochs: int
+    final_epochs: int  # Of the final training, over a schedule of `final_schedule_epochs`.
+    final_schedule_epochs: int
+    final_recipe: dict  # `hypermodel.Recipe` as a dict.
+    final_images: int
     test_accuracy: float
     test_loss: float
     per_class_accuracy: dict
     confusion_matrix: list
     search_seconds: float
-    retrain_seconds: float
+    final_seconds: float
     total_seconds: float
     versions: dict
     machine: dict
@@ -83,9 +87,13 @@ class RunResult:
         return asdict(self)
 
 
-# The `RunResult` fields that the retrain and the test evaluation decide.
-RETRAIN_FIELDS = ("retrain_epochs", "test_loss", "test_accuracy", "per_class_accuracy",
-                  "confusion_matrix", "retrain_seconds")
+# The `RunResult` fields that say how the final training ran, and those it and the test
+# evaluation decide.
+FINAL_PLAN = ("final_epochs", "final_schedule_epochs", "final_recipe")
+FINAL_FIELDS = (*FINAL_PLAN, "final_images", "test_loss", "test_accuracy",
+                "per_class_accuracy", "confusion_matrix", "final_seconds")
+# Names that summaries of earlier versions used.
+OLD_NAMES = {"retrain_epochs": "final_epochs", "retrain_seconds": "final_seconds"}
 
 
 def read_json(path):
@@ -197,25 +205,29 @@ def read_summary(folder):
         UserError: the file is damaged.
     """
     path = Path(folder) / SUMMARY_FILE
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return {OLD_NAMES.get(k, k): v for k, v in read_json(path).items()}
 
 
-def recorded_retrain(folder, best, records):
-    """The retrain fields that an earlier run of this very search recorded, or None if the
-    retrain must be done.
+def recorded_final(folder, best, records, plan):
+    """The final-training fields that an earlier run of this very search recorded, or None if
+    the final training must be done.
 
-    It counts as done when summary.json and the model exist and the summary holds the
-    same trials (ids and statuses) and the same best trial as the search now.
+    It counts as done when summary.json and the model exist and the summary holds the same
+    trials (ids and statuses), the same best trial, and the same `plan` (a dict of the
+    `FINAL_PLAN` fields) as now.
     """
     try:
         summary = read_summary(folder)
     except UserError:
-        return None  # Damaged: the retrain runs again and writes a whole one.
-    needed = {*RETRAIN_FIELDS, "trials", "best_trial_id"}
+        return None  # Damaged: the final training runs again and writes a whole one.
+    needed = {*FINAL_FIELDS, "trials", "best_trial_id"}
     if not summary or not needed <= set(summary) or not (Path(folder) / MODEL_FILE).is_file():
         return None
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]
-    if not same_trials or summary["best_trial_id"] != best.trial_id:
+    same_plan = {k: summary[k] for k in FINAL_PLAN} == plan
+    if not same_trials or summary["best_trial_id"] != best.trial_id or not same_plan:
         return None
-    return {k: summary[k] for k in RETRAIN_FIELDS}
+    return {k: summary[k] for k in FINAL_FIELDS}

@@ -18,12 +18,14 @@ class TrialRunner(kt.Tuner):
     """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch `warmup` to
     before `last_epoch` (unless `pruning` is False), records its outcome, timing and history in
     `run.json`, fails trials whose loss is not finite, and prints a progress line after each
-    trial."""
+    trial (`progress.progress_line`, which `final_epochs` and `final_images_ratio` are for)."""
 
-    def __init__(self, seed, warmup, last_epoch, pruning=True, time_budget_s=None, **kwargs):
+    def __init__(self, seed, warmup, last_epoch, pruning=True, time_budget_s=None,
+                 final_epochs=None, final_images_ratio=1.0, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.warmup, self.last_epoch = seed, warmup, last_epoch
         self.pruning, self.time_budget_s = pruning, time_budget_s
+        self.final_epochs, self.final_images_ratio = final_epochs, final_images_ratio
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
@@ -62,7 +64,8 @@ class TrialRunner(kt.Tuner):
         super().on_trial_end(trial)
         if Path(self.get_trial_dir(trial.trial_id), results.RUN_FILE).is_file():
             print(progress.progress_line(self.project_dir, trial.trial_id,
-                                         self.oracle.max_trials, self.time_budget_s))
+                                         self.oracle.max_trials, self.time_budget_s,
+                                         self.final_epochs, self.final_images_ratio))
 
 
 class TimeBudget:
@@ -130,9 +133,11 @@ def make_tuner(strategy, config, folder, hypermodel):
     return TrialRunner(
         seed=config.seed,
         warmup=config.judged_from_epoch,
-        last_epoch=config.schedule_epochs,
+        last_epoch=config.trial_epochs,
         pruning=not config.no_pruning,
         time_budget_s=config.time_budget_seconds,
+        final_epochs=config.final_epochs,
+        final_images_ratio=1 / (1 - config.val_fraction),  # All training images, not 1 - f.
         # A resumed search draws on from the seed its oracle recorded, as it started.
         oracle=make_oracle(strategy, config,
                            results_folder.recorded_oracle_seed(folder) or config.oracle_seed),

@@ -138,11 +138,11 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
         "batch_size": 128, "patience": 3, "train_limit": None, "val_fraction": 0.2,
         "precision": "float32", "best_trial_id": best["trial_id"],
         "best_hyperparameters": best["hyperparameters"],
-        "best_val_accuracy": best["val_accuracy"], "retrain_epochs": 2, "test_accuracy": test,
+        "best_val_accuracy": best["val_accuracy"], "final_epochs": 2, "test_accuracy": test,
         "test_loss": 0.3, "per_class_accuracy": {c: 0.5 + i / 100 for i, c in
                                                  enumerate(CLASS_NAMES)},
         "confusion_matrix": [[100 if i == j else 1 for j in range(10)] for i in range(10)],
-        "search_seconds": 126.0, "retrain_seconds": 20.0, "total_seconds": 146.0,
+        "search_seconds": 126.0, "final_seconds": 20.0, "total_seconds": 146.0,
         "machine": {"cpu": "Test CPU", "cores": 2, "gpus": 0}, "trials": trials,
     }
 

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from fashion_tuning.results import elapsed_search_seconds
+from fashion_tuning.progress import progress_line
+from fashion_tuning.results import elapsed_search_seconds, write_trial_run
 from helpers import read_summary, run_script, tiny_args
 
 
@@ -29,12 +30,12 @@ def test_budget_stops_new_trials_then_a_larger_one_extends(tiny_data, tmp_path):
     summary = read_summary(folder)
     assert len(summary["trials"]) == 1
     assert summary["stopped_by_budget"] is True and summary["time_budget_minutes"] == 0.001
-    assert (folder / "best_model.keras").is_file()  # The retrain still ran.
+    assert (folder / "best_model.keras").is_file()  # The final training still ran.
 
     again = run_script("random_search_tuning.py", *args, "--time-budget", "0.001")
     assert again.returncode == 0
     assert "Running Trial" not in again.stdout and not progress_lines(again.stdout)
-    assert "The search and the retrain had finished" in again.stdout
+    assert "The search and the final training had finished" in again.stdout
 
     more = run_script("random_search_tuning.py", *args, "--time-budget", "30")
     assert more.returncode == 0, more.stderr[-2000:]
@@ -52,4 +53,16 @@ def test_progress_line_once_per_trial_with_best_and_time_left(tiny_data, tmp_pat
     for line in lines:
         assert re.search(r"val_accuracy \d\.\d{4}, completed \| best \d\.\d{4} \(trial_\d\) \| "
                          r"search \d+ min \d\d s \| left ~\d+ min \d\d s \(search ~", line), line
-    assert "(search ~0 min 00 s, retrain ~" in lines[1]  # No trial left to run.
+    assert "(search ~0 min 00 s, final training ~" in lines[1]  # No trial left to run.
+
+
+def test_the_time_left_counts_the_final_training_on_all_training_images(tmp_path):
+    # One trial of 4 epochs in 40 s: 10 s an epoch on 80 % of the images, 12.5 s on all.
+    (tmp_path / "trial_0").mkdir()
+    write_trial_run(tmp_path / "trial_0", {"seconds": 40.0, "started_at": 0.0,
+                                           "history": {"val_accuracy": [0.5, 0.7, 0.6, 0.6]}})
+    line = progress_line(tmp_path, "0", 1, final_epochs=8, final_images_ratio=1.25)
+    assert line.endswith("left ~1 min 40 s (search ~0 min 00 s, final training ~1 min 40 s)")
+    # Without --final-epochs: the best trial's best epoch (2).
+    assert progress_line(tmp_path, "0", 1, final_images_ratio=1.25).endswith(
+        "final training ~0 min 25 s)")

@@ -20,6 +20,8 @@ from fashion_tuning.config import QUICK, Config
     (["--initial-points", "0"], "--initial-points must be at least 1"),
     (["--time-budget", "0"], "--time-budget must be a positive number of minutes"),
     (["--data-dir", ""], "--data-dir is empty"),
+    (["--final-epochs", "0"], "--final-epochs must be between 1 and --epochs (30), got 0"),
+    (["--final-epochs", "31"], "--final-epochs must be between 1 and --epochs (30), got 31"),
     (["--epochs", "ten"], "'ten' is not an int"),
     (["--val-fraction", "x"], "'x' is not a float"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),

@@ -74,13 +74,13 @@ def test_a_damaged_state_file_is_named_with_the_fix(copy, name, damage):
     lambda folder: (folder / "best_model.keras").write_bytes(
         (folder / "best_model.keras").read_bytes()[:5000]),
 ])
-def test_a_damaged_result_is_repaired_by_retraining(copy, damage):
+def test_a_damaged_result_is_repaired_by_the_final_training(copy, damage):
     data_dir, results, folder = copy
     before = read_summary(folder)
     damage(folder)
     proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=2))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "retraining on all" in proc.stdout and "Running Trial" not in proc.stdout
+    assert "final training on all" in proc.stdout and "Running Trial" not in proc.stdout
     after = read_summary(folder)
     assert after["trials"] == before["trials"]
     assert after["test_accuracy"] == pytest.approx(before["test_accuracy"])

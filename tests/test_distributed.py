@@ -71,7 +71,7 @@ def test_two_workers_share_four_trials(tiny_data, tmp_path):
 
 def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
     proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 6,
-                 "--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32,
+                 "--epochs", 40, "--patience", 40, "--trial-epochs", 40, "--batch-size", 32,
                  "--workers", 2)
     folder = tmp_path / "random_search"
     wait_for(folder / "trial_1" / "trial.json", proc)
@@ -86,7 +86,7 @@ def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):
 
 def test_interrupted_distributed_run_resumes(tiny_data, tmp_path):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
-            "--epochs", 30, "--patience", 30, "--cosine-epochs", 30, "--batch-size", 32,
+            "--epochs", 30, "--patience", 30, "--trial-epochs", 30, "--batch-size", 32,
             "--workers", 2)
     folder = tmp_path / "random_search"
     proc = start(*args)
@@ -124,7 +124,7 @@ def wait_dead(pids, timeout=60):
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
 def test_no_process_outlives_a_killed_or_hung_up_launcher(tiny_data, tmp_path, signum):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
-            "--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32,
+            "--epochs", 40, "--patience", 40, "--trial-epochs", 40, "--batch-size", 32,
             "--workers", 2)
     proc = start(*args)
     wait_for(tmp_path / "random_search" / "trial_1" / "trial.json", proc)

@@ -15,7 +15,7 @@ from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
 from fashion_tuning.hypermodel import (FusedBatchNorm, Recipe, TunedCNN, build_model, make_cnn,
                                        portable, predictor)
-from fashion_tuning.retrain import save_model
+from fashion_tuning.final_training import save_model
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "stage2_convs"}
 
@@ -97,7 +97,7 @@ def test_the_dearest_model_predicts_the_same_after_training_and_reloading(tmp_pa
     images = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
     alone = np.concatenate([model.predict(images[i:i + 1], verbose=0) for i in range(8)])
     assert np.allclose(model.predict(images, verbose=0), alone, atol=1e-5)
-    save_model(model, tmp_path / "m.keras")
+    save_model(predictor(model), tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
     assert {type(l).__module__.split(".")[0] for l in reloaded.layers} == {"keras"}
     assert np.allclose(reloaded.predict(images, verbose=0), alone, atol=1e-5)
@@ -165,14 +165,14 @@ def test_cosine_decays_to_zero_over_its_epochs_and_ends_the_trial_there():
     assert [r for _, _, r in rates] == sorted((r for _, _, r in rates), reverse=True)
 
 
-def test_the_retrain_replays_the_trials_schedule_epoch_for_epoch():
-    # A trial on 32 images and a retrain on 64 (more batches per epoch) for the best trial's
+def test_the_final_training_replays_the_trials_schedule_epoch_for_epoch():
+    # A trial on 32 images and a final training on 64 (more batches per epoch) for the best trial's
     # 2 epochs: at the start of each epoch both train at the same rate.
     trial, _ = train_rates(COSINE, images=32, epochs=30, schedule_epochs=4)
-    retrain, epochs_run = train_rates(COSINE, images=64, epochs=2, schedule_epochs=4)
+    final, epochs_run = train_rates(COSINE, images=64, epochs=2, schedule_epochs=4)
     assert epochs_run == 2
     starts = {epoch: rate for epoch, batch, rate in trial if batch == 0}
-    assert {e: r for e, b, r in retrain if b == 0} == pytest.approx({0: starts[0], 1: starts[1]})
+    assert {e: r for e, b, r in final if b == 0} == pytest.approx({0: starts[0], 1: starts[1]})
 
 
 def test_cosine_keeps_a_rate_of_zero_at_zero():
@@ -185,12 +185,12 @@ def test_cosine_keeps_a_rate_of_zero_at_zero():
     assert {r for _, _, r in log.rates} == {0.0}
 
 
-@pytest.mark.parametrize("epochs, cosine_epochs, judged_from", [(30, 12, 6), (30, 5, 2), (3, 12, 1)])
-def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, cosine_epochs,
+@pytest.mark.parametrize("epochs, trial_epochs, judged_from", [(30, 12, 6), (30, 5, 2), (3, 12, 1)])
+def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, trial_epochs,
                                                                           judged_from):
     # Not val_loss: under the cosine schedule it rises on an overfitting model while the
     # accuracy still climbs, and stopping on it cut trials before their best epoch.
-    config = Config(patience=5, epochs=epochs, cosine_epochs=cosine_epochs)
+    config = Config(patience=5, epochs=epochs, trial_epochs=trial_epochs)
     assert config.judged_from_epoch == judged_from
     stop = next(c for c in trial_callbacks(config) if isinstance(c, keras.callbacks.EarlyStopping))
     assert (stop.monitor, stop.mode, stop.patience, stop.restore_best_weights) == (

@@ -11,7 +11,7 @@ from fashion_tuning import interrupt
 from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
 
 
-LONG_TRIALS = ("--epochs", 40, "--patience", 40, "--cosine-epochs", 40, "--batch-size", 32)
+LONG_TRIALS = ("--epochs", 40, "--patience", 40, "--trial-epochs", 40, "--batch-size", 32)
 
 
 @pytest.mark.parametrize("signum, code, during, resume", [
@@ -61,26 +61,31 @@ def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
     assert_completed_and_distinct(read_summary(folder), 2)
 
 
-def test_interrupt_during_retrain_then_resume_retrains_only(tiny_data, tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
+def test_a_stop_during_the_final_training_then_resume_runs_only_it(tiny_data, tmp_path, signum,
+                                                                   code):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
-            "--epochs", 60, "--patience", 60, "--cosine-epochs", 60, "--batch-size", 16)
+            "--epochs", 60, "--trial-epochs", 2, "--final-epochs", 60, "--batch-size", 16)
     folder = tmp_path / "random_search"
     proc = start_script("random_search_tuning.py", *args)
     for line in proc.stdout:  # The CLI flushes every line.
-        if "retraining on all" in line:
+        if "final training on all" in line:
             break
-    # At once: building and tracing the retrain model alone takes well over a second.
-    proc.send_signal(signal.SIGINT)
+    # At once: building and tracing the final model alone takes well over a second.
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == code, err[-2000:]
     assert not (folder / "summary.json").exists()
     assert not (folder / "best_model.keras").exists()
+    trial_files = {p: p.read_bytes() for p in folder.glob("trial_*/*")}
     again = start_script("random_search_tuning.py", *args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]
-    assert "Running Trial" not in out and "retraining on all" in out
+    assert "Running Trial" not in out and "final training on all" in out
+    assert {p: p.read_bytes() for p in folder.glob("trial_*/*")} == trial_files
     summary = read_summary(folder)
     assert len(summary["trials"]) == 1 and (folder / "best_model.keras").is_file()
+    assert summary["final_epochs"] == 60
 
 
 def test_a_signal_whose_exception_python_swallowed_still_stops_keras(in_process):

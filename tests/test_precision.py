@@ -60,7 +60,7 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
     code = cli.main("random_search", [str(a) for a in tiny_args(
         tiny_data, tmp_path, "--precision", "mixed_bfloat16", trials=2)])
     assert code == 0
-    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the retrain.
+    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the final training.
     folder = tmp_path / "random_search"
     saved = keras.saving.load_model(folder / "best_model.keras")
     assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"

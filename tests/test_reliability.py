@@ -7,8 +7,11 @@ import shutil
 from pathlib import Path
 
 import keras
+import pytest
 
 from fashion_tuning import cli, folder, hypermodel
+from fashion_tuning.config import Config
+from fashion_tuning.errors import UserError
 from helpers import (assert_completed_and_distinct, read_summary, run_script, tiny_args,
                      write_idx_dir)
 
@@ -39,7 +42,7 @@ def test_finished_search_is_reported_then_extended(tiny_data, tmp_path):
 
     again = run_script("bayesian_tuning.py", *args)
     assert again.returncode == 0
-    assert "The search and the retrain had finished" in again.stdout
+    assert "The search and the final training had finished" in again.stdout
     assert "Running Trial" not in again.stdout and "Epoch 1/" not in again.stdout
     second = json.loads(summary_path.read_text())
     assert second["test_accuracy"] == first["test_accuracy"]
@@ -52,6 +55,34 @@ def test_finished_search_is_reported_then_extended(tiny_data, tmp_path):
     assert [t["trial_id"] for t in extended["trials"]] == ["0", "1", "2"]
     assert extended["trials"][0] == first["trials"][0]
     assert_completed_and_distinct(extended, 3)
+
+
+def test_final_epochs_trains_a_whole_schedule_and_another_value_redoes_only_it(tiny_data,
+                                                                             tmp_path):
+    args = tiny_args(tiny_data, tmp_path, "--trial-epochs", 2, "--patience", 5, trials=2,
+                     epochs=3)
+    first = run_script("random_search_tuning.py", *args, "--final-epochs", 3)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "for 3 epochs of a 3-epoch schedule" in first.stdout
+    assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
+    folder = tmp_path / "random_search"
+    summary = read_summary(folder)
+    assert (summary["trial_epochs"], summary["final_epochs"],
+            summary["final_schedule_epochs"], summary["final_images"]) == (2, 3, 3, 300)
+    assert all(t["epochs_run"] == 2 for t in summary["trials"])
+    assert summary["total_seconds"] == pytest.approx(
+        summary["search_seconds"] + summary["final_seconds"], abs=0.2)
+    assert "3 epochs on 300 images" in first.stdout
+    trials = summary["trials"]
+
+    other = run_script("random_search_tuning.py", *args, "--final-epochs", 2)
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert "Running Trial" not in other.stdout
+    assert "for 2 epochs of a 2-epoch schedule" in other.stdout
+    again = read_summary(folder)
+    assert again["trials"] == trials and again["final_epochs"] == 2
+    same = run_script("random_search_tuning.py", *args, "--final-epochs", 2)
+    assert "The search and the final training had finished" in same.stdout
 
 
 def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(tiny_data, tmp_path):
@@ -115,7 +146,7 @@ def test_nan_trial_is_failed_and_never_best(tiny_data, tmp_path, monkeypatch, in
     assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
 
 
-def test_no_completed_trial_exits_1_without_retrain(tiny_data, tmp_path, monkeypatch, in_process,
+def test_no_completed_trial_exits_1_without_a_final_training(tiny_data, tmp_path, monkeypatch, in_process,
                                                     capsys):
     monkeypatch.setattr(hypermodel, "build_model", exploding(set(range(100))))
     code = cli.main("random_search", [str(a) for a in tiny_args(tiny_data, tmp_path, trials=2)])
@@ -148,3 +179,22 @@ def test_a_folder_from_the_previous_search_space_is_refused_on_resume(tmp_path):
     assert "\n" not in err and "the search space" in err and "--overwrite" in err
     assert "--no-pruning" not in err  # Old folders ran unpruned: that setting matches.
     assert files() == before  # Nothing written, nothing lost.
+
+
+def test_a_folder_that_recorded_cosine_epochs_is_checked_as_trial_epochs(tmp_path):
+    # Folders started before the rename recorded the trial's schedule as cosine_epochs, which
+    # then was capped by --epochs as --trial-epochs is.
+    def record(**config):
+        settings = folder.fixed_settings(Config(**config), [], {"sha256": "x"})
+        settings["cosine_epochs"] = 12
+        del settings["trial_epochs"]
+        (tmp_path / folder.SETTINGS_FILE).write_text(json.dumps(settings))
+
+    record(epochs=3)
+    quick = folder.fixed_settings(Config(epochs=3), [], {"sha256": "x"})
+    folder.check_or_record_settings(tmp_path, quick, overwrite=False)
+    record()
+    with pytest.raises(UserError, match=r"--trial-epochs \(was 12, now 10\)"):
+        folder.check_or_record_settings(
+            tmp_path, folder.fixed_settings(Config(trial_epochs=10), [], {"sha256": "x"}),
+            overwrite=False)

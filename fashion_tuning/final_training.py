@@ -1,0 +1,48 @@
+"""The final training: the best configuration trained afresh on all training images, and the
+model that is evaluated and saved."""
+
+import time
+
+import keras
+import keras_tuner as kt
+
+from fashion_tuning import atomic
+from fashion_tuning.hypermodel import Recipe, TunedCNN
+
+
+def train_configuration(hyperparameters, seed, schedule_epochs, train, batch_size,
+                        precision="float32", recipe=Recipe(), epochs=None, **fit_kwargs):
+    """Train a fresh model of `hyperparameters` on `train` as a trial is trained (`TunedCNN`:
+    seeded with `seed`, a complete schedule over `schedule_epochs`), for `epochs` of them
+    (all by default), with what `recipe` adds. `fit_kwargs` go to `fit`.
+
+    Returns:
+        `(model, history, seconds)`: the trained Keras model, its per-epoch metrics and the
+        training's wall time.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    hp = kt.HyperParameters()
+    hp.values.update(hyperparameters)
+    cnn = TunedCNN(schedule_epochs, precision, recipe)
+    start = time.perf_counter()
+    model = cnn.build(hp)
+    history = cnn.fit(hp, model, *train, epochs=epochs or schedule_epochs,
+                      batch_size=batch_size, **fit_kwargs).history
+    return model, {k: [float(v) for v in vs] for k, vs in history.items()}, \
+        time.perf_counter() - start
+
+
+def save_model(model, path):
+    """Save `model` (a `hypermodel.predictor`) to `path` (a `.keras` file) atomically."""
+    with atomic.replacing(path) as tmp:
+        model.save(tmp)
+
+
+def loads(path):
+    """Whether the model saved at `path` loads (a truncated file does not)."""
+    try:
+        keras.saving.load_model(path)
+    except Exception:  # Keras raises several kinds (ValueError, OSError, BadZipFile, ...).
+        return False
+    return True
