@@ -1,4 +1,5 @@
-"""Compare the two strategies' results: comparison.md, comparison.png and confusion_<strategy>.png.
+"""Compare the two strategies' results: comparison.md, comparison.png, learning_curves.png and
+confusion_<strategy>.png.
 
     python -m fashion_tuning.compare                   # reads results/<strategy>/summary.json
     python -m fashion_tuning.compare --results-dir DIR
@@ -99,6 +100,49 @@ def plot_comparison(summaries, path):
     save_figure(fig, path)
 
 
+def learning_curves(summary):
+    """Per trial with a recorded history, in id order: (trial id, epochs (1-based), per-epoch
+    val_accuracy, how it ended: "best", "completed", "pruned" or "failed")."""
+    curves = []
+    for t in sorted(summary["trials"], key=lambda t: int(t["trial_id"])):
+        scores = (t.get("history") or {}).get("val_accuracy")
+        if scores:
+            kind = "best" if t["trial_id"] == summary["best_trial_id"] else t["status"]
+            curves.append((t["trial_id"], list(range(1, len(scores) + 1)), scores, kind))
+    return curves
+
+
+# How `plot_learning_curves` draws each kind of trial.
+CURVE_STYLES = {"best": {"color": "black", "linewidth": 2.2}, "completed": {"alpha": 0.75},
+                "pruned": {"linestyle": "--", "alpha": 0.75}, "failed": {"linestyle": ":"}}
+
+
+def plot_learning_curves(summaries, path):
+    """Each trial's validation accuracy per epoch, one panel per strategy: the best trial
+    bold, pruned trials dashed with an x where they were stopped."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.6 * len(summaries), 4.2),
+                             sharey=True, squeeze=False)
+    for ax, (strategy, summary) in zip(axes[0], summaries.items()):
+        for trial_id, epochs, scores, kind in learning_curves(summary):
+            line, = ax.plot(epochs, scores, label=f"trial {trial_id} ({kind})",
+                            **CURVE_STYLES.get(kind, {}))
+            if kind == "pruned":
+                ax.plot(epochs[-1], scores[-1], "x", color=line.get_color(), markersize=8)
+        ax.set_title(LABELS[strategy])
+        ax.set_xlabel("epoch of the trial")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7, loc="lower right", ncol=2)
+    axes[0][0].set_ylabel("validation accuracy")
+    fig.suptitle("Every trial's validation accuracy (pruned: dashed, x where it was stopped)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def plot_confusion(summary, path):
     """The test-set confusion matrix of one strategy's final model."""
     import matplotlib.pyplot as plt
@@ -126,9 +170,11 @@ def write_comparison(results_dir):
     summaries = load_summaries(results_dir)
     if not summaries:
         return summaries, []
-    paths = [results_dir / "comparison.md", results_dir / "comparison.png"]
+    paths = [results_dir / "comparison.md", results_dir / "comparison.png",
+             results_dir / "learning_curves.png"]
     atomic.write_text(paths[0], comparison_markdown(summaries))
     plot_comparison(summaries, paths[1])
+    plot_learning_curves(summaries, paths[2])
     for strategy, summary in summaries.items():
         paths.append(results_dir / f"confusion_{strategy}.png")
         plot_confusion(summary, paths[-1])

@@ -27,7 +27,7 @@ def test_markdown_table_has_the_summaries_numbers(tmp_path):
     assert table["Trials run"] == ["3 completed, 1 failed of 4", "2 completed of 2"]
     assert table["Total time"] == ["2 min 26 s", "2 min 26 s"]
     assert "| Ankle boot | 0.590 | 0.590 |" in md
-    for name in ("comparison.png", "confusion_random_search.png",
+    for name in ("comparison.png", "learning_curves.png", "confusion_random_search.png",
                  "confusion_bayesian_optimization.png"):
         width, height = png_size(tmp_path / name)
         assert width >= 500 and height >= 400
@@ -45,3 +45,14 @@ def test_cli_with_one_strategy_says_what_is_missing(tmp_path, capsys):
 def test_cli_with_no_results_exits_2(tmp_path, capsys):
     assert compare.main(["--results-dir", str(tmp_path)]) == 2
     assert "run random_search_tuning.py" in capsys.readouterr().err
+
+
+def test_learning_curves_set_the_best_and_the_pruned_trials_apart():
+    summary = fake_summary("random_search", scores=(0.8, 0.85, None, 0.84))
+    for t, history in zip(summary["trials"], ([0.7, 0.8], [0.8, 0.85], [], [0.84])):
+        t["history"] = {"val_accuracy": history}
+    summary["trials"][3]["status"] = "pruned"
+    curves = compare.learning_curves(summary)
+    assert [(c[0], c[1], c[3]) for c in curves] == [
+        ("0", [1, 2], "completed"), ("1", [1, 2], "best"), ("3", [1], "pruned")]
+    assert compare.CURVE_STYLES["pruned"]["linestyle"] == "--"
