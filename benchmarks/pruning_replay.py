@@ -1,6 +1,8 @@
 """Replay the median stopping rule over recorded runs, for each warm-up and minimum of trials.
 
     python -m benchmarks.pruning_replay docs/results/old-space/float32-unpruned/*/summary.json
+    python -m benchmarks.pruning_replay docs/results/default/*/summary.json \
+        --rank-study docs/results/rank-study/runs.jsonl --horizon 4
 
 Reads the per-epoch validation accuracy that every trial recorded (runs made with
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
@@ -8,12 +10,15 @@ in id order as a search would have, and prints for each setting the share of epo
 search time it keeps and which runs' best trial it would have pruned. This is how config.py's
 PRUNING_MIN_COMPLETED and the warm-up were weighed. A random search draws the same trials
 with or without pruning, so the replay of its unpruned run is what the pruned run does (the
-benchmark's seed 1 at 3 and 3: 66 epochs replayed, 66 run).
+benchmark's seed 1 at 3 and 3: 66 epochs replayed, 66 run). With --rank-study, each trial
+is replayed as the rank study trained its configuration over a HORIZON-epoch schedule, and a
+run's best trial is the best at that horizon.
 """
 
 import json
 import sys
 
+from benchmarks.rank_study import read_lines
 from fashion_tuning.cli import tool_parser
 from fashion_tuning.pruning import median_to_beat
 
@@ -38,13 +43,32 @@ def replay(trials, warmup, min_completed):
             sum(t["seconds"] for t in trials), pruned)
 
 
+def at_horizon(summary, runs, horizon):
+    """`summary` with every trial's history and seconds those of the rank study's training of
+    its configuration at `horizon` epochs (`runs`: the rank study's JSON lines)."""
+    trained = {json.dumps(r["hyperparameters"], sort_keys=True): r for r in runs
+               if r["horizon"] == horizon}
+    trials = []
+    for t in summary["trials"]:
+        run = trained.get(json.dumps(t["hyperparameters"], sort_keys=True))
+        if run:
+            trials.append({**t, "history": run["history"], "seconds": run["seconds"]})
+    best = max(trials, key=lambda t: max(t["history"]["val_accuracy"]))
+    return {**summary, "trials": trials, "best_trial_id": best["trial_id"]}
+
+
 def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("summaries", nargs="+", help="summary.json files of unpruned runs")
     parser.add_argument("--warmups", default="1,2,3,4,5", help="warm-up epochs to try")
     parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
+    parser.add_argument("--rank-study", help="the rank study's JSON lines (benchmarks.rank_study)")
+    parser.add_argument("--horizon", type=int, help="with --rank-study: the schedule length")
     args = parser.parse_args(argv)
     runs = {path: json.load(open(path)) for path in args.summaries}
+    if args.rank_study:
+        trained = read_lines(args.rank_study)
+        runs = {path: at_horizon(summary, trained, args.horizon) for path, summary in runs.items()}
     print("warm-up  min  epochs kept      time kept  best trial pruned in")
     for warmup in map(int, args.warmups.split(",")):
         for min_completed in map(int, args.min_completed.split(",")):

@@ -61,3 +61,22 @@ def test_pruning_replay_prunes_what_the_rule_would_and_counts_epochs_and_seconds
     assert (kept_s, total_s) == (10 + 30 + 30 + 15, 115)
     assert replay(trials, warmup=1, min_completed=3)[4] == []  # Only 2 completed before it.
     assert replay(trials, warmup=2, min_completed=2)[4] == []  # Epoch 2: 0.9 above 0.7.
+
+
+def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
+    from benchmarks.pruning_replay import at_horizon
+
+    hps = [{"units": 64}, {"units": 96}]
+    summary = {"best_trial_id": "0", "trials": [
+        {"trial_id": str(i), "hyperparameters": h, "history": {"val_accuracy": [0.1] * 12},
+         "seconds": 120.0} for i, h in enumerate(hps)]}
+    runs = [{"hyperparameters": hps[0], "horizon": 3, "history": {"val_accuracy": [.5, .6, .7]},
+             "seconds": 30.0},
+            {"hyperparameters": hps[1], "horizon": 3, "history": {"val_accuracy": [.6, .7, .8]},
+             "seconds": 33.0},
+            {"hyperparameters": hps[1], "horizon": 4, "history": {"val_accuracy": [.9] * 4},
+             "seconds": 44.0}]
+    short = at_horizon(summary, runs, 3)
+    assert [(t["history"]["val_accuracy"][-1], t["seconds"]) for t in short["trials"]] == [
+        (0.7, 30.0), (0.8, 33.0)]
+    assert short["best_trial_id"] == "1"  # The best at that horizon.
