@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from fashion_tuning import folder as results_folder
 from fashion_tuning.config import Config, fields_for, flag_name, quick_preset
 from fashion_tuning.data import SOURCE_ORDER
 from fashion_tuning.errors import DiskFull, NoCompletedTrial, UserError, disk_full
+from fashion_tuning.results import utc_now
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
 EXIT_USAGE = 2
@@ -121,7 +123,7 @@ def resume_line(folder, max_trials):
             "(--overwrite starts afresh)")
 
 
-def tune_in_folder(strategy, config, folder, start):
+def tune_in_folder(strategy, config, folder, start, invocation):
     """Check the folder, load the data, search, train the final model, report. Raises on user
     errors.
 
@@ -159,7 +161,7 @@ def tune_in_folder(strategy, config, folder, start):
             print(resume_line(folder, config.max_trials))
         else:
             print(f"Starting a new search in {folder}")
-        result = pipeline.tune_and_evaluate(strategy, config, dataset, folder)
+        result = pipeline.tune_and_evaluate(strategy, config, dataset, folder, invocation)
         if result is None:
             print(f"{distributed.tuner_id()}: no trials left; the chief trains the final model and reports")
             return
@@ -172,15 +174,17 @@ def main(strategy, argv=None, description=""):
     """Run one strategy end to end. Returns the process exit code."""
     config = parse_config(strategy, argv, description)
     start = time.perf_counter()
+    arguments = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    invocation = {"started_at": utc_now(), "command_line": shlex.join(sys.argv),
+                  "arguments": arguments}
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
     interrupt.install()
     folder = config.strategy_folder(strategy)
     try:
         if config.workers and distributed.role() == "single":
-            return distributed.launch(strategy, sys.argv[1:] if argv is None else argv,
-                                      config.workers)
-        tune_in_folder(strategy, config, folder, start)
+            return distributed.launch(strategy, arguments, config.workers)
+        tune_in_folder(strategy, config, folder, start, invocation)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

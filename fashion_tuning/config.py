@@ -143,6 +143,16 @@ class Config:
         digest = hashlib.sha256(f"fashion-tuning oracle seed {self.seed}".encode()).digest()
         return 1 + int.from_bytes(digest[:8], "big") % ORACLE_SEEDS
 
+    def rule_constants(self):
+        """The settings of pruning and early stopping that no flag sets."""
+        return {"pruning_min_completed": PRUNING_MIN_COMPLETED,
+                "judged_from_epoch": self.judged_from_epoch}
+
+    def settings(self):
+        """Every setting of the run, by the names of its flags (fields), and the rule's
+        constants."""
+        return {**dataclasses.asdict(self), **self.rule_constants()}
+
     @property
     def time_budget_seconds(self):
         return None if self.time_budget is None else self.time_budget * 60

@@ -2,6 +2,7 @@
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import keras
@@ -22,6 +23,26 @@ def versions():
         "keras_tuner": kt.__version__,
         "numpy": np.__version__,
     }
+
+
+def code_version():
+    """The code that ran: the git commit and whether tracked files had changed, when this
+    package runs from its own git checkout; the package version otherwise."""
+    import fashion_tuning
+
+    root = Path(fashion_tuning.__file__).resolve().parents[1]
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=20, check=True).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() == root:
+            return {"git_commit": git("rev-parse", "HEAD"),
+                    "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        pass  # No git, or not a checkout.
+    return {"package_version": fashion_tuning.__version__}
 
 
 def cpuinfo(key):

@@ -95,6 +95,7 @@ def fixed_settings(config, search_space, data_fingerprint):
     """The settings a resumed search must share with the one that started the folder."""
     fixed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
              if f.metadata.get("fixed_on_resume")}
+    fixed.update(config.rule_constants())
     # Through JSON, so that it compares equal to what a earlier run recorded.
     return json.loads(json.dumps({**fixed, "search_space": search_space,
                                   "data": data_fingerprint}))
@@ -139,6 +140,11 @@ def recorded_oracle_seed(folder):
         return None
 
 
+# Recorded settings that no flag sets, as a refusal names them.
+NOT_FLAGS = {"data": "the data", "pruning_min_completed": "the completed trials pruning waits for",
+             "judged_from_epoch": "the first epoch at which trials are judged"}
+
+
 def _describe(key, value):
     """A recorded setting as a person reads it."""
     if key == "data" and isinstance(value, dict):
@@ -165,7 +171,7 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
         if changed:
             flags = ", ".join(
                 "the search space" if k == "search_space" else
-                f"{'the data' if k == 'data' else flag_name(k)} (was "
+                f"{NOT_FLAGS.get(k) or flag_name(k)} (was "
                 f"{_describe(k, recorded[k])}, now {_describe(k, settings.get(k))})"
                 for k in changed)
             raise UserError(f"{folder} holds a search with other settings: {flags}; "

@@ -15,7 +15,7 @@ from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_
                                     trial_records)
 
 
-def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
+def tune_and_evaluate(strategy, config: Config, dataset, folder, invocation, log=print):
     """Search, train the best configuration on all training images, evaluate it; write the
     model; return a `RunResult` (None in a distributed worker, which only runs trials).
 
@@ -24,6 +24,8 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         config: the run's settings.
         dataset: a validated `data.Dataset`.
         folder: the strategy's results folder, `RESULTS_DIR/<strategy>`.
+        invocation: how this run was started, for the summary: `started_at`, `command_line`,
+            `arguments`.
         log: where progress lines go.
     """
     precision = environment.resolve_precision(config.precision)
@@ -108,4 +110,8 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, log=print):
         pruning=not config.no_pruning,
         time_budget_minutes=config.time_budget,
         stopped_by_budget=stopped_by_budget,
+        code_version=environment.code_version(),
+        **invocation,
+        finished_at=results.utc_now(),
+        settings=config.settings(),
     )

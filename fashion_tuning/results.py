@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fashion_tuning import atomic
@@ -82,6 +83,14 @@ class RunResult:
     pruning: bool = True
     time_budget_minutes: float = None
     stopped_by_budget: bool = False
+    # Provenance: the code (`environment.code_version`), this invocation's start and end
+    # (ISO 8601, UTC), how it was started, and every setting by its flag's name.
+    code_version: dict = field(default_factory=dict)
+    started_at: str = None
+    finished_at: str = None
+    command_line: str = None
+    arguments: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
 
     def to_dict(self):
         return asdict(self)
@@ -94,6 +103,11 @@ FINAL_FIELDS = (*FINAL_PLAN, "final_images", "test_loss", "test_accuracy",
                 "per_class_accuracy", "confusion_matrix", "final_seconds")
 # Names that summaries of earlier versions used.
 OLD_NAMES = {"retrain_epochs": "final_epochs", "retrain_seconds": "final_seconds"}
+
+
+def utc_now():
+    """The time now, ISO 8601 in UTC, to the second, as summaries record times."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def read_json(path):

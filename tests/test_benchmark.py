@@ -80,3 +80,4 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
     assert [(t["history"]["val_accuracy"][-1], t["seconds"]) for t in short["trials"]] == [
         (0.7, 30.0), (0.8, 33.0)]
     assert short["best_trial_id"] == "1"  # The best at that horizon.
+

@@ -1,6 +1,9 @@
 """Each script, run as a user would on tiny generated data, and on real data when installed."""
 
 import csv
+import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -64,6 +67,26 @@ def test_summary_json_has_every_field(tiny_run):
     # The precision is recorded as the Keras policy it resolved to on this machine.
     assert summary["precision"] == resolve_precision(Config().precision)
     assert f"Precision: {summary['precision']}" in proc.stdout
+
+
+def test_summary_says_where_it_came_from(tiny_run):
+    strategy, _, folder, _, args = tiny_run
+    summary = read_summary(folder)
+    version = summary["code_version"]
+    assert len(version.get("git_commit", "")) == 40 or version.get("package_version")
+    started, finished = (datetime.fromisoformat(summary[k]) for k in ("started_at", "finished_at"))
+    assert started.utcoffset() == finished.utcoffset() == timedelta(0)
+    assert started <= finished <= datetime.now(timezone.utc)
+    assert SCRIPTS[strategy] in summary["command_line"]
+    assert summary["arguments"] == [str(a) for a in args]
+    settings = summary["settings"]
+    assert set(settings) == {f.name for f in dataclasses.fields(Config)} | {
+        "pruning_min_completed", "judged_from_epoch"}
+    assert (settings["max_trials"], settings["trial_epochs"], settings["no_pruning"]) == (
+        2, 2, False)
+    recorded = json.loads((folder / "settings.json").read_text())
+    assert recorded["pruning_min_completed"] == settings["pruning_min_completed"] == 5
+    assert recorded["judged_from_epoch"] == settings["judged_from_epoch"] == 1
 
 
 def test_trials_csv_has_one_row_per_trial(tiny_run):

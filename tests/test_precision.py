@@ -1,4 +1,5 @@
-"""--precision: what `auto` picks, and that the policy reaches every model, saved ones too."""
+"""--precision: what `auto` picks, and that the policy reaches every model, saved ones too;
+the code version a summary records."""
 
 import keras
 import numpy as np
@@ -69,3 +70,15 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
     assert summary["precision"] == "mixed_bfloat16"
     assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
+
+
+def test_code_version_is_the_package_version_outside_a_git_checkout(monkeypatch):
+    import subprocess as sp
+
+    import fashion_tuning
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(sp, "run", no_git)
+    assert environment.code_version() == {"package_version": fashion_tuning.__version__}
