@@ -87,7 +87,8 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
         import keras_tuner as kt
 
         tuner = TrialRunner(
-            seed=1, warmup=config.judged_from_epoch, last_epoch=config.trial_epochs,
+            seed=1, judged_from_epoch=config.judged_from_epoch,
+            trial_epochs=config.trial_epochs,
             oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
                                                  seed=1),
             hypermodel=lambda hp: make_cnn(precision=precision),

@@ -1,4 +1,5 @@
-"""Replay the median stopping rule over recorded runs, for each warm-up and minimum of trials.
+"""Replay the median stopping rule over recorded runs, for each first judged epoch and minimum
+of completed trials.
 
     python -m benchmarks.pruning_replay docs/results/old-space/float32-unpruned/*/summary.json
     python -m benchmarks.pruning_replay docs/results/default/*/summary.json \
@@ -8,7 +9,7 @@ Reads the per-epoch validation accuracy that every trial recorded (runs made wit
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
 in id order as a search would have, and prints for each setting the share of epochs and of
 search time it keeps and which runs' best trial it would have pruned. This is how config.py's
-PRUNING_MIN_COMPLETED and the warm-up were weighed. A random search draws the same trials
+PRUNING_MIN_COMPLETED and the first judged epoch were weighed. A random search draws the same trials
 with or without pruning, so the replay of its unpruned run is what the pruned run does (the
 benchmark's seed 1 at 3 and 3: 66 epochs replayed, 66 run). With --rank-study, each trial
 is replayed as the rank study trained its configuration over a HORIZON-epoch schedule, and a
@@ -23,7 +24,7 @@ from fashion_tuning.cli import tool_parser
 from fashion_tuning.pruning import median_to_beat
 
 
-def replay(trials, warmup, min_completed):
+def replay(trials, judged_from_epoch, min_completed):
     """(epochs run with pruning, epochs run without, seconds run with pruning, seconds run
     without, ids of the trials it prunes). A trial's seconds are spread evenly over its epochs."""
     completed, kept, kept_s, pruned = [], 0, 0.0, []
@@ -31,7 +32,8 @@ def replay(trials, warmup, min_completed):
         scores = t["history"]["val_accuracy"]
         # Never at a trial's last epoch, where stopping saves nothing (MedianStopping's rule).
         stop = next((e for e in range(1, len(scores))
-                     if median_to_beat(scores[:e], completed, warmup, min_completed)), None)
+                     if median_to_beat(scores[:e], completed, judged_from_epoch, min_completed)),
+                    None)
         if stop:
             pruned.append(t["trial_id"])
         else:
@@ -60,7 +62,8 @@ def at_horizon(summary, runs, horizon):
 def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("summaries", nargs="+", help="summary.json files of unpruned runs")
-    parser.add_argument("--warmups", default="1,2,3,4,5", help="warm-up epochs to try")
+    parser.add_argument("--judged-from-epochs", default="1,2,3,4,5",
+                        help="first judged epochs to try")
     parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
     parser.add_argument("--rank-study", help="the rank study's JSON lines (benchmarks.rank_study)")
     parser.add_argument("--horizon", type=int, help="with --rank-study: the schedule length")
@@ -69,19 +72,19 @@ def main(argv=None):
     if args.rank_study:
         trained = read_lines(args.rank_study)
         runs = {path: at_horizon(summary, trained, args.horizon) for path, summary in runs.items()}
-    print("warm-up  min  epochs kept      time kept  best trial pruned in")
-    for warmup in map(int, args.warmups.split(",")):
+    print("judged from  min  epochs kept      time kept  best trial pruned in")
+    for judged_from_epoch in map(int, args.judged_from_epochs.split(",")):
         for min_completed in map(int, args.min_completed.split(",")):
             kept = total = kept_s = total_s = 0
             lost = []
             for path, summary in runs.items():
                 trials = [t for t in summary["trials"] if t["history"].get("val_accuracy")]
-                k, n, k_s, n_s, pruned = replay(trials, warmup, min_completed)
+                k, n, k_s, n_s, pruned = replay(trials, judged_from_epoch, min_completed)
                 kept, total, kept_s, total_s = kept + k, total + n, kept_s + k_s, total_s + n_s
                 if summary["best_trial_id"] in pruned:
                     lost.append(path)
-            print(f"{warmup:7d}  {min_completed:3d}  {kept:4d}/{total} {kept / total:5.0%}  "
-                  f"{kept_s / total_s:9.0%}  {', '.join(lost) or '-'}")
+            print(f"{judged_from_epoch:11d}  {min_completed:3d}  {kept:4d}/{total} "
+                  f"{kept / total:5.0%}  {kept_s / total_s:9.0%}  {', '.join(lost) or '-'}")
     return 0
 
 

@@ -61,16 +61,20 @@ def make_parser(strategy, description):
                              "existing results folder resumes the search."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # default=None everywhere, so that --quick can tell "not given" from "given".
     for f in fields_for(strategy):
         flag = flag_name(f.name)
         if f.type is bool:
             preset = quick_preset(strategy) if f.name == "quick" else {}
             extra = "".join(f" {flag_name(k)} {v}" for k, v in preset.items())
-            parser.add_argument(flag, action="store_true", help=f.metadata["help"] + extra)
+            # A switch that is on by default also gets its --no- form.
+            action = argparse.BooleanOptionalAction if f.default else "store_true"
+            parser.add_argument(flag, action=action, default=None,
+                                help=f.metadata["help"] + extra
+                                + (" (default: on)" if f.default else ""))
             continue
-        # default=None so that --quick can tell "not given" from "given".
         parser.add_argument(flag, type=_typed(f.type), choices=f.metadata.get("choices"),
-                            default=None, metavar=f.name.upper(),
+                            default=None, metavar=f.metadata.get("metavar"),
                             help=f.metadata["help"] + (f" (default: {f.default})"
                                                        if f.default is not None else ""))
     return parser
@@ -80,7 +84,7 @@ def parse_config(strategy, argv, description=""):
     """Parse `argv` into a validated `Config`; bad values exit 2 with one line."""
     parser = make_parser(strategy, description)
     args = vars(parser.parse_args(argv))
-    given = {k: v for k, v in args.items() if v is not None and v is not False}
+    given = {k: v for k, v in args.items() if v is not None}
     preset = quick_preset(strategy) if given.get("quick") else {}
     try:
         return Config(**{**preset, **given})

@@ -52,19 +52,24 @@ class Config:
     """Settings of one run. Field names become `--kebab-case` flags."""
 
     # The reference setup: 10 trials, <= 30 epochs, batch 128, early stopping.
-    max_trials: int = _flag("number of hyperparameter sets to try", 10)
-    epochs: int = _fixed("maximum epochs per trial; early stopping usually ends sooner", 30)
-    batch_size: int = _fixed("mini-batch size of the trials and the final training", 128)
-    patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy", 3)
+    max_trials: int = _flag("number of hyperparameter sets to try", 10, metavar="N")
+    epochs: int = _fixed("at most N epochs for a trial and for the final training", 30,
+                         metavar="N")
+    batch_size: int = _fixed("mini-batch size of the trials and the final training", 128,
+                             metavar="N")
+    patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy", 3,
+                           metavar="N")
     seed: int = _fixed("seeds the split, each trial's weights and the tuner's draws; any two "
                        "seeds draw unrelated trials, and both scripts with one seed share "
-                       "their random first trials", 42)
+                       "their random first trials", 42, metavar="N")
     data_dir: str = _flag("folder with the four Fashion-MNIST IDX files "
-                          "(default: $FASHION_MNIST_DIR, then the search order below)", None)
-    results_dir: str = _flag("results go to RESULTS_DIR/<strategy>/", "results")
-    val_fraction: float = _fixed("share of the training images held out for validation", 0.2)
+                          "(default: $FASHION_MNIST_DIR, then the search order below)", None,
+                          metavar="DIR")
+    results_dir: str = _flag("results go to DIR/<strategy>/", "results", metavar="DIR")
+    val_fraction: float = _fixed("share F of the training images held out for validation", 0.2,
+                                 metavar="F")
     train_limit: int = _fixed("use only N of the 60,000 training images (stratified), "
-                             "for quick runs", None)
+                             "for quick runs", None, metavar="N")
     overwrite: bool = _flag("delete earlier results of this strategy and start afresh "
                             "(default: resume)", False)
     quick: bool = _flag("preset for a short run on real data (explicit flags win):", False)
@@ -72,28 +77,31 @@ class Config:
                            "instructions, else float32; mixed_float16 suits GPUs", "float32",
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     tensorboard_dir: str = _flag("also write per-trial TensorBoard logs with KerasTuner's "
-                                 "HParams data here", None)
+                                 "HParams data to DIR", None, metavar="DIR")
     workers: int = _flag("run a chief and N worker processes on this machine (KerasTuner's "
                          "distributed mode on loopback); the CPU threads are split between them",
-                         None)
-    no_pruning: bool = _fixed(
-        "run every trial until early stopping or the end of its schedule (default: median "
-        f"stopping: from half the cosine schedule on, once {PRUNING_MIN_COMPLETED} trials have "
-        "completed, a trial whose best val_accuracy so far is below the completed trials' "
-        "median at that epoch is stopped and recorded as pruned)", False)
+                         None, metavar="N")
+    pruning: bool = _fixed(
+        "median stopping: from half a trial's schedule on, once "
+        f"{PRUNING_MIN_COMPLETED} trials have completed, a trial whose best val_accuracy so far "
+        "is below the completed trials' median at that epoch is stopped and recorded as "
+        "pruned; --no-pruning runs every trial until early stopping or the end of its "
+        "schedule", True)
     time_budget: float = _flag("start no new trial once the search time recorded in the results "
                                "folder plus the mean trial time would pass MINUTES; the final "
-                               "training still runs (default: none)", None)
-    trial_epochs: int = _fixed("every trial trains a complete schedule over this many epochs "
-                               "(at most --epochs): its learning rate decays to zero along a "
-                               "half cosine, and the trial ends there", 12)
+                               "training still runs (default: none)", None, metavar="MINUTES")
+    trial_epochs: int = _fixed("every trial trains a complete schedule over N epochs (at most "
+                               "--epochs): its learning rate decays to zero along a half "
+                               "cosine, and the trial ends there", 12, metavar="N")
     final_epochs: int = _flag("the final model trains on all training images over a complete "
                               "schedule of N epochs, at most --epochs (default: for the best "
                               "trial's best epoch on the trial's schedule); another N on a "
-                              "finished search redoes only the final training", None)
-    initial_points: int = _fixed("random trials before the Gaussian process takes over "
+                              "finished search redoes only the final training", None,
+                              metavar="N")
+    initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
-                                "leave all 10 trials random)", 3, strategies=("bayesian_optimization",),
+                                "leave all 10 trials random)", 3, metavar="N",
+                                strategies=("bayesian_optimization",),
                                 oracle_arg="num_initial_points")
 
     def __post_init__(self):

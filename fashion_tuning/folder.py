@@ -19,12 +19,14 @@ SETTINGS_FILE = "settings.json"
 ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state and the trials it started.
 TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "status"}  # What KerasTuner reloads.
 # What a folder recorded before a setting existed ran as: the value that old code behaved as.
-BEFORE_RECORDED = {"no_pruning": True}
+BEFORE_RECORDED = {"pruning": False}
 
 
 def _in_todays_names(recorded):
     """A settings record with the names of today's flags: `cosine_epochs`, capped by `epochs`
-    as it was, is `trial_epochs`."""
+    as it was, is `trial_epochs`, and `no_pruning` the opposite of `pruning`."""
+    if "no_pruning" in recorded:
+        recorded["pruning"] = not recorded.pop("no_pruning")
     if "cosine_epochs" in recorded:
         recorded["trial_epochs"] = min(recorded.pop("cosine_epochs"), recorded.get("epochs"))
     return recorded

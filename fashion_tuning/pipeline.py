@@ -107,7 +107,7 @@ def tune_and_evaluate(strategy, config: Config, dataset, folder, invocation, log
         machine=environment.machine(),
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
-        pruning=not config.no_pruning,
+        pruning=config.pruning,
         time_budget_minutes=config.time_budget,
         stopped_by_budget=stopped_by_budget,
         code_version=environment.code_version(),

@@ -27,10 +27,13 @@ def strategy_argv(strategy, passthrough):
     argv = []
     for f in fields_for(strategy):
         value = given.get(f.name)
-        if value is None or value is False:
+        if value is None:
             continue
         flag = flag_name(f.name)
-        argv += [flag] if value is True else [flag, str(value)]
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        else:
+            argv += [flag, str(value)]
     return argv
 
 

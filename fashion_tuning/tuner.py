@@ -15,23 +15,26 @@ from fashion_tuning.errors import DiskFull, disk_full
 
 
 class TrialRunner(kt.Tuner):
-    """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch `warmup` to
-    before `last_epoch` (unless `pruning` is False), records its outcome, timing and history in
-    `run.json`, fails trials whose loss is not finite, and prints a progress line after each
-    trial (`progress.progress_line`, which `final_epochs` and `final_images_ratio` are for)."""
+    """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch
+    `judged_from_epoch` to before its last, `trial_epochs` (unless `pruning` is False), records
+    its outcome, timing and history in `run.json`, fails trials whose loss is not finite, and
+    prints a progress line after each trial (`progress.progress_line`, which `final_epochs`
+    and `final_images_ratio` are for)."""
 
-    def __init__(self, seed, warmup, last_epoch, pruning=True, time_budget_s=None,
+    def __init__(self, seed, judged_from_epoch, trial_epochs, pruning=True, time_budget_s=None,
                  final_epochs=None, final_images_ratio=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.seed, self.warmup, self.last_epoch = seed, warmup, last_epoch
-        self.pruning, self.time_budget_s = pruning, time_budget_s
+        self.seed, self.pruning = seed, pruning
+        self.judged_from_epoch, self.trial_epochs = judged_from_epoch, trial_epochs
+        self.time_budget_s = time_budget_s
         self.final_epochs, self.final_images_ratio = final_epochs, final_images_ratio
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
         # Seed per trial so a resumed search re-runs a trial exactly as before.
         keras.utils.set_random_seed(self.seed + int(trial.trial_id))
-        stopper = pruning.MedianStopping(self.project_dir, self.warmup, self.last_epoch,
+        stopper = pruning.MedianStopping(self.project_dir, self.judged_from_epoch,
+                                         self.trial_epochs,
                                          pruning.MIN_COMPLETED) if self.pruning else None
         if stopper:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
@@ -132,9 +135,9 @@ def make_tuner(strategy, config, folder, hypermodel):
     builds and trains each trial's model."""
     return TrialRunner(
         seed=config.seed,
-        warmup=config.judged_from_epoch,
-        last_epoch=config.trial_epochs,
-        pruning=not config.no_pruning,
+        judged_from_epoch=config.judged_from_epoch,
+        trial_epochs=config.trial_epochs,
+        pruning=config.pruning,
         time_budget_s=config.time_budget_seconds,
         final_epochs=config.final_epochs,
         final_images_ratio=1 / (1 - config.val_fraction),  # All training images, not 1 - f.

@@ -55,12 +55,12 @@ def test_pruning_replay_prunes_what_the_rule_would_and_counts_epochs_and_seconds
               trial(2, [0.4, 0.9, 0.9, 0.9], 40),
               # Never below it before its last epoch; pruning stops no trial at its last epoch.
               trial(3, [0.6, 0.7, 0.1], 15)]
-    kept, total, kept_s, total_s, pruned = replay(trials, warmup=1, min_completed=2)
+    kept, total, kept_s, total_s, pruned = replay(trials, judged_from_epoch=1, min_completed=2)
     assert pruned == ["2"]
     assert (kept, total) == (1 + 3 + 3 + 3, 13)
     assert (kept_s, total_s) == (10 + 30 + 30 + 15, 115)
-    assert replay(trials, warmup=1, min_completed=3)[4] == []  # Only 2 completed before it.
-    assert replay(trials, warmup=2, min_completed=2)[4] == []  # Epoch 2: 0.9 above 0.7.
+    assert replay(trials, judged_from_epoch=1, min_completed=3)[4] == []  # Only 2 completed before it.
+    assert replay(trials, judged_from_epoch=2, min_completed=2)[4] == []  # Epoch 2: 0.9 above 0.7.
 
 
 def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():

@@ -82,8 +82,8 @@ def test_summary_says_where_it_came_from(tiny_run):
     settings = summary["settings"]
     assert set(settings) == {f.name for f in dataclasses.fields(Config)} | {
         "pruning_min_completed", "judged_from_epoch"}
-    assert (settings["max_trials"], settings["trial_epochs"], settings["no_pruning"]) == (
-        2, 2, False)
+    assert (settings["max_trials"], settings["trial_epochs"], settings["pruning"]) == (
+        2, 2, True)
     recorded = json.loads((folder / "settings.json").read_text())
     assert recorded["pruning_min_completed"] == settings["pruning_min_completed"] == 5
     assert recorded["judged_from_epoch"] == settings["judged_from_epoch"] == 1

@@ -14,20 +14,20 @@ from helpers import read_summary, tiny_args
 def test_rule_waits_for_warmup_and_completed_trials_then_compares_best_so_far():
     completed = [[0.5, 0.7, 0.8], [0.6, 0.65, 0.9], [0.4, 0.8, 0.85]]
     # At epoch 2 the completed trials' best so far are 0.7, 0.65, 0.8: median 0.7.
-    assert pruning.median_to_beat([0.3, 0.69], completed, warmup=2, min_completed=3) == 0.7
-    assert pruning.median_to_beat([0.3, 0.70], completed, warmup=2, min_completed=3) is None
-    assert pruning.median_to_beat([0.72, 0.3], completed, warmup=2, min_completed=3) is None
-    assert pruning.median_to_beat([0.3], completed, warmup=2, min_completed=3) is None
-    assert pruning.median_to_beat([0.3, 0.3], completed[:2], warmup=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.3, 0.69], completed, judged_from_epoch=2, min_completed=3) == 0.7
+    assert pruning.median_to_beat([0.3, 0.70], completed, judged_from_epoch=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.72, 0.3], completed, judged_from_epoch=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.3], completed, judged_from_epoch=2, min_completed=3) is None
+    assert pruning.median_to_beat([0.3, 0.3], completed[:2], judged_from_epoch=2, min_completed=3) is None
     # A completed trial shorter than the epoch counts with its best over all its epochs.
-    assert pruning.median_to_beat([0.1] * 5, completed, warmup=2, min_completed=3) == 0.85
+    assert pruning.median_to_beat([0.1] * 5, completed, judged_from_epoch=2, min_completed=3) == 0.85
 
 
-@pytest.mark.parametrize("last_epoch, pruned_at", [(4, 3), (3, None)])
-def test_a_trial_is_not_pruned_at_the_last_epoch_of_its_schedule(monkeypatch, last_epoch,
+@pytest.mark.parametrize("trial_epochs, pruned_at", [(4, 3), (3, None)])
+def test_a_trial_is_not_pruned_at_the_last_epoch_of_its_schedule(monkeypatch, trial_epochs,
                                                                   pruned_at):
     monkeypatch.setattr(pruning, "completed_histories", lambda folder: [[0.9] * 4] * 5)
-    stopper = pruning.MedianStopping("unused", warmup=3, last_epoch=last_epoch, min_completed=5)
+    stopper = pruning.MedianStopping("unused", judged_from_epoch=3, trial_epochs=trial_epochs, min_completed=5)
     model = keras.Sequential()
     model.stop_training = False
     stopper.set_model(model)

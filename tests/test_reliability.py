@@ -187,6 +187,7 @@ def test_a_folder_that_recorded_cosine_epochs_is_checked_as_trial_epochs(tmp_pat
     def record(**config):
         settings = folder.fixed_settings(Config(**config), [], {"sha256": "x"})
         settings["cosine_epochs"] = 12
+        settings["no_pruning"] = not settings.pop("pruning")
         del settings["trial_epochs"]
         (tmp_path / folder.SETTINGS_FILE).write_text(json.dumps(settings))
 
