@@ -24,11 +24,8 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
 
 
 # Median stopping (pruning.py) judges a trial once this many trials have completed, and, like
-# early stopping, only from half its cosine schedule on (`Config.judged_from_epoch`). Earlier
-# and with fewer completed trials it cut more time and lost results (README "Pruning on
-# against off"): from epoch 3 with 3 trials the benchmark lost the best trial of 2 seeds of 3;
-# from epoch 4 with 3 trials, a full Bayesian run pruned all 7 trials of its Gaussian process
-# at epoch 4, one a near copy of the best, against a median that 3 trials had fixed.
+# early stopping, only from half its schedule on (`Config.judged_from_epoch`): with fewer, the
+# median is set by too few trials and cuts good ones (measurements: docs/results/benchmark/).
 PRUNING_MIN_COMPLETED = 5
 
 # KerasTuner's oracle seeds lie in [1, ORACLE_SEEDS]: within numpy's RandomState and
@@ -132,11 +129,9 @@ class Config:
     @property
     def judged_from_epoch(self):
         """The first epoch (1-based) at which pruning and early stopping judge a trial: half
-        its schedule (6 of 12 by default). BatchNorm trials under the cosine schedule start
-        slowly and dip or stall at epochs 3-7 while the rate is high, then climb through the
-        last epochs (docs/results/space-probe): judged at epoch 3, a full Bayesian run pruned
-        the trunk that led every probe, and early stopping on epochs 4-7 cut trials 2 points
-        short of their end."""
+        its schedule. BatchNorm trials under the cosine schedule stall while the rate is high
+        and climb through the last, low-rate epochs, so earlier judgements cut trials that end
+        best (docs/results/space-probe/, docs/results/benchmark/)."""
         return max(1, self.trial_epochs // 2)
 
     @property

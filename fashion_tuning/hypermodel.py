@@ -120,8 +120,8 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
         x = layers.RandomTranslation(shift / IMAGE_SIZE, shift / IMAGE_SIZE, fill_mode="constant",
                                      interpolation="nearest", dtype=policy)(x)
     # Two stages of same-padded 3x3 convs, each ending in a 2x2 max-pool that halves the
-    # resolution (28 -> 14 -> 7). A third stage, down to 3x3 (the trunk before the search
-    # space had one), scored the same with one conv per stage and lower with two.
+    # resolution (28 -> 14 -> 7); a third stage, down to 3x3, scored no higher
+    # (docs/results/space-probe/).
     for width, convs in zip((filters, 2 * filters), stage_convs, strict=True):
         for _ in range(convs):
             x = layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
@@ -207,8 +207,7 @@ def build_model(hp, precision="float32", recipe=Recipe()):
             # Depth of the 14x14 stage: a second conv there sees 5x5 patterns of the first
             # stage's features before the last pool (+0.6 points at width 32, 1.9x the cost
             # per image). The first stage keeps one conv: a second one at 28x28 added 0.4
-            # points for 1.5x the cost again, which put a full default run well past half an
-            # hour.
+            # points for 1.5x the cost again (docs/results/space-probe/).
             stage2_convs=hp.Choice("stage2_convs", [1, 2]),
             first_stage_convs=recipe.first_stage_convs),
         batch_norm=True,
@@ -223,9 +222,9 @@ class TunedCNN(kt.HyperModel):
     `build` and `fit`, with its own schedule length and recipe.
 
     Args:
-        schedule_epochs: the schedule decays to zero over this many epochs, and a trial ends
-            there (+0.6 points of val accuracy over a constant rate on the old trunk at 12
-            epochs, at no cost per epoch).
+        schedule_epochs: the schedule decays to zero over this many epochs, and training
+            ends there (+0.6 points of val accuracy over a constant rate at 12 epochs, at no
+            cost per epoch: docs/results/space-probe/).
         precision: the dtype policy of the layers.
         recipe: what the training adds (`Recipe`; none for trials).
     """
