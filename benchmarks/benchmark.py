@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fashion_tuning.cli import tool_parser
+from fashion_tuning.flags import tool_parser
 from fashion_tuning.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]

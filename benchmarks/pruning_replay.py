@@ -20,7 +20,7 @@ import json
 import sys
 
 from benchmarks.rank_study import read_lines
-from fashion_tuning.cli import tool_parser
+from fashion_tuning.flags import tool_parser
 from fashion_tuning.pruning import median_to_beat
 
 

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from fashion_tuning.cli import tool_parser
+from fashion_tuning.flags import tool_parser
 
 
 def configurations(summaries):

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.rank_study import append_line, read_lines, split_of, train, write_report
-from fashion_tuning.cli import tool_parser
+from fashion_tuning.flags import tool_parser
 
 # The candidates: each a `Recipe`'s arguments. "base" adds nothing; "wide" is the trunk the
 # space probe liked best (two convs at 28x28 as well).

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from fashion_tuning import atomic
-from fashion_tuning.cli import tool_parser
+from fashion_tuning.flags import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError

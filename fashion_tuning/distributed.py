@@ -29,6 +29,11 @@ def tuner_id():
     return os.environ.get(TUNER_ID, "tuner0")
 
 
+def chief_address():
+    """Where a worker finds the chief's oracle: "IP:PORT"."""
+    return f"{os.environ[ORACLE_IP]}:{os.environ[ORACLE_PORT]}"
+
+
 def free_port():
     """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as s:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_tuning import atomic, cli
+from fashion_tuning import atomic, cli, flags
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.report import save_figure
@@ -23,7 +23,7 @@ from fashion_tuning.report import save_figure
 
 def strategy_argv(strategy, passthrough):
     """`passthrough` (flags of the Bayesian script, the superset) minus what `strategy` lacks."""
-    given = vars(cli.make_parser("bayesian_optimization", "").parse_args(passthrough))
+    given = vars(flags.make_parser("bayesian_optimization", "").parse_args(passthrough))
     argv = []
     for f in fields_for(strategy):
         value = given.get(f.name)
@@ -142,7 +142,7 @@ def plot_study(study, path):
 
 
 def main(argv=None):
-    parser = cli.tool_parser(__doc__)
+    parser = flags.tool_parser(__doc__)
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
     parser.add_argument("--first-seed", type=int, default=1,
                         help="seeds are FIRST_SEED, FIRST_SEED+1, ...")

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import run_script
-from fashion_tuning.cli import parse_config
+from fashion_tuning.flags import parse_config
 from fashion_tuning.config import QUICK, Config
 
 
