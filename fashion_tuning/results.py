@@ -96,6 +96,10 @@ class RunResult:
         return asdict(self)
 
 
+# The `RunResult` fields that are the run's `Config` values as they are.
+AS_CONFIGURED = ("max_trials", "epochs", "batch_size", "patience", "trial_epochs", "seed",
+                 "val_fraction", "train_limit", "pruning")
+
 # The `RunResult` fields that say how the final training ran, and those it and the test
 # evaluation decide.
 FINAL_PLAN = ("final_epochs", "final_schedule_epochs", "final_recipe")
