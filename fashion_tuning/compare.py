@@ -64,7 +64,8 @@ def comparison_markdown(summaries):
         row("Search time", lambda x: format_duration(x["search_seconds"])),
         row("Final training time", lambda x: format_duration(x["final_seconds"])),
         row("Total time", lambda x: format_duration(x["total_seconds"])),
-        row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"),
+        row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"
+                                 + "".join(f", {f}" for f in x["machine"].get("cpu_flags", []))),
     ])
     per_class = _table(["Class", *(LABELS[n] for n in names)], [
         [c, *(f"{x['per_class_accuracy'][c]:.3f}" for x in s)] for c in CLASS_NAMES])

@@ -56,9 +56,16 @@ def cpuinfo(key):
     return ""
 
 
+# The CPU's vector extensions that set its speed here (our machines differ up to 3x).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
 def machine():
-    """CPU model and core count, recorded with every result."""
+    """CPU model, the vector extensions it has of `SPEED_FLAGS`, and core count, recorded
+    with every result."""
+    flags = set(cpuinfo("flags").split())
     return {"cpu": cpuinfo("model name") or platform.processor() or platform.machine(),
+            "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
             "cores": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU"))}
 
 
