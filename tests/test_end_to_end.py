@@ -45,6 +45,7 @@ def test_summary_json_has_every_field(tiny_run):
     assert summary["strategy"] == strategy
     assert (summary["max_trials"], summary["epochs"], summary["batch_size"],
             summary["seed"]) == (2, 2, 32, 42)
+    assert summary["oracle_seed"] == Config(seed=42).oracle_seed
     assert summary["data_source"] == f"directory {data_dir}"
     assert set(summary["per_class_accuracy"]) == set(CLASS_NAMES)
     assert all(0 <= v <= 1 for v in summary["per_class_accuracy"].values())

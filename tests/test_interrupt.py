@@ -65,7 +65,7 @@ def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
 def test_a_stop_during_the_final_training_then_resume_runs_only_it(tiny_data, tmp_path, signum,
                                                                    code):
     args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
-            "--epochs", 60, "--trial-epochs", 2, "--final-epochs", 60, "--batch-size", 16)
+            "--epochs", 4, "--trial-epochs", 2, "--final-epochs", 4, "--batch-size", 16)
     folder = tmp_path / "random_search"
     proc = start_script("random_search_tuning.py", *args)
     for line in proc.stdout:  # The CLI flushes every line.
@@ -85,7 +85,7 @@ def test_a_stop_during_the_final_training_then_resume_runs_only_it(tiny_data, tm
     assert {p: p.read_bytes() for p in folder.glob("trial_*/*")} == trial_files
     summary = read_summary(folder)
     assert len(summary["trials"]) == 1 and (folder / "best_model.keras").is_file()
-    assert summary["final_epochs"] == 60
+    assert summary["final_epochs"] == 4
 
 
 def test_a_signal_whose_exception_python_swallowed_still_stops_keras(in_process):

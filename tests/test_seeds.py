@@ -9,7 +9,6 @@ import json
 from fashion_tuning import folder as results_folder
 from fashion_tuning import hypermodel, tuner
 from fashion_tuning.config import OBJECTIVE, Config
-from helpers import read_summary, run_script, tiny_args
 
 
 def draw(strategy, seed, folder, trials=3, **flags):
@@ -63,7 +62,7 @@ def test_both_strategies_share_their_random_first_trials(tmp_path):
 
 
 def test_oracle_seeds_fit_numpy_and_scikit_learn():
-    for seed in (0, 1, 2, 42, 2**31 - 1):
+    for seed in (0, 1, 2, 42, 2**31 - 1):  # 0 too: the hash, not KerasTuner, sees it.
         assert 1 <= Config(seed=seed).oracle_seed < 2**32 - 1
 
 
@@ -87,9 +86,3 @@ def test_a_resumed_bayesian_search_proposes_what_an_uninterrupted_one_would(tmp_
     whole = draw(strategy, 3, tmp_path / "whole" / strategy, trials=4, **flags)
     first = draw(strategy, 3, tmp_path / "resumed" / strategy, trials=2, **flags)
     assert first + draw(strategy, 3, tmp_path / "resumed" / strategy, trials=4, **flags) == whole
-
-def test_summary_records_the_seed_and_the_oracles(tiny_data, tmp_path):
-    proc = run_script("random_search_tuning.py", *tiny_args(tiny_data, tmp_path, "--seed", 0))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = read_summary(tmp_path / "random_search")
-    assert (summary["seed"], summary["oracle_seed"]) == (0, Config(seed=0).oracle_seed)
