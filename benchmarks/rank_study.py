@@ -82,13 +82,13 @@ def read_runs(path):
 def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
           recipe=None):
     """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
-    schedule), with what `recipe` (a `hypermodel.Recipe`) adds.
+    schedule), with what `recipe` (a `config.Recipe`) adds.
 
     Returns:
         `(model, {"seconds": ..., "history": per-epoch metrics})`.
     """
     from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.hypermodel import Recipe
+    from fashion_tuning.config import Recipe
 
     model, history, seconds = train_configuration(
         hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),

@@ -22,19 +22,13 @@ import sys
 from pathlib import Path
 
 from benchmarks.rank_study import append_line, read_lines, split_of, train, write_report
+from fashion_tuning.config import Recipe
 from fashion_tuning.flags import tool_parser
 
-# The candidates: each a `Recipe`'s arguments. "base" adds nothing; "wide" is the trunk the
+# The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
 # space probe liked best (two convs at 28x28 as well).
-RECIPES = {
-    "base": {},
-    "flip": {"flip": True},
-    "shift": {"shift": 2},
-    "flip_shift": {"flip": True, "shift": 2},
-    "smooth": {"label_smoothing": 0.1},
-    "ema": {"ema": True},
-    "wide": {"first_stage_convs": 2},
-}
+RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
+           "smooth": "smooth", "ema": "ema", "wide": "wide"}
 
 
 def key(run):
@@ -58,7 +52,7 @@ def report(runs):
                                  key=lambda re: (re[1], list(RECIPES).index(re[0]))):
         seeds = sorted(s for r, e, s in by_key if (r, e) == (recipe, epochs))
         row = {"recipe": recipe, "epochs": epochs, "seeds": seeds,
-               "arguments": RECIPES[recipe]}
+               "arguments": Recipe.parse(RECIPES[recipe]).changes()}
         for metric in ("val_accuracy", "val_accuracy_flip_tta"):
             values = [by_key[recipe, epochs, s][metric] for s in seeds]
             gains = [v - by_key["base", epochs, s][metric] for s, v in zip(seeds, values)
@@ -111,7 +105,6 @@ def main(argv=None):
     runs = read_lines(args.out)
     if not args.report_only:
         from fashion_tuning import environment
-        from fashion_tuning.hypermodel import Recipe
 
         summary = json.loads(Path(args.summary).read_text())
         train_data, val_data = split_of(summary, args.data_dir)
@@ -122,9 +115,9 @@ def main(argv=None):
         for name, seed in todo:
             model, trained = train(summary["best_hyperparameters"], seed, args.epochs,
                                    train_data, val_data, summary["batch_size"], args.precision,
-                                   Recipe(**RECIPES[name]))
+                                   Recipe.parse(RECIPES[name]))
             run = {"recipe": name, "epochs": args.epochs, "seed": seed,
-                   "arguments": RECIPES[name], "source": args.summary,
+                   "arguments": Recipe.parse(RECIPES[name]).changes(), "source": args.summary,
                    "hyperparameters": summary["best_hyperparameters"],
                    "precision": args.precision,
                    "val_accuracy": score(model, val_data, summary["batch_size"], False),

@@ -7,7 +7,8 @@ import keras
 import keras_tuner as kt
 
 from fashion_tuning import atomic
-from fashion_tuning.hypermodel import Recipe, TunedCNN
+from fashion_tuning.config import Recipe
+from fashion_tuning.hypermodel import TunedCNN
 
 
 def train_configuration(hyperparameters, seed, schedule_epochs, train, batch_size,

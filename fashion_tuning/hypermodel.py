@@ -1,8 +1,6 @@
 """The CNN: a plain builder with explicit arguments, the KerasTuner search space over it, how a
 trial trains (its learning-rate schedule), and what the final training may add (`Recipe`)."""
 
-from dataclasses import asdict, dataclass
-
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -10,6 +8,7 @@ import tensorflow as tf
 from keras import layers
 
 from fashion_tuning.callbacks import CosineDecay
+from fashion_tuning.config import Recipe
 from fashion_tuning.data import NUM_CLASSES
 from fashion_tuning.idx import IMAGE_SIZE
 
@@ -53,34 +52,6 @@ def portable(model):
         for mine, theirs in zip(copy.optimizer.variables, model.optimizer.variables, strict=True):
             mine.assign(theirs)
     return copy
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What a training adds to a configuration of the search space; trials add nothing.
-
-    Args:
-        flip: mirror each training image left-right at random.
-        shift: move each training image by up to this many pixels up or down and left or
-            right at random, filling the border with black.
-        label_smoothing: train on labels mixed with this share of a uniform distribution.
-        ema: predict with an exponential moving average of the weights (momentum 0.99).
-        flip_tta: predict the mean of the softmax of an image and of its mirror.
-        first_stage_convs: conv layers at 28x28 (the search space always has 1).
-    """
-
-    flip: bool = False
-    shift: int = 0
-    label_smoothing: float = 0.0
-    ema: bool = False
-    flip_tta: bool = False
-    first_stage_convs: int = 1
-
-    def model_args(self):
-        """The `make_cnn` arguments of the recipe (`flip_tta` acts on the trained model)."""
-        args = asdict(self)
-        del args["flip_tta"], args["first_stage_convs"]
-        return args
 
 
 def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filters=32,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fashion_tuning import data, distributed, progress, report, results
 from fashion_tuning import folder as results_folder
-from fashion_tuning.config import STRATEGIES, Config
+from fashion_tuning.config import STRATEGIES, Config, Recipe
 from fashion_tuning.errors import NoCompletedTrial, UserError
 from fashion_tuning.evaluate import evaluate
 from fashion_tuning.results import (MODEL_FILE, RunResult, best_trial, recorded_final,
@@ -149,7 +149,7 @@ def search_and_train(strategy, config: Config, dataset, folder, role, invocation
     best = best_trial(records)
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
-    recipe = hypermodel.Recipe()
+    recipe = Recipe.parse(config.final_recipe)
     plan = {"final_epochs": config.final_epochs or best.best_epoch,
             "final_schedule_epochs": config.final_epochs or config.trial_epochs,
             "final_recipe": asdict(recipe)}

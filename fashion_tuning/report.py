@@ -1,6 +1,7 @@
 """What a person reads: the closing console table, and the figures of compare and study."""
 
 from fashion_tuning import atomic
+from fashion_tuning.config import Recipe
 
 
 def format_duration(seconds):
@@ -26,9 +27,7 @@ def trial_counts(trials):
 
 def final_training_line(summary):
     """"12 epochs on 60,000 images" (and the recipe's additions, where it has any)."""
-    recipe = summary.get("final_recipe") or {}
-    # What the recipe adds: its true or non-zero fields, and a first stage of more than 1 conv.
-    added = [k for k, v in recipe.items() if v and not (k == "first_stage_convs" and v == 1)]
+    added = list(Recipe(**summary.get("final_recipe", {})).changes())
     images = summary.get("final_images")
     return (f"{summary['final_epochs']} epochs" + (f" on {images:,} images" if images else "")
             + (f" with {', '.join(added)}" if added else ""))

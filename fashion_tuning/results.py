@@ -67,7 +67,7 @@ class RunResult:
     best_val_accuracy: float
     final_epochs: int  # Of the final training, over a schedule of `final_schedule_epochs`.
     final_schedule_epochs: int
-    final_recipe: dict  # `hypermodel.Recipe` as a dict.
+    final_recipe: dict  # `config.Recipe` as a dict.
     final_images: int
     test_accuracy: float
     test_loss: float

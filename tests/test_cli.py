@@ -22,6 +22,7 @@ from fashion_tuning.config import QUICK, Config
     (["--data-dir", ""], "--data-dir is empty"),
     (["--final-epochs", "0"], "--final-epochs must be between 1 and --epochs (30), got 0"),
     (["--final-epochs", "31"], "--final-epochs must be between 1 and --epochs (30), got 31"),
+    (["--final-recipe", "flip,mixup"], "--final-recipe: unknown part 'mixup'; give none"),
     (["--epochs", "ten"], "'ten' is not an int"),
     (["--val-fraction", "x"], "'x' is not a float"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),

@@ -13,8 +13,9 @@ import tensorflow as tf
 
 from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
-from fashion_tuning.hypermodel import (FusedBatchNorm, Recipe, TunedCNN, build_model, make_cnn,
-                                       portable, predictor)
+from fashion_tuning.config import Recipe
+from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, build_model, make_cnn, portable,
+                                       predictor)
 from fashion_tuning.final_training import save_model
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "stage2_convs"}

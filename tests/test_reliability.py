@@ -12,8 +12,8 @@ import pytest
 from fashion_tuning import cli, folder, hypermodel
 from fashion_tuning.config import Config
 from fashion_tuning.errors import UserError
-from helpers import (assert_completed_and_distinct, read_summary, run_script, tiny_args,
-                     write_idx_dir)
+from helpers import (assert_completed_and_distinct, read_summary, reload_accuracy, run_script,
+                     tiny_args, write_idx_dir)
 
 
 def test_changed_settings_on_resume_exit_2(tiny_data, tmp_path):
@@ -57,22 +57,28 @@ def test_finished_search_is_reported_then_extended(tiny_data, tmp_path):
     assert_completed_and_distinct(extended, 3)
 
 
-def test_final_epochs_trains_a_whole_schedule_and_another_value_redoes_only_it(tiny_data,
-                                                                             tmp_path):
+def test_the_final_training_runs_its_own_schedule_and_recipe_and_a_change_redoes_only_it(
+        tiny_data, tmp_path):
     args = tiny_args(tiny_data, tmp_path, "--trial-epochs", 2, "--patience", 5, trials=2,
                      epochs=3)
-    first = run_script("random_search_tuning.py", *args, "--final-epochs", 3)
+    first = run_script("random_search_tuning.py", *args, "--final-epochs", 3,
+                       "--final-recipe", "flip,shift,flip-tta")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "for 3 epochs of a 3-epoch schedule" in first.stdout
     assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
+    assert "3 epochs on 300 images with flip, shift, flip_tta" in first.stdout
     folder = tmp_path / "random_search"
     summary = read_summary(folder)
     assert (summary["trial_epochs"], summary["final_epochs"],
             summary["final_schedule_epochs"], summary["final_images"]) == (2, 3, 3, 300)
+    assert summary["final_recipe"] == {"flip": True, "shift": 2, "label_smoothing": 0.0,
+                                       "ema": False, "flip_tta": True, "first_stage_convs": 1}
     assert all(t["epochs_run"] == 2 for t in summary["trials"])
     assert summary["total_seconds"] == pytest.approx(
         summary["search_seconds"] + summary["final_seconds"], abs=0.2)
-    assert "3 epochs on 300 images" in first.stdout
+    # The saved model holds the flip average: Keras alone reproduces the reported accuracy.
+    assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
+        summary["test_accuracy"])
     trials = summary["trials"]
 
     other = run_script("random_search_tuning.py", *args, "--final-epochs", 2)
@@ -81,6 +87,7 @@ def test_final_epochs_trains_a_whole_schedule_and_another_value_redoes_only_it(t
     assert "for 2 epochs of a 2-epoch schedule" in other.stdout
     again = read_summary(folder)
     assert again["trials"] == trials and again["final_epochs"] == 2
+    assert again["final_recipe"]["flip"] is False
     same = run_script("random_search_tuning.py", *args, "--final-epochs", 2)
     assert "The search and the final training had finished" in same.stdout
 
