@@ -88,7 +88,7 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
 
         tuner = TrialRunner(
             seed=1, judged_from_epoch=config.judged_from_epoch,
-            trial_epochs=config.trial_epochs,
+            trial_epochs=config.trial_epochs, final_epochs=config.final_epochs,
             oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
                                                  seed=1),
             hypermodel=lambda hp: make_cnn(precision=precision),

@@ -32,8 +32,7 @@ class CosineDecay(keras.callbacks.Callback):
     learnt at a rate of zero).
 
     The position is counted in epochs (epoch + batch / batches per epoch), not in steps, so
-    that a schedule of the same length on all training images, which have more batches per
-    epoch, replays a trial's epoch for epoch.
+    that the curve over epochs is the same whatever the number of images.
     """
 
     def __init__(self, epochs):

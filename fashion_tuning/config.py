@@ -142,17 +142,16 @@ class Config:
                                "training still runs (default: none)", None, metavar="MINUTES")
     trial_epochs: int = _fixed("every trial trains a complete schedule over N epochs (at most "
                                "--epochs): its learning rate decays to zero along a half "
-                               "cosine, and the trial ends there", 12, metavar="N")
-    final_epochs: int = _flag("the final model trains on all training images over a complete "
-                              "schedule of N epochs, at most --epochs (default: for the best "
-                              "trial's best epoch on the trial's schedule); another N on a "
-                              "finished search redoes only the final training", None,
+                               "cosine, and the trial ends there", 3, metavar="N")
+    final_epochs: int = _flag("the best configuration trains on all training images over a "
+                              "complete schedule of N epochs (at most --epochs); another N on a "
+                              "finished search redoes only the final training", 15,
                               metavar="N")
     final_recipe: str = _flag(
         "what the final training adds: none, or some of " + ", ".join(
             f"{name} ({what})" for name, (what, _) in RECIPE_PARTS.items()) + ", joined by "
-        "commas; another recipe on a finished search redoes only the final training", "none",
-        metavar="PARTS")
+        "commas; another recipe on a finished search redoes only the final training",
+        "flip,flip-tta", metavar="PARTS")
     initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, metavar="N",
@@ -161,18 +160,17 @@ class Config:
 
     def __post_init__(self):
         for name in ("max_trials", "epochs", "batch_size", "patience", "initial_points",
-                     "trial_epochs"):
+                     "trial_epochs", "final_epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"{flag_name(name)} must be at least 1, got {getattr(self, name)}")
-        self.trial_epochs = min(self.trial_epochs, self.epochs)  # --epochs is the cap.
+        # --epochs is the cap of both schedules.
+        self.trial_epochs = min(self.trial_epochs, self.epochs)
+        self.final_epochs = min(self.final_epochs, self.epochs)
         if not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.data_dir == "":
             raise UserError("--data-dir is empty; give a folder, or leave the flag out to use "
                             "the default search order")
-        if self.final_epochs is not None and not 1 <= self.final_epochs <= self.epochs:
-            raise UserError(f"--final-epochs must be between 1 and --epochs ({self.epochs}), "
-                            f"got {self.final_epochs}")
         Recipe.parse(self.final_recipe)  # Raises on an unknown part.
         if self.workers is not None and self.workers < 1:
             raise UserError(f"--workers must be at least 1, got {self.workers}")

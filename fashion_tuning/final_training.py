@@ -11,11 +11,11 @@ from fashion_tuning.config import Recipe
 from fashion_tuning.hypermodel import TunedCNN
 
 
-def train_configuration(hyperparameters, seed, schedule_epochs, train, batch_size,
-                        precision="float32", recipe=Recipe(), epochs=None, **fit_kwargs):
+def train_configuration(hyperparameters, seed, epochs, train, batch_size, precision="float32",
+                        recipe=Recipe(), **fit_kwargs):
     """Train a fresh model of `hyperparameters` on `train` as a trial is trained (`TunedCNN`:
-    seeded with `seed`, a complete schedule over `schedule_epochs`), for `epochs` of them
-    (all by default), with what `recipe` adds. `fit_kwargs` go to `fit`.
+    seeded with `seed`, a complete schedule over `epochs`), with what `recipe` adds.
+    `fit_kwargs` go to `fit`.
 
     Returns:
         `(model, history, seconds)`: the trained Keras model, its per-epoch metrics and the
@@ -25,10 +25,10 @@ def train_configuration(hyperparameters, seed, schedule_epochs, train, batch_siz
     keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
-    cnn = TunedCNN(schedule_epochs, precision, recipe)
+    cnn = TunedCNN(epochs, precision, recipe)
     start = time.perf_counter()
     model = cnn.build(hp)
-    history = cnn.fit(hp, model, *train, epochs=epochs or schedule_epochs,
+    history = cnn.fit(hp, model, *train, epochs=epochs,
                       batch_size=batch_size, **fit_kwargs).history
     return model, {k: [float(v) for v in vs] for k, vs in history.items()}, \
         time.perf_counter() - start

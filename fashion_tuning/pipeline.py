@@ -150,9 +150,7 @@ def search_and_train(strategy, config: Config, dataset, folder, role, invocation
     if best is None:
         raise NoCompletedTrial(f"none of the {len(records)} trials completed")
     recipe = Recipe.parse(config.final_recipe)
-    plan = {"final_epochs": config.final_epochs or best.best_epoch,
-            "final_schedule_epochs": config.final_epochs or config.trial_epochs,
-            "final_recipe": asdict(recipe)}
+    plan = {"final_epochs": config.final_epochs, "final_recipe": asdict(recipe)}
     final = recorded_final(folder, best, records, plan)
     if final and not final_training.loads(folder / MODEL_FILE):
         log(f"{folder / MODEL_FILE} cannot be loaded: training the final model again")
@@ -163,11 +161,11 @@ def search_and_train(strategy, config: Config, dataset, folder, role, invocation
     else:
         log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
             f"{best.best_epoch}; final training on all {len(pool[1]):,} training images for "
-            f"{plan['final_epochs']} epochs of a {plan['final_schedule_epochs']}-epoch schedule")
+            f"{plan['final_epochs']} epochs" + (f" with {config.final_recipe}"
+                                                if recipe.changes() else ""))
         trained, _, seconds = final_training.train_configuration(
-            best.hyperparameters, config.seed, plan["final_schedule_epochs"], pool,
-            config.batch_size, precision, recipe, epochs=plan["final_epochs"],
-            callbacks=[StopOnSignal()], verbose=2)
+            best.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
+            precision, recipe, callbacks=[StopOnSignal()], verbose=2)
         model = hypermodel.predictor(trained, recipe.flip_tta)
         final = {**plan, "final_images": len(pool[1]), "final_seconds": round(seconds, 1),
                  **evaluate(model, (dataset.x_test, dataset.y_test), config.batch_size,

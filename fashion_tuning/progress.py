@@ -6,12 +6,6 @@ from fashion_tuning import results
 from fashion_tuning.report import format_duration
 
 
-def best_epoch(run):
-    """The 1-based epoch of a run's best val_accuracy."""
-    scores = run["history"]["val_accuracy"]
-    return scores.index(max(scores)) + 1
-
-
 def mean_trial_seconds(runs):
     """Mean wall time of the finished trials in `runs` (0 when there are none)."""
     seconds = [r["seconds"] for r in runs if r.get("seconds")]
@@ -34,12 +28,11 @@ def _scored(runs):
             and r.get("history", {}).get("val_accuracy")}
 
 
-def progress_line(folder, trial_id, max_trials, budget_seconds=None, final_epochs=None,
+def progress_line(folder, trial_id, max_trials, final_epochs, budget_seconds=None,
                   final_images_ratio=1.0):
     """One line after trial `trial_id` ended: k/N, its score and outcome, the best so far, the
     search time so far, and an estimate of the time left: the search, and the final training
-    of `final_epochs` (None: the best trial's best epoch) on `final_images_ratio` times the
-    trials' training images."""
+    of `final_epochs` on `final_images_ratio` times the trials' training images."""
     runs = results.recorded_runs(folder)
     run = runs.get(trial_id, {})
     scores = _scored(runs)
@@ -58,7 +51,7 @@ def progress_line(folder, trial_id, max_trials, budget_seconds=None, final_epoch
     best = runs[best_id]
     # At the best trial's time per epoch, scaled to the final training's images.
     epoch_seconds = best["seconds"] / len(best["history"]["val_accuracy"]) * final_images_ratio
-    final_left = epoch_seconds * (final_epochs or best_epoch(best))
+    final_left = epoch_seconds * final_epochs
     return (f"{line} | best {scores[best_id]:.4f} (trial_{best_id}) | search "
             f"{format_duration(elapsed)} | left ~{format_duration(search_left + final_left)} "
             f"(search ~{format_duration(search_left)}, final training "

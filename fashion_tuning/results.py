@@ -65,8 +65,7 @@ class RunResult:
     best_trial_id: str
     best_hyperparameters: dict
     best_val_accuracy: float
-    final_epochs: int  # Of the final training, over a schedule of `final_schedule_epochs`.
-    final_schedule_epochs: int
+    final_epochs: int  # A complete schedule of its own.
     final_recipe: dict  # `config.Recipe` as a dict.
     final_images: int
     test_accuracy: float
@@ -102,7 +101,7 @@ AS_CONFIGURED = ("max_trials", "epochs", "batch_size", "patience", "trial_epochs
 
 # The `RunResult` fields that say how the final training ran, and those it and the test
 # evaluation decide.
-FINAL_PLAN = ("final_epochs", "final_schedule_epochs", "final_recipe")
+FINAL_PLAN = ("final_epochs", "final_recipe")
 FINAL_FIELDS = (*FINAL_PLAN, "final_images", "test_loss", "test_accuracy",
                 "per_class_accuracy", "confusion_matrix", "final_seconds")
 # Names that summaries of earlier versions used.

@@ -21,8 +21,8 @@ class TrialRunner(kt.Tuner):
     prints a progress line after each trial (`progress.progress_line`, which `final_epochs`
     and `final_images_ratio` are for)."""
 
-    def __init__(self, seed, judged_from_epoch, trial_epochs, pruning=True, time_budget_s=None,
-                 final_epochs=None, final_images_ratio=1.0, **kwargs):
+    def __init__(self, seed, judged_from_epoch, trial_epochs, final_epochs, pruning=True,
+                 time_budget_s=None, final_images_ratio=1.0, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.pruning = seed, pruning
         self.judged_from_epoch, self.trial_epochs = judged_from_epoch, trial_epochs
@@ -67,8 +67,8 @@ class TrialRunner(kt.Tuner):
         super().on_trial_end(trial)
         if Path(self.get_trial_dir(trial.trial_id), results.RUN_FILE).is_file():
             print(progress.progress_line(self.project_dir, trial.trial_id,
-                                         self.oracle.max_trials, self.time_budget_s,
-                                         self.final_epochs, self.final_images_ratio))
+                                         self.oracle.max_trials, self.final_epochs,
+                                         self.time_budget_s, self.final_images_ratio))
 
 
 class TimeBudget:

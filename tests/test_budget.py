@@ -63,6 +63,3 @@ def test_the_time_left_counts_the_final_training_on_all_training_images(tmp_path
                                            "history": {"val_accuracy": [0.5, 0.7, 0.6, 0.6]}})
     line = progress_line(tmp_path, "0", 1, final_epochs=8, final_images_ratio=1.25)
     assert line.endswith("left ~1 min 40 s (search ~0 min 00 s, final training ~1 min 40 s)")
-    # Without --final-epochs: the best trial's best epoch (2).
-    assert progress_line(tmp_path, "0", 1, final_images_ratio=1.25).endswith(
-        "final training ~0 min 25 s)")

@@ -20,8 +20,8 @@ from fashion_tuning.config import QUICK, Config
     (["--initial-points", "0"], "--initial-points must be at least 1"),
     (["--time-budget", "0"], "--time-budget must be a positive number of minutes"),
     (["--data-dir", ""], "--data-dir is empty"),
-    (["--final-epochs", "0"], "--final-epochs must be between 1 and --epochs (30), got 0"),
-    (["--final-epochs", "31"], "--final-epochs must be between 1 and --epochs (30), got 31"),
+    (["--final-epochs", "0"], "--final-epochs must be at least 1, got 0"),
+    (["--trial-epochs", "0"], "--trial-epochs must be at least 1, got 0"),
     (["--final-recipe", "flip,mixup"], "--final-recipe: unknown part 'mixup'; give none"),
     (["--epochs", "ten"], "'ten' is not an int"),
     (["--val-fraction", "x"], "'x' is not a float"),
@@ -40,6 +40,13 @@ def test_initial_points_is_bayesian_only(capsys):
         parse_config("random_search", ["--initial-points", "3"])
     assert "unrecognized arguments" in capsys.readouterr().err
     assert parse_config("bayesian_optimization", []).initial_points == 3
+
+
+def test_epochs_caps_both_schedules():
+    config = parse_config("random_search", ["--epochs", "10", "--trial-epochs", "12",
+                                            "--final-epochs", "20"])
+    assert (config.trial_epochs, config.final_epochs) == (10, 10)
+    assert parse_config("random_search", ["--quick"]).final_epochs == QUICK["epochs"]
 
 
 def test_quick_preset_yields_to_explicit_flags():
