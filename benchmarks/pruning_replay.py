@@ -1,8 +1,10 @@
 """Replay the median stopping rule over recorded runs, for each first judged epoch and minimum
 of completed trials.
 
-    python -m benchmarks.pruning_replay docs/results/old-space/float32-unpruned/*/summary.json
-    python -m benchmarks.pruning_replay docs/results/default/*/summary.json \
+    python -m benchmarks.pruning_replay \
+        docs/results/archive/old-space/float32-unpruned/*/summary.json
+    python -m benchmarks.pruning_replay \
+        docs/results/archive/default-12-epoch-trials/*/summary.json \
         --rank-study docs/results/rank-study/runs.jsonl --horizon 4
 
 Reads the per-epoch validation accuracy that every trial recorded (runs made with

@@ -2,9 +2,11 @@
 
 Run from the repository root, as a module (hours on 2 CPU cores; it resumes where it stopped):
 
-    python -m benchmarks.rank_study docs/results/default/*/summary.json \
+    python -m benchmarks.rank_study \
+        docs/results/archive/default-12-epoch-trials/*/summary.json \
         --horizons 3,4,6 --out docs/results/rank-study/runs.jsonl
-    python -m benchmarks.rank_study docs/results/default/*/summary.json \
+    python -m benchmarks.rank_study \
+        docs/results/archive/default-12-epoch-trials/*/summary.json \
         --out docs/results/rank-study/runs.jsonl --report-only
 
 Every distinct configuration among the trials of the given runs is trained as a trial is

@@ -2,10 +2,12 @@
 
 Run from the repository root, as a module (hours on 2 CPU cores; it resumes where it stopped):
 
-    python -m benchmarks.recipe_study docs/results/default/bayesian_optimization/summary.json \
-        --epochs 20 --seeds 1,2 --out docs/results/recipe-study/runs.jsonl
-    python -m benchmarks.recipe_study docs/results/default/bayesian_optimization/summary.json \
-        --out docs/results/recipe-study/runs.jsonl --report-only
+    python -m benchmarks.recipe_study \
+        docs/results/archive/default-12-epoch-trials/bayesian_optimization/summary.json \
+        --epochs 15 --seeds 1,2 --out docs/results/recipe-study/runs.jsonl
+    python -m benchmarks.recipe_study \
+        docs/results/archive/default-12-epoch-trials/bayesian_optimization/summary.json \
+        --epochs 15 --out docs/results/recipe-study/runs.jsonl --report-only
 
 The summary's best configuration is trained on that run's split (its training images; the
 validation images are only scored, the test images never touched) over a complete
@@ -90,7 +92,7 @@ def report_markdown(rows):
 def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("summary", help="summary.json of the run whose best configuration to train")
-    parser.add_argument("--epochs", type=int, default=20, help="length of each training")
+    parser.add_argument("--epochs", type=int, default=15, help="length of each training")
     parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
     parser.add_argument("--recipes", default=",".join(RECIPES),
                         help=f"which of {', '.join(RECIPES)}")

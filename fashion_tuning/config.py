@@ -25,7 +25,7 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
 
 # Median stopping (pruning.py) judges a trial once this many trials have completed, and, like
 # early stopping, only from half its schedule on (`Config.judged_from_epoch`): with fewer, the
-# median is set by too few trials and cuts good ones (measurements: docs/results/benchmark/).
+# median is set by too few trials and cuts good ones (docs/design.md).
 PRUNING_MIN_COMPLETED = 5
 
 # KerasTuner's oracle seeds lie in [1, ORACLE_SEEDS]: within numpy's RandomState and
@@ -80,6 +80,11 @@ class Recipe:
     def changes(self):
         """The fields that differ from a plain training's, as a dict."""
         return {k: v for k, v in asdict(self).items() if v != getattr(Recipe, k)}
+
+    def parts(self):
+        """The names of the `RECIPE_PARTS` that make up this recipe, in their order."""
+        return [name for name, (_, args) in RECIPE_PARTS.items()
+                if all(getattr(self, k) == v for k, v in args.items())]
 
     def model_args(self):
         """The `make_cnn` arguments of the recipe (`flip_tta` acts on the trained model)."""
@@ -188,7 +193,7 @@ class Config:
         """The first epoch (1-based) at which pruning and early stopping judge a trial: half
         its schedule. BatchNorm trials under the cosine schedule stall while the rate is high
         and climb through the last, low-rate epochs, so earlier judgements cut trials that end
-        best (docs/results/space-probe/, docs/results/benchmark/)."""
+        best (docs/design.md)."""
         return max(1, self.trial_epochs // 2)
 
     @property

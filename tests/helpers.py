@@ -128,7 +128,8 @@ def reload_accuracy(model_path, data_dir):
 def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
     """A summary dict as a run writes it; a None score is a failed trial."""
     trials = [{"trial_id": str(i), "status": "failed" if s is None else "completed",
-               "hyperparameters": {"units": 64 + 32 * i, "optimizer": "adam"},
+               "hyperparameters": {"units": 64 + 32 * i, "optimizer": "adam",
+                                   "filters": 16 * (1 + i % 2), "stage2_convs": 1 + i % 2},
                "val_accuracy": s, "epochs_run": 3, "best_epoch": 2, "seconds": 30.0 + i,
                "message": ""} for i, s in enumerate(scores)]
     best = max((t for t in trials if t["val_accuracy"] is not None),

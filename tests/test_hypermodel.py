@@ -199,6 +199,14 @@ def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, 
     assert stop.start_from_epoch == judged_from - 1  # Keras counts from 0.
 
 
+@pytest.mark.parametrize("text, parts", [
+    ("none", []), ("flip,flip-tta", ["flip", "flip-tta"]),
+    ("wide,smooth,ema,shift", ["shift", "smooth", "ema", "wide"])])
+def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
+    assert Recipe.parse(text).parts() == parts
+    assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
+
+
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
     recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,

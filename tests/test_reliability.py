@@ -66,7 +66,7 @@ def test_the_final_training_runs_its_own_schedule_and_recipe_and_a_change_redoes
     assert first.returncode == 0, first.stderr[-2000:]
     assert "for 3 epochs with flip,shift,flip-tta" in first.stdout
     assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
-    assert "3 epochs on 300 images with flip, shift, flip_tta" in first.stdout
+    assert "3 epochs on 300 images with flip, shift, flip-tta" in first.stdout
     folder = tmp_path / "random_search"
     summary = read_summary(folder)
     assert (summary["trial_epochs"], summary["final_epochs"], summary["final_images"]) == (

@@ -30,7 +30,17 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert test_diff["per_seed"] == pytest.approx([0.01, -0.01, 0.02])
     assert test_diff["ci95"] == pytest.approx([-0.0313, 0.0446], abs=1e-4)
     assert "precision=float32" in md
-    assert png_size(tmp_path / "study.png")[0] >= 500
+    # (t(0.975, 2) + t(0.80, 2)) * 0.0153 / sqrt(3): the difference 3 seeds find 4 times in 5.
+    assert test_diff["detectable"] == pytest.approx(0.0473, abs=1e-4)
+    assert "test accuracy of 0.0473 or more would show" in md
+    assert result["best_trunk"] == "filters=32, stage2_convs=2"  # Trial 1 of each, 0.85.
+    assert "| Best trial has the best trunk (filters=32, stage2_convs=2) | 3 of 3 | 3 of 3 |" in md
+    # fake_summary draws the same four configurations at every seed.
+    assert result["shared_trials"] == [[s, [1, 2, 3]] for s in (["random_search"] * 4 +
+                                                              ["bayesian_optimization"] * 4)]
+    assert "Configurations drawn at more than one seed: Random Search, seeds 1, 2, 3;" in md
+    assert png_size(tmp_path / "study.png")[0] >= 1000  # By trial and by time.
+    assert (tmp_path / "seed_2" / "learning_curves.png").is_file()
 
 
 def test_strategy_argv_drops_flags_the_strategy_lacks():
@@ -52,6 +62,9 @@ def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch):
     assert result["budget"]["max_trials"] == 2 and result["budget"]["epochs"] == 1
     for stats in result["strategies"].values():
         assert len(stats["test_accuracy"]["per_seed"]) == 2
+    assert result["shared_trials"] == []  # The oracle seeds of seeds 1 and 2 are unrelated.
+    assert "No strategy drew the same configuration at two seeds." in (
+        tmp_path / "study" / "study.md").read_text()
     # The report of a tiny real run, too.
     assert compare.main(["--results-dir", str(tmp_path / "study" / "seed_1")]) == 0
     assert png_size(tmp_path / "study" / "seed_1" / "comparison.png")[0] >= 500
