@@ -30,7 +30,7 @@ from fashion_tuning.flags import tool_parser
 # The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
 # space probe liked best (two convs at 28x28 as well).
 RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
-           "smooth": "smooth", "ema": "ema", "wide": "wide"}
+           "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip"}
 
 
 def key(run):
