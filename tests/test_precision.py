@@ -43,7 +43,9 @@ def test_mixed_float16_model_scales_its_loss():
 
 
 def first_conv(model):
-    return next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    """The first Conv2D of `model`, also inside a nested model (the flip-averaging one)."""
+    return next(layer for layer in model._flatten_layers()
+                if isinstance(layer, keras.layers.Conv2D))
 
 
 def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, monkeypatch,

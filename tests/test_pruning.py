@@ -72,8 +72,8 @@ def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
     # Trial 0 learns the tiny data; trial 1 has a learning rate of 0 and stays at chance.
     # A 4-epoch schedule: judged from epoch 2 on.
     monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
-    argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, trials=2,
-                                      epochs=4, batch_size=32)]
+    argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4,
+                                      "--trial-epochs", 4, trials=2, epochs=4, batch_size=32)]
     assert cli.main("random_search", argv) == 0
     out = capsys.readouterr().out
     folder = tmp_path / "random_search"
@@ -105,7 +105,7 @@ def test_no_pruning_runs_every_trial_to_its_end(tiny_data, tmp_path, monkeypatch
     monkeypatch.setattr(pruning, "MIN_COMPLETED", 1)
     monkeypatch.setattr(hypermodel, "build_model", rigged({0: 3e-3, 1: 0.0}))
     argv = [str(a) for a in tiny_args(tiny_data, tmp_path, "--patience", 4, "--no-pruning",
-                                      trials=2, epochs=4, batch_size=32)]
+                                      "--trial-epochs", 4, trials=2, epochs=4, batch_size=32)]
     assert cli.main("random_search", argv) == 0
     summary = read_summary(tmp_path / "random_search")
     assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
