@@ -125,10 +125,10 @@ def paired(study, key):
     if n < 2:
         return {"per_seed": d.tolist(), "mean": mean, "std": None, "ci95": None,
                 "detectable": None}
-    se = float(d.std(ddof=1) / np.sqrt(n))
-    half = float(stats.t.ppf(0.975, n - 1)) * se
+    se, two_sided = float(d.std(ddof=1) / np.sqrt(n)), float(stats.t.ppf(0.975, n - 1))
+    half = two_sided * se
     # The true mean difference that a two-sided 5 % paired t-test finds 80 % of the time.
-    detectable = float(stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.80, n - 1)) * se
+    detectable = (two_sided + float(stats.t.ppf(0.80, n - 1))) * se
     return {"per_seed": d.tolist(), "mean": mean, "std": float(d.std(ddof=1)),
             "ci95": [mean - half, mean + half], "detectable": detectable}
 
