@@ -160,9 +160,8 @@ def search_and_train(strategy, config: Config, dataset, folder, role, invocation
             f"(test accuracy {final['test_accuracy']:.4f})")
     else:
         log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
-            f"{best.best_epoch}; final training on all {len(pool[1]):,} training images for "
-            f"{plan['final_epochs']} epochs" + (f" with {config.final_recipe}"
-                                                if recipe.changes() else ""))
+            f"{best.best_epoch}; final training on all {len(pool[1]):,} training images: "
+            f"{report.final_training_line(plan)}")
         trained, _, seconds = final_training.train_configuration(
             best.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
             precision, recipe, callbacks=[StopOnSignal()], verbose=2)

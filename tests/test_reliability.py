@@ -64,7 +64,7 @@ def test_the_final_training_runs_its_own_schedule_and_recipe_and_a_change_redoes
     first = run_script("random_search_tuning.py", *args, "--final-epochs", 3,
                        "--final-recipe", "flip,shift,flip-tta")
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "for 3 epochs with flip,shift,flip-tta" in first.stdout
+    assert "training images: 3 epochs with flip, shift, flip-tta" in first.stdout
     assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
     assert "3 epochs on 300 images with flip, shift, flip-tta" in first.stdout
     folder = tmp_path / "random_search"
@@ -85,7 +85,7 @@ def test_the_final_training_runs_its_own_schedule_and_recipe_and_a_change_redoes
                        "--final-recipe", "none")
     assert other.returncode == 0, other.stderr[-2000:]
     assert "Running Trial" not in other.stdout
-    assert "for 2 epochs\n" in other.stdout
+    assert "training images: 2 epochs\n" in other.stdout
     again = read_summary(folder)
     assert again["trials"] == trials and again["final_epochs"] == 2
     assert not Recipe(**again["final_recipe"]).changes()
