@@ -156,7 +156,7 @@ class Config:
         "what the final training adds: none, or some of " + ", ".join(
             f"{name} ({what})" for name, (what, _) in RECIPE_PARTS.items()) + ", joined by "
         "commas; another recipe on a finished search redoes only the final training",
-        "wide,flip,flip-tta", metavar="PARTS")
+        "flip,flip-tta", metavar="PARTS")
     initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, metavar="N",
