@@ -100,7 +100,7 @@ def aggregate(results_dir):
         for key in MEASURES:
             values = np.array([r[key] for r in runs], dtype=float)
             stats[key] = {"per_seed": values.tolist(), "mean": float(values.mean()),
-                          "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+                          "std": float(values.std(ddof=1)) if len(values) > 1 else None}
         stats["found_best_trunk"] = sum(trunk(r["best_hyperparameters"]) == study["best_trunk"]
                                         for r in runs)
         rows = [best_so_far(r["trials"]) for r in runs]
@@ -133,18 +133,24 @@ def paired(study, key):
             "ci95": [mean - half, mean + half], "detectable": detectable}
 
 
+def plus_minus(stats, digits, sign=""):
+    """"0.9359 ± 0.0012" from {"mean", "std"}; the mean alone where one seed has no sd."""
+    text = f"{stats['mean']:{sign}.{digits}f}"
+    return text + (f" ± {stats['std']:.{digits}f}" if stats["std"] is not None else "")
+
+
 def study_markdown(study):
     """The study's tables as Markdown."""
     names = list(study["strategies"])
     n = len(study["seeds"])
-    lines = [f"## Multi-seed study ({n} seeds: {', '.join(map(str, study['seeds']))})", "",
+    lines = [f"## Multi-seed study ({n} seed{'s' * (n != 1)}: "
+             f"{', '.join(map(str, study['seeds']))})", "",
              "Budget: " + ", ".join(f"{k}={v}" for k, v in study["budget"].items()), "",
              "| | " + " | ".join(LABELS[name] for name in names) + " |",
              "|---|" + "---|" * len(names)]
     for key, label in MEASURES.items():
         digits = 0 if key.endswith("seconds") else 4
-        cells = [f"{study['strategies'][name][key]['mean']:.{digits}f} ± "
-                 f"{study['strategies'][name][key]['std']:.{digits}f}" for name in names]
+        cells = [plus_minus(study["strategies"][name][key], digits) for name in names]
         lines.append(f"| {label} (mean ± sd) | " + " | ".join(cells) + " |")
     lines.append(f"| Best trial has the best trunk ({study['best_trunk']}) | " + " | ".join(
         f"{study['strategies'][name]['found_best_trunk']} of {n}" for name in names) + " |")
@@ -155,9 +161,7 @@ def study_markdown(study):
                      for k in ("best_val_accuracy", "test_accuracy"))
         lines += [f"| {s} | {v:+.4f} | {t:+.4f} |"
                   for s, v, t in zip(study["seeds"], val["per_seed"], test["per_seed"])]
-        sd = (lambda d: f" ± {d['std']:.4f}" if d["std"] is not None else "")
-        lines.append(f"| mean ± sd | {val['mean']:+.4f}{sd(val)} | "
-                     f"{test['mean']:+.4f}{sd(test)} |")
+        lines.append(f"| mean ± sd | {plus_minus(val, 4, '+')} | {plus_minus(test, 4, '+')} |")
         if test["ci95"]:
             ci = (lambda d: f"{d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}")
             lines.append(f"| 95 % interval of the mean (paired t, {n - 1} df) "

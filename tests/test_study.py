@@ -43,6 +43,18 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert (tmp_path / "seed_2" / "learning_curves.png").is_file()
 
 
+def test_one_seed_reports_means_without_a_spread(tmp_path):
+    for strategy, test in (("random_search", 0.93), ("bayesian_optimization", 0.94)):
+        write_summary(tmp_path / "seed_1" / strategy, fake_summary(strategy, 1, test=test))
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
+    md = (tmp_path / "study.md").read_text()
+    assert "## Multi-seed study (1 seed: 1)" in md
+    assert "| Test accuracy (mean ± sd) | 0.9300 | 0.9400 |" in md
+    assert "| 1 | +0.0000 | +0.0100 |" in md and "| mean ± sd | +0.0000 | +0.0100 |" in md
+    result = json.loads((tmp_path / "study.json").read_text())
+    assert result["strategies"]["random_search"]["test_accuracy"]["std"] is None
+
+
 def test_strategy_argv_drops_flags_the_strategy_lacks():
     argv = ["--epochs", "2", "--initial-points", "2", "--overwrite"]
     assert study.strategy_argv("bayesian_optimization", argv) == [
