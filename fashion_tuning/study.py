@@ -12,7 +12,6 @@ study.png.
 
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,12 +181,23 @@ def study_markdown(study):
     return "\n".join(lines) + "\n"
 
 
-def _mean_and_sd(curves):
-    """Mean and standard deviation over equal-length rows, ignoring NaN."""
+def mean_and_sd(curves):
+    """Mean and standard deviation over equal-length rows; NaN wherever a run has no score
+    yet, so that a mean curve starts once every run has one."""
     curves = np.array(curves, dtype=float)
-    with warnings.catch_warnings():  # All NaN before any run's first trial has ended.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+    return curves.mean(axis=0), curves.std(axis=0)
+
+
+def best_so_far_at(runs, grid):
+    """Each run's best so far at every time of `grid` (that of its last trial ended by then,
+    NaN before its first), one row per run of `(seconds, best)` points."""
+    rows = []
+    for run in runs:
+        times = np.array([t for t, _ in run])
+        bests = np.array([np.nan if b is None else b for _, b in run], dtype=float)
+        ended = np.searchsorted(times, grid, side="right") - 1
+        rows.append(np.where(ended >= 0, bests[np.maximum(ended, 0)], np.nan))
+    return rows
 
 
 def plot_study(study, path):
@@ -202,19 +212,12 @@ def plot_study(study, path):
     for (strategy, stats), color in zip(study["strategies"].items(), ("tab:blue", "tab:orange")):
         label = f"{LABELS[strategy]} (mean of {len(stats['best_so_far_curves'])})"
         n = min(len(c) for c in stats["best_so_far_curves"])
-        mean, sd = _mean_and_sd([[np.nan if v is None else v for v in c[:n]]
-                                 for c in stats["best_so_far_curves"]])
+        mean, sd = mean_and_sd([[np.nan if v is None else v for v in c[:n]]
+                                for c in stats["best_so_far_curves"]])
         x = np.arange(1, n + 1)
         by_trial.plot(x, mean, color=color, label=label)
         by_trial.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2)
-        # Each run's best so far at every time on the grid: that of its last trial ended by then.
-        at_times = []
-        for run in stats["best_so_far_by_time"]:
-            times = np.array([t for t, _ in run])
-            bests = np.array([np.nan if b is None else b for _, b in run], dtype=float)
-            ended = np.searchsorted(times, grid, side="right") - 1
-            at_times.append(np.where(ended >= 0, bests[np.maximum(ended, 0)], np.nan))
-        mean, sd = _mean_and_sd(at_times)
+        mean, sd = mean_and_sd(best_so_far_at(stats["best_so_far_by_time"], grid))
         by_time.plot(grid / 60, mean, color=color, label=label)
         by_time.fill_between(grid / 60, mean - sd, mean + sd, color=color, alpha=0.2)
     by_trial.set_xlabel("trial")

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from fashion_tuning import compare, study
@@ -80,3 +81,11 @@ def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch):
     # The report of a tiny real run, too.
     assert compare.main(["--results-dir", str(tmp_path / "study" / "seed_1")]) == 0
     assert png_size(tmp_path / "study" / "seed_1" / "comparison.png")[0] >= 500
+
+
+def test_mean_best_so_far_by_time_starts_once_every_run_has_a_trial():
+    runs = [[(60.0, 0.90), (120.0, 0.92)], [(90.0, 0.80), (150.0, 0.80)]]
+    rows = study.best_so_far_at(runs, np.array([30.0, 60.0, 100.0, 200.0]))
+    mean, sd = study.mean_and_sd(rows)
+    assert np.isnan(mean[:2]).all()  # Run 2 has no trial yet: no mean of run 1 alone.
+    assert mean[2:] == pytest.approx([0.85, 0.86]) and sd[3] == pytest.approx(0.06)
