@@ -6,7 +6,7 @@ import time
 import keras
 import keras_tuner as kt
 
-from fashion_tuning import atomic
+from fashion_tuning import atomic, results
 from fashion_tuning.config import Recipe
 from fashion_tuning.hypermodel import TunedCNN
 
@@ -35,15 +35,11 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
 
 
 def save_model(model, path):
-    """Save `model` (a `hypermodel.predictor`) to `path` (a `.keras` file) atomically."""
+    """Save `model` (a `hypermodel.predictor`) to `path` (a `.keras` file) atomically.
+
+    Returns:
+        The SHA-256 of the file written, which the summary records.
+    """
     with atomic.replacing(path) as tmp:
         model.save(tmp)
-
-
-def loads(path):
-    """Whether the model saved at `path` loads (a truncated file does not)."""
-    try:
-        keras.saving.load_model(path)
-    except Exception:  # Keras raises several kinds (ValueError, OSError, BadZipFile, ...).
-        return False
-    return True
+        return results.sha256_of(tmp)

@@ -1,4 +1,5 @@
-"""The results folder: writable, used by one run at a time, resumed only with the same settings."""
+"""The results folder: writable, used by one run at a time, resumed only with the same settings
+and by a run of the same mode (one process, or distributed)."""
 
 import dataclasses
 import fcntl
@@ -10,7 +11,7 @@ from pathlib import Path
 from fashion_tuning import atomic
 from fashion_tuning.config import flag_name
 from fashion_tuning.errors import UserError
-from fashion_tuning.results import FRESH_START, RUN_FILE, read_json
+from fashion_tuning.results import FRESH_START, RUN_FILE, read_json, read_trial_run
 
 LOCK_FILE = ".lock"
 # What a resumed run must match (the settings, the search space, the data's fingerprint), and
@@ -18,18 +19,10 @@ LOCK_FILE = ".lock"
 SETTINGS_FILE = "settings.json"
 ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state and the trials it started.
 TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "status"}  # What KerasTuner reloads.
-# What a folder recorded before a setting existed ran as: the value that old code behaved as.
-BEFORE_RECORDED = {"pruning": False}
-
-
-def _in_todays_names(recorded):
-    """A settings record with the names of today's flags: `cosine_epochs`, capped by `epochs`
-    as it was, is `trial_epochs`, and `no_pruning` the opposite of `pruning`."""
-    if "no_pruning" in recorded:
-        recorded["pruning"] = not recorded.pop("no_pruning")
-    if "cosine_epochs" in recorded:
-        recorded["trial_epochs"] = min(recorded.pop("cosine_epochs"), recorded.get("epochs"))
-    return recorded
+# The version of the files this code writes into a folder (settings.json records it); a
+# folder of another version is refused, not converted.
+FORMAT = 2
+TEMPORARY = ".tmp-*"  # `atomic.replacing`'s names: what a killed write leaves behind.
 
 
 def check_writable(folder):
@@ -80,27 +73,37 @@ def lock(folder):
     return handle
 
 
-def clear(folder):
-    """Delete everything in `folder` but our lock (for --overwrite)."""
+def prepare(folder, overwrite):
+    """Make the locked `folder` ready for a run: with `overwrite`, empty it; else refuse it if
+    its recorded search cannot be resumed intact, and remove the trials its oracle never
+    recorded (`check_resumable`). Either way, remove the temporary files that killed writes
+    left."""
     import shutil
 
-    for entry in Path(folder).iterdir():
+    folder = Path(folder)
+    for entry in folder.iterdir() if overwrite else ():
         if entry.name == LOCK_FILE:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
+    for trial_dir in [] if overwrite else check_resumable(folder):
+        shutil.rmtree(trial_dir)
+    for leftover in [*folder.glob(TEMPORARY), *folder.glob(f"trial_*/{TEMPORARY}")]:
+        leftover.unlink()
 
 
-def fixed_settings(config, search_space, data_fingerprint):
-    """The settings a resumed search must share with the one that started the folder."""
+def fixed_settings(config, search_space, data_fingerprint, distributed):
+    """The settings a resumed search must share with the one that started the folder, and the
+    mode it ran in: KerasTuner reloads a process's state only from `<tuner id>.json`, so a
+    distributed folder resumed by one process (or the reverse) would run its trials again."""
     fixed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
              if f.metadata.get("fixed_on_resume")}
     fixed.update(config.rule_constants())
     # Through JSON, so that it compares equal to what a earlier run recorded.
     return json.loads(json.dumps({**fixed, "search_space": search_space,
-                                  "data": data_fingerprint}))
+                                  "data": data_fingerprint, "distributed": distributed}))
 
 
 def check_resumable(folder):
@@ -108,17 +111,21 @@ def check_resumable(folder):
 
     KerasTuner numbers a new trial by how many trial.json files it finds, so one missing
     trial folder would make it write the next trial over a completed one.
+
+    Returns:
+        The trial folders that `oracle.json` does not record and that never finished: a kill
+        between KerasTuner's write of a new trial.json and its write of oracle.json leaves
+        one, which the resume must not count (the oracle draws that trial again).
     """
     folder = Path(folder)
-    if not (folder / ORACLE_FILE).exists():
-        orphans = sorted(folder.glob("trial_*/trial.json"))
-        if orphans:
-            raise UserError(f"{folder / ORACLE_FILE}: missing beside {len(orphans)} recorded "
-                            f"trial(s); {FRESH_START}")
-        return
-    started = read_json(folder / ORACLE_FILE).get("start_order")
-    if not isinstance(started, list):
-        raise UserError(f"{folder / ORACLE_FILE}: has no list of started trials; {FRESH_START}")
+    if (folder / SETTINGS_FILE).is_file():
+        _check_format(folder, read_json(folder / SETTINGS_FILE))
+    started = []
+    if (folder / ORACLE_FILE).exists():
+        started = read_json(folder / ORACLE_FILE).get("start_order")
+        if not isinstance(started, list):
+            raise UserError(f"{folder / ORACLE_FILE}: has no list of started trials; "
+                            f"{FRESH_START}")
     for trial_id in started:
         path = folder / f"trial_{trial_id}" / "trial.json"
         if not path.is_file():
@@ -127,10 +134,19 @@ def check_resumable(folder):
         if not TRIAL_KEYS <= set(read_json(path)):
             raise UserError(f"{path}: lacks {', '.join(sorted(TRIAL_KEYS))}; {FRESH_START}")
         if (path.parent / RUN_FILE).exists():
-            read_json(path.parent / RUN_FILE)
-    if not (folder / SETTINGS_FILE).is_file():
+            read_trial_run(path.parent / RUN_FILE)
+    uncommitted = [p for p in sorted(folder.glob("trial_*"))
+                   if p.name.split("_", 1)[1] not in started]
+    for trial_dir in uncommitted:
+        state = trial_dir / "trial.json"
+        if (trial_dir / RUN_FILE).exists() or (
+                state.exists() and read_json(state).get("status") != "RUNNING"):
+            raise UserError(f"{trial_dir}: a finished trial that {folder / ORACLE_FILE} does "
+                            f"not record (the file is missing or damaged); {FRESH_START}")
+    if started and not (folder / SETTINGS_FILE).is_file():
         raise UserError(f"{folder / SETTINGS_FILE}: missing, so what the recorded trials ran "
                         f"with is unknown; {FRESH_START}")
+    return uncommitted
 
 
 def recorded_oracle_seed(folder):
@@ -155,9 +171,30 @@ def _describe(key, value):
     return value
 
 
+def _check_format(folder, recorded):
+    """Refuse a folder that another version of this tool wrote."""
+    if recorded.get("format") != FORMAT:
+        raise UserError(f"{folder} holds a search written by another version of this tool "
+                        f"(results format {recorded.get('format', 1)}, this one writes "
+                        f"{FORMAT}); {FRESH_START}")
+
+
+def _check_mode(folder, recorded, distributed):
+    """Refuse a resume in the other mode than the search was started in."""
+    if recorded["distributed"] and not distributed:
+        raise UserError(f"{folder} holds a distributed search: resume it with --workers N "
+                        "(or KerasTuner's chief and worker variables), as it was started; "
+                        "one process would run its trials again")
+    if distributed and not recorded["distributed"]:
+        raise UserError(f"{folder} holds a one-process search: resume it without --workers "
+                        "(and without KerasTuner's chief and worker variables), as it was "
+                        "started; a distributed run would run its trials again")
+
+
 def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60):
-    """Record `settings` (and a new run id) for a new search; for a resumed one, refuse any
-    recorded setting that changed.
+    """Record `settings` (the folder's format and a new run id with them) for a new search;
+    for a resumed one, refuse another format or mode (`_check_mode`) and any setting that
+    changed.
 
     A distributed worker passes `record=False`: only its chief writes the record, which the
     worker waits for (up to `wait_s` seconds) and then checks like a resume.
@@ -167,8 +204,11 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
     while not record and not path.is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
     if path.is_file() and not overwrite:
-        recorded = {**BEFORE_RECORDED, **_in_todays_names(read_json(path))}
-        recorded.pop("run_id", None)
+        recorded = read_json(path)
+        _check_format(folder, recorded)
+        _check_mode(folder, recorded, settings["distributed"])
+        for key in ("format", "run_id", "distributed"):
+            recorded.pop(key, None)
         changed = [k for k in sorted(recorded) if recorded[k] != settings.get(k)]
         if changed:
             flags = ", ".join(
@@ -180,10 +220,10 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
                             f"{FRESH_START}")
         return
     if record:
-        atomic.write_json(path, {**settings, "run_id": time.strftime("%Y%m%d-%H%M%S")})
+        atomic.write_json(path, {**settings, "format": FORMAT,
+                                 "run_id": time.strftime("%Y%m%d-%H%M%S")})
 
 
 def run_id(folder):
-    """The id recorded when the search in `folder` started ("" for folders from before)."""
-    path = Path(folder) / SETTINGS_FILE
-    return read_json(path).get("run_id", "") if path.is_file() else ""
+    """The id recorded when the search in `folder` started."""
+    return read_json(Path(folder) / SETTINGS_FILE)["run_id"]

@@ -7,8 +7,8 @@ from fashion_tuning.report import format_duration
 
 
 def mean_trial_seconds(runs):
-    """Mean wall time of the finished trials in `runs` (0 when there are none)."""
-    seconds = [r["seconds"] for r in runs if r.get("seconds")]
+    """Mean wall time of the `TrialRun`s in `runs` (0 when there are none)."""
+    seconds = [r.seconds for r in runs]
     return statistics.fmean(seconds) if seconds else 0.0
 
 
@@ -23,9 +23,8 @@ def budget_reached(folder, budget_seconds):
 
 def _scored(runs):
     """`{trial_id: best val_accuracy}` of the trials in `runs` that were scored."""
-    return {trial_id: max(r["history"]["val_accuracy"]) for trial_id, r in runs.items()
-            if results.outcome(r) != "failed"
-            and r.get("history", {}).get("val_accuracy")}
+    scores = {trial_id: r.best_score() for trial_id, r in runs.items()}
+    return {trial_id: score for trial_id, score in scores.items() if score is not None}
 
 
 def progress_line(folder, trial_id, max_trials, final_epochs, budget_seconds=None,
@@ -34,12 +33,12 @@ def progress_line(folder, trial_id, max_trials, final_epochs, budget_seconds=Non
     search time so far, and an estimate of the time left: the search, and the final training
     of `final_epochs` on `final_images_ratio` times the trials' training images."""
     runs = results.recorded_runs(folder)
-    run = runs.get(trial_id, {})
+    run = runs[trial_id]
     scores = _scored(runs)
     elapsed = results.elapsed_search_seconds(list(runs.values()))
-    outcome = results.outcome(run)
+    outcome = run.outcome
     if outcome == "pruned":
-        outcome = f"pruned at epoch {run['pruned_at_epoch']}"
+        outcome = f"pruned at epoch {run.pruned_at_epoch}"
     own = f"val_accuracy {scores[trial_id]:.4f}, {outcome}" if trial_id in scores else outcome
     line = f"[trial {len(runs)}/{max_trials}] trial_{trial_id}: {own}"
     if not scores:
@@ -50,7 +49,7 @@ def progress_line(folder, trial_id, max_trials, final_epochs, budget_seconds=Non
         search_left = min(search_left, max(0.0, budget_seconds - elapsed))
     best = runs[best_id]
     # At the best trial's time per epoch, scaled to the final training's images.
-    epoch_seconds = best["seconds"] / len(best["history"]["val_accuracy"]) * final_images_ratio
+    epoch_seconds = best.seconds / len(best.history["val_accuracy"]) * final_images_ratio
     final_left = epoch_seconds * final_epochs
     return (f"{line} | best {scores[best_id]:.4f} (trial_{best_id}) | search "
             f"{format_duration(elapsed)} | left ~{format_duration(search_left + final_left)} "

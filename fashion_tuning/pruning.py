@@ -1,7 +1,7 @@
 """Median stopping: end a trial whose best val_accuracy so far trails the finished trials'.
 
-The rule of Google Vizier, Optuna's `MedianPruner` and Ray Tune's median stopping rule: after
-epoch `judged_from_epoch` (1-based), and once `min_completed` trials have completed (run to
+The rule of Google Vizier, Optuna's `MedianPruner` and Ray Tune's median stopping rule: at
+epoch `judged_from_epoch` (1-based) and later, once `min_completed` trials have completed (run to
 their own end, not pruned), a trial stops at the first epoch where its best validation accuracy so far is below
 the median of the completed trials' best validation accuracy up to that same epoch. A completed
 trial that ended before that epoch counts with its best over all its epochs.
@@ -68,7 +68,6 @@ class MedianStopping(keras.callbacks.Callback):
 
 def completed_histories(folder):
     """Per-epoch val_accuracy of each trial in `folder` that completed (not pruned, not failed)."""
-    histories = [run.get("history", {}).get("val_accuracy")
-                 for run in results.recorded_runs(folder).values()
-                 if results.outcome(run) == "completed"]
-    return [h for h in histories if h and all(math.isfinite(v) for v in h)]
+    histories = [run.history.get("val_accuracy")
+                 for run in results.recorded_runs(folder).values() if run.outcome == "completed"]
+    return [h for h in histories if h and all(v is not None and math.isfinite(v) for v in h)]

@@ -1,6 +1,8 @@
 """The run's records and the files that hold them: run.json per trial, summary.json, trials.csv."""
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass, field
@@ -10,21 +12,39 @@ from pathlib import Path
 from fashion_tuning import atomic
 from fashion_tuning.errors import UserError
 
-# Per trial, beside KerasTuner's trial.json: outcome (completed, pruned or failed), the epoch
-# it was pruned at, start time and seconds, epochs run, worker, peak memory, and the per-epoch
-# history (see `TrialRunner` in tuner.py). The name stays: old folders still resume.
-RUN_FILE = "run.json"
-SUMMARY_FILE = "summary.json"
+RUN_FILE = "run.json"  # `TrialRun`, beside KerasTuner's trial.json.
+SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
 MODEL_FILE = "best_model.keras"
 FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
+REBUILD = "run the same tuning command again to rebuild it (completed trials are kept)"
 TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run",
                  "pruned_at_epoch", "seconds", "peak_rss_mb", "worker")
 
 
 @dataclass
+class TrialRun:
+    """Our facts about one trial that ran to its end, written when it ends (`run.json`)."""
+
+    outcome: str  # "completed", "pruned" (median stopping ended it) or "failed".
+    started_at: float  # Unix time.
+    seconds: float
+    epochs_run: int
+    worker: str  # KerasTuner's tuner id of the process that ran it.
+    peak_rss_mb: float = None  # The process's peak so far: flat across trials, or a leak.
+    history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, ...
+    pruned_at_epoch: int = None
+    median_at_pruning: float = None
+
+    def best_score(self):
+        """Its best val_accuracy, or None if it failed or recorded none."""
+        scores = self.history.get("val_accuracy")
+        return max(scores) if scores and self.outcome != "failed" else None
+
+
+@dataclass
 class TrialRecord:
-    """One trial as reported: KerasTuner's state plus our timing.
+    """One trial as reported: KerasTuner's state plus our `TrialRun`.
 
     `status` is KerasTuner's, lower-case, except that a trial that median stopping ended is
     "pruned" (KerasTuner, and so its oracle, sees it as completed with its score so far).
@@ -38,9 +58,9 @@ class TrialRecord:
     best_epoch: int
     seconds: float
     peak_rss_mb: float = None
-    worker: str = None  # KerasTuner's tuner id of the process that ran the trial.
+    worker: str = None
     message: str = ""
-    history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, ...
+    history: dict = field(default_factory=dict)
     pruned_at_epoch: int = None
 
 
@@ -57,7 +77,7 @@ class RunResult:
     seed: int
     oracle_seed: int  # KerasTuner's, derived from `seed` (`Config.oracle_seed`).
     val_fraction: float
-    precision: str
+    precision: str  # The dtype policy used (`settings.precision` is the one asked for).
     train_limit: int
     data_source: str
     train_images: int
@@ -77,6 +97,9 @@ class RunResult:
     total_seconds: float
     versions: dict
     machine: dict
+    # Of `MODEL_FILE` as saved (always written; reports read summaries without it too): a
+    # result is reused only while that very file is there.
+    model_sha256: str = None
     trials: list = field(default_factory=list)
     oracle: dict = field(default_factory=dict)
     pruning: bool = True
@@ -95,17 +118,13 @@ class RunResult:
         return asdict(self)
 
 
-# The `RunResult` fields that are the run's `Config` values as they are.
-AS_CONFIGURED = ("max_trials", "epochs", "batch_size", "patience", "trial_epochs", "seed",
-                 "val_fraction", "train_limit", "pruning")
-
-# The `RunResult` fields that say how the final training ran, and those it and the test
-# evaluation decide.
+# What every summary holds: the `RunResult` fields without a default.
+REQUIRED = tuple(f.name for f in dataclasses.fields(RunResult)
+                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+# The fields that say how the final training ran, and those it and the test evaluation decide.
 FINAL_PLAN = ("final_epochs", "final_recipe")
 FINAL_FIELDS = (*FINAL_PLAN, "final_images", "test_loss", "test_accuracy",
-                "per_class_accuracy", "confusion_matrix", "final_seconds")
-# Names that summaries of earlier versions used.
-OLD_NAMES = {"retrain_epochs": "final_epochs", "retrain_seconds": "final_seconds"}
+                "per_class_accuracy", "confusion_matrix", "final_seconds", "model_sha256")
 
 
 def utc_now():
@@ -113,49 +132,54 @@ def utc_now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def read_json(path):
+def sha256_of(path):
+    """The SHA-256 (hex) of the file at `path`."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path, fix=FRESH_START):
     """The JSON object in `path`; a damaged or unreadable file is a one-line UserError."""
     try:
         value = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot be read ({type(e).__name__}: {e}); {FRESH_START}"
-                        ) from None
+        raise UserError(f"{path}: cannot be read ({type(e).__name__}: {e}); {fix}") from None
     if not isinstance(value, dict):
-        raise UserError(f"{path}: holds {type(value).__name__}, not an object; {FRESH_START}")
+        raise UserError(f"{path}: holds {type(value).__name__}, not an object; {fix}")
     return value
 
 
-def write_trial_run(trial_dir, run):
-    """Record our facts about one trial (a dict) in its folder."""
-    atomic.write_json(Path(trial_dir) / RUN_FILE, run)
+def write_trial_run(trial_dir, run: TrialRun):
+    """Write `run` as the trial folder's run.json."""
+    atomic.write_json(Path(trial_dir) / RUN_FILE, asdict(run))
+
+
+def read_trial_run(path):
+    """The `TrialRun` in the run.json at `path`; a damaged one is a one-line UserError."""
+    recorded = read_json(path)
+    try:
+        return TrialRun(**recorded)
+    except TypeError:
+        raise UserError(f"{path}: is not a run.json of this version; {FRESH_START}") from None
 
 
 def recorded_runs(folder):
-    """`{trial_id: run}` of every trial in `folder` whose run.json was written (it finished)."""
-    runs = {}
-    for path in Path(folder).glob(f"trial_*/{RUN_FILE}"):
-        runs[path.parent.name.split("_", 1)[1]] = read_json(path)
-    return runs
-
-
-def outcome(run):
-    """A run.json's outcome: "completed", "pruned" or "failed" (files from before pruning
-    recorded none; their trials ran to their end)."""
-    return run.get("outcome", "completed")
+    """`{trial_id: TrialRun}` of every trial in `folder` that ran to its end."""
+    return {path.parent.name.split("_", 1)[1]: read_trial_run(path)
+            for path in Path(folder).glob(f"trial_*/{RUN_FILE}")}
 
 
 def elapsed_search_seconds(runs):
-    """Wall time the trials in `runs` (run.json dicts) took, overlaps counted once.
+    """Wall time the `TrialRun`s in `runs` took, overlaps counted once.
 
     Trials of one process follow each other; those of `--workers` overlap, and then this is
     the search's wall time, not the sum of its trials. Gaps between resumed runs don't count.
     """
-    runs = list(runs)
-    intervals = sorted((r["started_at"], r["started_at"] + r["seconds"])
-                       for r in runs if r.get("started_at") is not None)
-    total = sum(r.get("seconds") or 0 for r in runs if r.get("started_at") is None)
-    covered_until = float("-inf")
-    for start, end in intervals:
+    total, covered_until = 0.0, float("-inf")
+    for start, end in sorted((r.started_at, r.started_at + r.seconds) for r in runs):
         total += max(0.0, end - max(start, covered_until))
         covered_until = max(covered_until, end)
     return total
@@ -166,22 +190,22 @@ def trial_records(folder, oracle_trials):
     records = []
     runs = recorded_runs(folder)
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
-        run = runs.get(trial_id, {})
+        run = runs.get(trial_id)
         score = trial.score if trial.status == "COMPLETED" else None
-        pruned = trial.status == "COMPLETED" and outcome(run) == "pruned"
+        pruned = trial.status == "COMPLETED" and run is not None and run.outcome == "pruned"
         records.append(TrialRecord(
             trial_id=trial_id,
             status="pruned" if pruned else trial.status.lower(),
             hyperparameters=dict(trial.hyperparameters.values),
             val_accuracy=None if score is None else float(score),
-            epochs_run=run.get("epochs_run"),
+            epochs_run=run and run.epochs_run,
             best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
-            seconds=run.get("seconds"),
-            peak_rss_mb=run.get("peak_rss_mb"),
-            worker=run.get("worker"),
+            seconds=run and run.seconds,
+            peak_rss_mb=run and run.peak_rss_mb,
+            worker=run and run.worker,
             message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
-            history=run.get("history", {}),
-            pruned_at_epoch=run.get("pruned_at_epoch") if pruned else None,
+            history=run.history if run else {},
+            pruned_at_epoch=run.pruned_at_epoch if pruned else None,
         ))
     return records
 
@@ -219,28 +243,34 @@ def read_summary(folder):
     """The summary dict that `write_results` wrote into `folder`, or None if there is none.
 
     Raises:
-        UserError: the file is damaged.
+        UserError: the file is damaged, or lacks a field every summary has.
     """
     path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         return None
-    return {OLD_NAMES.get(k, k): v for k, v in read_json(path).items()}
+    summary = read_json(path, fix=REBUILD)
+    missing = [name for name in REQUIRED if name not in summary]
+    if missing:
+        raise UserError(f"{path}: lacks {', '.join(missing[:3])}"
+                        f"{' and more' if len(missing) > 3 else ''}; {REBUILD}")
+    return summary
 
 
 def recorded_final(folder, best, records, plan):
     """The final-training fields that an earlier run of this very search recorded, or None if
     the final training must be done.
 
-    It counts as done when summary.json and the model exist and the summary holds the same
-    trials (ids and statuses), the same best trial, and the same `plan` (a dict of the
-    `FINAL_PLAN` fields) as now.
+    It counts as done when summary.json holds the same trials (ids and statuses), the same best
+    trial and the same `plan` (the `FINAL_PLAN` fields) as now, and the model file on disk is
+    the one it describes (its SHA-256): a model saved by a run killed before its summary was
+    written is never reported with an older summary's numbers.
     """
+    model = Path(folder) / MODEL_FILE
     try:
         summary = read_summary(folder)
     except UserError:
         return None  # Damaged: the final training runs again and writes a whole one.
-    needed = {*FINAL_FIELDS, "trials", "best_trial_id"}
-    if not summary or not needed <= set(summary) or not (Path(folder) / MODEL_FILE).is_file():
+    if not summary or not model.is_file() or sha256_of(model) != summary.get("model_sha256"):
         return None
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]

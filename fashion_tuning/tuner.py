@@ -1,5 +1,7 @@
 """The KerasTuner side: our `Tuner` subclass and the oracle of each strategy."""
 
+import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -8,7 +10,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from fashion_tuning import distributed, progress, pruning, results
+from fashion_tuning import atomic, distributed, progress, pruning, results
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
@@ -41,27 +43,34 @@ class TrialRunner(kt.Tuner):
         started_at, start = time.time(), time.perf_counter()
         try:
             histories = super().run_trial(trial, *args, **kwargs)
+            history = histories[0].history
+            bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
+            results.write_trial_run(self.get_trial_dir(trial.trial_id), results.TrialRun(
+                outcome="failed" if bad else "pruned" if stopper and stopper.pruned_at
+                else "completed",
+                started_at=started_at, seconds=time.perf_counter() - start,
+                epochs_run=len(history["loss"]), worker=distributed.tuner_id(),
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                # Strict JSON: a non-finite value (a diverged trial's loss) is null.
+                history={k: [float(v) if np.isfinite(v) else None for v in vs]
+                         for k, vs in history.items()},
+                pruned_at_epoch=stopper and stopper.pruned_at,
+                median_at_pruning=stopper and stopper.median))
         except Exception as e:
             if disk_full(e):  # Not a failed trial: the run stops, and a resume re-runs it.
                 raise DiskFull(e) from e
             raise
-        history = histories[0].history
-        bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
-        outcome = "failed" if bad else "pruned" if stopper and stopper.pruned_at else "completed"
-        results.write_trial_run(self.get_trial_dir(trial.trial_id), {
-            "outcome": outcome, "pruned_at_epoch": stopper and stopper.pruned_at,
-            "median_at_pruning": stopper and stopper.median,
-            "started_at": started_at, "seconds": time.perf_counter() - start,
-            "epochs_run": len(history["loss"]), "worker": distributed.tuner_id(),
-            # Peak resident memory of the process so far: flat across trials, or a leak.
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            # Per-epoch curves, for reports, plots and the pruning rule.
-            "history": {k: [float(v) for v in vs] for k, vs in history.items()}})
         if bad:
             # FailedTrialError makes KerasTuner mark the trial FAILED (no retry),
             # instead of COMPLETED with a meaningless val_accuracy.
             raise kt.errors.FailedTrialError(f"loss became non-finite in epoch {bad[0] + 1}")
         return histories
+
+    def save(self):
+        """KerasTuner's `save`, with `<tuner_id>.json` replaced atomically."""
+        if not self._is_worker():
+            self.oracle.save()
+        save_state(self._get_tuner_fname(), self.get_state())
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
@@ -69,6 +78,33 @@ class TrialRunner(kt.Tuner):
             print(progress.progress_line(self.project_dir, trial.trial_id,
                                          self.oracle.max_trials, self.final_epochs,
                                          self.time_budget_s, self.final_images_ratio))
+
+
+def save_state(path, state):
+    """Write KerasTuner's `state` to `path` as its own `save_json` does (its format), but to a
+    temporary name renamed into place: a kill or a full disk mid-write leaves the old file.
+
+    Raises:
+        DiskFull: the disk ran full; a BaseException, so that no `except Exception` of
+            KerasTuner's around a trial records it as the trial's failure.
+    """
+    try:
+        atomic.write_text(path, json.dumps(state))
+    except OSError as e:
+        if disk_full(e):
+            raise DiskFull(e) from e
+        raise
+
+
+class AtomicSaves:
+    """Oracle mixin: oracle.json and every trial.json are written through `save_state`."""
+
+    def save(self):
+        save_state(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        save_state(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                   trial.get_state())
 
 
 class TimeBudget:
@@ -95,16 +131,16 @@ class SavedRestarts:
 
     def set_state(self, state):
         super().set_state(state)
-        if "restarts_state" in state:  # Older folders start from the seed, as they did.
-            kind, keys, position, has_gauss, gauss = state["restarts_state"]
-            self._random_state.set_state((kind, np.array(keys, dtype=np.uint32), position,
-                                          has_gauss, gauss))
+        kind, keys, position, has_gauss, gauss = state["restarts_state"]
+        self._random_state.set_state((kind, np.array(keys, dtype=np.uint32), position,
+                                      has_gauss, gauss))
 
 
-# The oracle of each strategy: KerasTuner's, with the time budget (and for the Bayesian one,
-# its saved restarts).
-ORACLES = {name: type(cls, (TimeBudget,) + ((SavedRestarts,) if name == "bayesian_optimization"
-                                            else ()) + (getattr(kt.oracles, cls),), {})
+# The oracle of each strategy: KerasTuner's, with atomic saves, the time budget (and for the
+# Bayesian one, its saved restarts).
+ORACLES = {name: type(cls, (AtomicSaves, TimeBudget)
+                      + ((SavedRestarts,) if name == "bayesian_optimization" else ())
+                      + (getattr(kt.oracles, cls),), {})
            for name, cls in STRATEGIES.items()}
 
 
@@ -147,5 +183,5 @@ def make_tuner(strategy, config, folder, hypermodel):
         hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,
-        overwrite=False,  # --overwrite is done by the CLI, which keeps its folder lock.
+        overwrite=False,  # `folder.prepare` does --overwrite, under the folder's lock.
     )

@@ -17,6 +17,7 @@ from fashion_tuning.data import CLASS_NAMES, DEBIAN_DIR, FILES
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"random_search": "random_search_tuning.py",
            "bayesian_optimization": "bayesian_tuning.py"}
+SCRIPT = SCRIPTS["random_search"]  # Where one script stands for both.
 
 
 def idx_bytes(array, magic):
@@ -87,6 +88,33 @@ def wait_for(path, proc, timeout=300):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
+
+
+def refused(proc, *fragments):
+    """Exit 2, one line on stderr, no traceback, holding every fragment; returns the line."""
+    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
+    err = proc.stderr.strip()
+    assert "\n" not in err and "Traceback" not in proc.stderr, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def folder_files(folder):
+    """`{path: bytes}` of every file under `folder` but the lock: what a refusal must keep."""
+    return {p: p.read_bytes() for p in Path(folder).rglob("*")
+            if p.is_file() and p.name != ".lock"}
+
+
+def model_accuracy(model_path, data_dir):
+    """Test accuracy of the saved model at `model_path` on the IDX files in `data_dir`."""
+    import keras
+
+    from fashion_tuning.data import load_idx_dir
+
+    d = load_idx_dir(data_dir)
+    model = keras.saving.load_model(model_path)
+    return float(model.evaluate(d.x_test, d.y_test, batch_size=128, verbose=0)[1])
 
 
 def read_summary(folder):

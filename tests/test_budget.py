@@ -5,14 +5,14 @@ import re
 import pytest
 
 from fashion_tuning.progress import progress_line
-from fashion_tuning.results import elapsed_search_seconds, write_trial_run
+from fashion_tuning.results import TrialRun, elapsed_search_seconds, write_trial_run
 from helpers import read_summary, run_script, tiny_args
 
 
 def test_elapsed_search_time_counts_overlapping_trials_once():
-    runs = [{"started_at": 100.0, "seconds": 10.0}, {"started_at": 105.0, "seconds": 10.0},
-            {"started_at": 200.0, "seconds": 5.0}, {"seconds": 7.0}]  # The last: no start.
-    assert elapsed_search_seconds(runs) == pytest.approx(15 + 5 + 7)
+    runs = [TrialRun("completed", started_at, seconds, 1, "tuner0")
+            for started_at, seconds in ((100.0, 10.0), (105.0, 10.0), (200.0, 5.0))]
+    assert elapsed_search_seconds(runs) == pytest.approx(15 + 5)
 
 
 def progress_lines(out):
@@ -59,7 +59,8 @@ def test_progress_line_once_per_trial_with_best_and_time_left(tiny_data, tmp_pat
 def test_the_time_left_counts_the_final_training_on_all_training_images(tmp_path):
     # One trial of 4 epochs in 40 s: 10 s an epoch on 80 % of the images, 12.5 s on all.
     (tmp_path / "trial_0").mkdir()
-    write_trial_run(tmp_path / "trial_0", {"seconds": 40.0, "started_at": 0.0,
-                                           "history": {"val_accuracy": [0.5, 0.7, 0.6, 0.6]}})
+    write_trial_run(tmp_path / "trial_0", TrialRun(
+        outcome="completed", started_at=0.0, seconds=40.0, epochs_run=4, worker="tuner0",
+        history={"val_accuracy": [0.5, 0.7, 0.6, 0.6]}))
     line = progress_line(tmp_path, "0", 1, final_epochs=8, final_images_ratio=1.25)
     assert line.endswith("left ~1 min 40 s (search ~0 min 00 s, final training ~1 min 40 s)")

@@ -10,38 +10,7 @@ import keras
 import pytest
 
 from fashion_tuning import cli
-from helpers import read_summary, run_script, tiny_args, write_idx_dir
-
-SCRIPT = "random_search_tuning.py"
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """One finished 2-trial search on tiny data, made once; each test copies it."""
-    tmp = tmp_path_factory.mktemp("finished")
-    data_dir = write_idx_dir(tmp / "data")
-    proc = run_script(SCRIPT, *tiny_args(data_dir, tmp / "results", trials=2))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return data_dir, tmp / "results"
-
-
-@pytest.fixture
-def copy(finished, tmp_path):
-    """(data folder, a fresh copy of the finished results folder, its strategy folder)."""
-    data_dir, results = finished
-    shutil.copytree(results, tmp_path / "results")
-    return data_dir, tmp_path / "results", tmp_path / "results" / "random_search"
-
-
-def refused(proc, *fragments):
-    """Exit 2, one line on stderr, no traceback, holding every fragment."""
-    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
-    err = proc.stderr.strip()
-    assert "\n" not in err and "Traceback" not in proc.stderr, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
-
+from helpers import SCRIPT, read_summary, refused, run_script, tiny_args, write_idx_dir
 
 def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy):
     data_dir, results, folder = copy

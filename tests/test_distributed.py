@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fashion_tuning import folder
+from fashion_tuning import cli, folder
 from fashion_tuning.distributed import strip_workers_flag
-from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
+from helpers import (assert_completed_and_distinct, folder_files, read_summary, start_script,
+                     wait_for)
 
 
 def children(pid):
@@ -54,9 +55,10 @@ def test_strip_workers_flag():
         "--epochs", "3"]
 
 
-def test_two_workers_share_four_trials(tiny_data, tmp_path):
-    proc = start("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
-                 "--epochs", 2, "--batch-size", 64, "--workers", 2)
+def test_two_workers_share_four_trials(tiny_data, tmp_path, in_process, capsys):
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 4,
+            "--epochs", 2, "--batch-size", 64)
+    proc = start(*args, "--workers", 2)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, (out[-3000:], err[-3000:])
     assert "[worker0]" in out and "[worker1]" in out and "[chief]" in out
@@ -67,6 +69,12 @@ def test_two_workers_share_four_trials(tiny_data, tmp_path):
     assert (folder / "best_model.keras").is_file()
     assert "worker" in (folder / "trials.csv").read_text().splitlines()[0].split(",")
     assert not children(proc.pid)
+    # One process would reload no tuner state (KerasTuner reads only `<tuner id>.json`) and
+    # run every trial again: it is refused, and nothing in the folder changes.
+    before = folder_files(folder)
+    assert cli.main("random_search", [str(a) for a in args]) == 2
+    assert "holds a distributed search: resume it with --workers" in capsys.readouterr().err
+    assert folder_files(folder) == before
 
 
 def test_killed_worker_fails_the_run_cleanly(tiny_data, tmp_path):

@@ -17,7 +17,7 @@ SUMMARY_KEYS = {
     "strategy", "max_trials", "epochs", "batch_size", "seed", "oracle_seed", "best_trial_id",
     "best_hyperparameters", "best_val_accuracy", "final_epochs", "test_accuracy",
     "test_loss", "per_class_accuracy", "data_source", "search_seconds", "final_seconds",
-    "total_seconds", "versions", "trials", "machine",
+    "total_seconds", "model_sha256", "versions", "trials", "machine",
 }
 @pytest.fixture(scope="module", params=list(SCRIPTS))
 def tiny_run(request, tmp_path_factory):

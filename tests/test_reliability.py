@@ -10,9 +10,9 @@ import keras
 import pytest
 
 from fashion_tuning import cli, folder, hypermodel
-from fashion_tuning.config import Config, Recipe
-from fashion_tuning.errors import UserError
-from helpers import (assert_completed_and_distinct, read_summary, reload_accuracy, run_script,
+from fashion_tuning.config import Recipe
+from helpers import (assert_completed_and_distinct, folder_files, read_summary, refused,
+                     reload_accuracy, run_script,
                      tiny_args, write_idx_dir)
 
 
@@ -168,43 +168,14 @@ def test_no_completed_trial_exits_1_without_a_final_training(tiny_data, tmp_path
 FIXTURE = Path(__file__).parent / "fixtures" / "results-0.1"
 
 
-def test_a_folder_from_the_previous_search_space_is_refused_on_resume(tmp_path):
+def test_a_folder_of_an_earlier_version_is_refused_on_resume(tmp_path):
     # tests/fixtures/results-0.1 is a finished 2-trial search on write_idx_dir()'s data,
-    # written by commit 36eb470 (before the module split, pruning and the trunk and schedule
-    # choices) with `random_search_tuning.py --max-trials 2 --epochs 1 --batch-size 64`, less
-    # the weights. Its trials come from another space: resuming would mix two searches.
+    # written by commit 36eb470 with `random_search_tuning.py --max-trials 2 --epochs 1
+    # --batch-size 64`, less the weights: another format and another search space.
     data_dir = write_idx_dir(tmp_path / "data")
     shutil.copytree(FIXTURE, tmp_path / "results")
-
-    def files():
-        return {p: p.read_bytes() for p in (tmp_path / "results").rglob("*")
-                if p.is_file() and p.name != folder.LOCK_FILE}
-
-    before = files()
-    proc = run_script("random_search_tuning.py", *tiny_args(
-        data_dir, tmp_path / "results", "--no-pruning", trials=3))
-    assert proc.returncode == 2
-    err = proc.stderr.strip()
-    assert "\n" not in err and "the search space" in err and "--overwrite" in err
-    assert "--no-pruning" not in err  # Old folders ran unpruned: that setting matches.
-    assert files() == before  # Nothing written, nothing lost.
-
-
-def test_a_folder_that_recorded_cosine_epochs_is_checked_as_trial_epochs(tmp_path):
-    # Folders started before the rename recorded the trial's schedule as cosine_epochs, which
-    # then was capped by --epochs as --trial-epochs is.
-    def record(**config):
-        settings = folder.fixed_settings(Config(**config), [], {"sha256": "x"})
-        settings["cosine_epochs"] = 12
-        settings["no_pruning"] = not settings.pop("pruning")
-        del settings["trial_epochs"]
-        (tmp_path / folder.SETTINGS_FILE).write_text(json.dumps(settings))
-
-    record(epochs=3)
-    quick = folder.fixed_settings(Config(epochs=3), [], {"sha256": "x"})
-    folder.check_or_record_settings(tmp_path, quick, overwrite=False)
-    record()
-    with pytest.raises(UserError, match=r"--trial-epochs \(was 12, now 10\)"):
-        folder.check_or_record_settings(
-            tmp_path, folder.fixed_settings(Config(trial_epochs=10), [], {"sha256": "x"}),
-            overwrite=False)
+    before = folder_files(tmp_path / "results")
+    proc = run_script("random_search_tuning.py", *tiny_args(data_dir, tmp_path / "results",
+                                                            trials=3))
+    refused(proc, "another version of this tool", "--overwrite", "--results-dir")
+    assert folder_files(tmp_path / "results") == before  # Nothing written, nothing lost.
