@@ -23,8 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.rank_study import read_summary_at
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.config import Config
+from fashion_tuning.data import load_fashion_mnist
+from fashion_tuning.report import run_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP = ("import sys, time; t = time.perf_counter(); "
@@ -179,7 +182,7 @@ def pruning_compare(seeds, results_dir, data_dir=None):
             if proc.returncode:
                 sys.exit(f"pruning {label} run failed (exit {proc.returncode}):\n"
                          f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
-            summary = json.loads((out / "random_search" / "summary.json").read_text())
+            summary = read_summary_at(out / "random_search")
             runs[label].append({
                 "seed": seed, "search_s": summary["search_seconds"],
                 "best_val_accuracy": summary["best_val_accuracy"],
@@ -209,24 +212,22 @@ def full_run(script, results_dir):
                    check=True, cwd=ROOT)
     wall = time.perf_counter() - start
     strategy = "random_search" if script.startswith("random") else "bayesian_optimization"
-    summary = json.loads((Path(results_dir) / strategy / "summary.json").read_text())
+    summary = read_summary_at(Path(results_dir) / strategy)
     return {"wall_s": wall, "search_s": summary["search_seconds"],
             "final_training_s": summary["final_seconds"],
             "test_accuracy": summary["test_accuracy"],
             "best_hyperparameters": summary["best_hyperparameters"]}
 
 
-def startup_and_throughput(args, report):
-    """Time start-up and plain vs in-tuner (and bf16) epochs; print and add to `report`."""
-    from fashion_tuning.data import load_fashion_mnist
-
+def startup_and_throughput(args, dataset, report):
+    """Time start-up and plain vs in-tuner (and bf16) epochs on `dataset`; print and add to
+    `report`."""
     median, times = startup_seconds(args.reps, args.data_dir)
     report["startup_s"] = {"median": median, "runs": times}
     print(f"Start-up (imports + load and validate real data): median {median:.2f} s "
           f"of {', '.join(f'{t:.2f}' for t in times)}", flush=True)
 
     config = Config(train_limit=args.train_limit)
-    dataset = load_fashion_mnist(args.data_dir)
     runs = ["plain", "tuner"] + (["plain_bf16"] if args.precision else [])
     if args.space:
         runs += ["cheapest", "dearest"] + (["cheapest_bf16", "dearest_bf16"]
@@ -252,6 +253,46 @@ def startup_and_throughput(args, report):
         spread = tp["cheapest"]["images_per_s"] / tp["dearest"]["images_per_s"]
         report["cheapest_over_dearest_speed"] = spread
         print(f"Cheapest / dearest model speed: {spread:.2f}x", flush=True)
+
+
+def run_benchmark(args):
+    """Run the measurements `args` asks for; print each, then the whole report as JSON."""
+    # Every part needs the data: a missing or damaged set is the scripts' one line, at once.
+    dataset = load_fashion_mnist(args.data_dir)
+    from fashion_tuning import environment  # Imports TensorFlow: after the data is checked.
+
+    report = {"machine": environment.machine(), "versions": environment.versions()}
+    print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+          f"{report['machine']['gpus']} GPU(s)", flush=True)
+    if not args.skip_throughput:
+        startup_and_throughput(args, dataset, report)
+
+    if args.workers:
+        walls = workers_compare(args.reps)
+        report["workers"] = walls
+        ratio = walls["one process"]["median_s"] / walls["--workers 2"]["median_s"]
+        report["workers_speedup"] = ratio
+        print(f"6-trial search ({' '.join(WORKERS_RUN)}): one process "
+              f"{walls['one process']['median_s']:.0f} s, --workers 2 "
+              f"{walls['--workers 2']['median_s']:.0f} s; speed-up {ratio:.2f}x "
+              "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
+
+    if args.pruning:
+        pr = report["pruning"] = pruning_compare(args.pruning, args.results_dir, args.data_dir)
+        print(f"Pruning on / off, {args.pruning} seeds ({' '.join(PRUNING_RUN)}): search time "
+              f"{pr['search_time_on_over_off']:.2f}x; best val accuracy on minus off "
+              f"{pr['mean_best_val_on_minus_off']:+.4f} mean (per seed "
+              f"{', '.join(f'{d:+.4f}' for d in pr['best_val_on_minus_off_per_seed'])})",
+              flush=True)
+
+    if args.full:
+        report["full"] = {s: full_run(s, args.results_dir) for s in FULL[args.full]}
+        for script, r in report["full"].items():
+            print(f"{script}: {r['wall_s'] / 60:.1f} min (search {r['search_s'] / 60:.1f}, final "
+                  f"training {r['final_training_s'] / 60:.1f}), test accuracy "
+                  f"{r['test_accuracy']:.4f}")
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def main(argv=None):
@@ -281,41 +322,7 @@ def main(argv=None):
     parser.add_argument("--results-dir", default="results-benchmark",
                         help="where --full and --pruning write their runs")
     args = parser.parse_args(argv)
-
-    from fashion_tuning import environment
-
-    report = {"machine": environment.machine(), "versions": environment.versions()}
-    print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-          f"{report['machine']['gpus']} GPU(s)", flush=True)
-    if not args.skip_throughput:
-        startup_and_throughput(args, report)
-
-    if args.workers:
-        walls = workers_compare(args.reps)
-        report["workers"] = walls
-        ratio = walls["one process"]["median_s"] / walls["--workers 2"]["median_s"]
-        report["workers_speedup"] = ratio
-        print(f"6-trial search ({' '.join(WORKERS_RUN)}): one process "
-              f"{walls['one process']['median_s']:.0f} s, --workers 2 "
-              f"{walls['--workers 2']['median_s']:.0f} s; speed-up {ratio:.2f}x "
-              "(includes KerasTuner's up-to-20 s chief shutdown poll)", flush=True)
-
-    if args.pruning:
-        pr = report["pruning"] = pruning_compare(args.pruning, args.results_dir, args.data_dir)
-        print(f"Pruning on / off, {args.pruning} seeds ({' '.join(PRUNING_RUN)}): search time "
-              f"{pr['search_time_on_over_off']:.2f}x; best val accuracy on minus off "
-              f"{pr['mean_best_val_on_minus_off']:+.4f} mean (per seed "
-              f"{', '.join(f'{d:+.4f}' for d in pr['best_val_on_minus_off_per_seed'])})",
-              flush=True)
-
-    if args.full:
-        report["full"] = {s: full_run(s, args.results_dir) for s in FULL[args.full]}
-        for script, r in report["full"].items():
-            print(f"{script}: {r['wall_s'] / 60:.1f} min (search {r['search_s'] / 60:.1f}, final "
-                  f"training {r['final_training_s'] / 60:.1f}), test accuracy "
-                  f"{r['test_accuracy']:.4f}")
-    print(json.dumps(report, indent=2))
-    return 0
+    return run_tool(lambda: run_benchmark(args), args.results_dir)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ run's best trial is the best at that horizon.
 import json
 import sys
 
-from benchmarks.rank_study import read_lines
+from benchmarks.rank_study import read_lines, read_summary_at
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.pruning import median_to_beat
+from fashion_tuning.report import run_tool
 
 
 def replay(trials, judged_from_epoch, min_completed):
@@ -61,16 +62,9 @@ def at_horizon(summary, runs, horizon):
     return {**summary, "trials": trials, "best_trial_id": best["trial_id"]}
 
 
-def main(argv=None):
-    parser = tool_parser(__doc__)
-    parser.add_argument("summaries", nargs="+", help="summary.json files of unpruned runs")
-    parser.add_argument("--judged-from-epochs", default="1,2,3,4,5",
-                        help="first judged epochs to try")
-    parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
-    parser.add_argument("--rank-study", help="the rank study's JSON lines (benchmarks.rank_study)")
-    parser.add_argument("--horizon", type=int, help="with --rank-study: the schedule length")
-    args = parser.parse_args(argv)
-    runs = {path: json.load(open(path)) for path in args.summaries}
+def replay_all(args):
+    """Print the replay of every setting `args` asks for over its runs; return 0."""
+    runs = {path: read_summary_at(path) for path in args.summaries}
     if args.rank_study:
         trained = read_lines(args.rank_study)
         runs = {path: at_horizon(summary, trained, args.horizon) for path, summary in runs.items()}
@@ -88,6 +82,18 @@ def main(argv=None):
             print(f"{judged_from_epoch:11d}  {min_completed:3d}  {kept:4d}/{total} "
                   f"{kept / total:5.0%}  {kept_s / total_s:9.0%}  {', '.join(lost) or '-'}")
     return 0
+
+
+def main(argv=None):
+    parser = tool_parser(__doc__)
+    parser.add_argument("summaries", nargs="+", help="summary.json files of unpruned runs")
+    parser.add_argument("--judged-from-epochs", default="1,2,3,4,5",
+                        help="first judged epochs to try")
+    parser.add_argument("--min-completed", default="2,3,4,5,6", help="minimum trials to try")
+    parser.add_argument("--rank-study", help="the rank study's JSON lines (benchmarks.rank_study)")
+    parser.add_argument("--horizon", type=int, help="with --rank-study: the schedule length")
+    args = parser.parse_args(argv)
+    return run_tool(lambda: replay_all(args))
 
 
 if __name__ == "__main__":

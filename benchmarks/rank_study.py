@@ -22,7 +22,11 @@ import json
 import sys
 from pathlib import Path
 
+from fashion_tuning import atomic
+from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
+from fashion_tuning.report import run_tool
+from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 
 def configurations(summaries):
@@ -55,6 +59,21 @@ def configurations(summaries):
     return configs
 
 
+def read_summary_at(path):
+    """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
+    reads it.
+
+    Raises:
+        UserError: there is none, or it is damaged.
+    """
+    path = Path(path)
+    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path)
+    if summary is None:
+        raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
+                        "finished run")
+    return summary
+
+
 def read_lines(path):
     """The JSON objects, one a line, in `path` (none if it does not exist)."""
     if not Path(path).is_file():
@@ -65,14 +84,14 @@ def read_lines(path):
 def append_line(path, record):
     """Append `record` to `path` as one JSON line: each finished training is kept at once."""
     with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(record, allow_nan=False) + "\n")  # Strict JSON, as atomic's.
 
 
 def write_report(out, result, markdown):
     """Write `result` and `markdown` beside the JSON lines `out` (.json, .md); print `markdown`."""
     out = Path(out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown)
+    atomic.write_json(out.with_suffix(".json"), result)
+    atomic.write_text(out.with_suffix(".md"), markdown)
     print(markdown)
 
 
@@ -176,17 +195,10 @@ def report_markdown(result, configs, runs, horizons):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = tool_parser(__doc__)
-    parser.add_argument("summaries", nargs="+", help="summary.json files of full default runs")
-    parser.add_argument("--horizons", default="3,4,6", help="short schedule lengths, in epochs")
-    parser.add_argument("--out", default="rank-study.jsonl", help="JSON lines, one per training")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
-    parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
-    parser.add_argument("--report-only", action="store_true", help="only report what --out has")
-    args = parser.parse_args(argv)
+def run_study(args):
+    """Train what `args.out` lacks (unless --report-only), then write the report; return 0."""
     horizons = [int(h) for h in args.horizons.split(",")]
-    summaries = [json.loads(Path(p).read_text()) for p in args.summaries]
+    summaries = [read_summary_at(p) for p in args.summaries]
     configs = configurations(summaries)
     runs = read_runs(args.out)
     if not args.report_only:
@@ -211,6 +223,18 @@ def main(argv=None):
     result = report(configs, runs, horizons)
     write_report(args.out, result, report_markdown(result, configs, runs, horizons))
     return 0
+
+
+def main(argv=None):
+    parser = tool_parser(__doc__)
+    parser.add_argument("summaries", nargs="+", help="summary.json files of full default runs")
+    parser.add_argument("--horizons", default="3,4,6", help="short schedule lengths, in epochs")
+    parser.add_argument("--out", default="rank-study.jsonl", help="JSON lines, one per training")
+    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
+    parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
+    parser.add_argument("--report-only", action="store_true", help="only report what --out has")
+    args = parser.parse_args(argv)
+    return run_tool(lambda: run_study(args), Path(args.out).parent, "--out")
 
 
 if __name__ == "__main__":

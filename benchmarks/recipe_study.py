@@ -18,14 +18,15 @@ The report gives, per recipe and length, the mean and spread of the validation a
 the seeds and the paired difference from the plain recipe, with and without the flip average.
 """
 
-import json
 import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.rank_study import append_line, read_lines, split_of, train, write_report
+from benchmarks.rank_study import (append_line, read_lines, read_summary_at, split_of, train,
+                                   write_report)
 from fashion_tuning.config import Recipe
 from fashion_tuning.flags import tool_parser
+from fashion_tuning.report import run_tool
 
 # The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
 # space probe liked best (two convs at 28x28 as well).
@@ -89,27 +90,14 @@ def report_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = tool_parser(__doc__)
-    parser.add_argument("summary", help="summary.json of the run whose best configuration to train")
-    parser.add_argument("--epochs", type=int, default=15, help="length of each training")
-    parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
-    parser.add_argument("--recipes", default=",".join(RECIPES),
-                        help=f"which of {', '.join(RECIPES)}")
-    parser.add_argument("--out", default="recipe-study.jsonl", help="JSON lines, one a training")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
-    parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
-    parser.add_argument("--report-only", action="store_true", help="only report what --out has")
-    args = parser.parse_args(argv)
-    recipes = args.recipes.split(",")
-    unknown = set(recipes) - set(RECIPES)
-    if unknown:
-        parser.error(f"unknown recipe(s): {', '.join(sorted(unknown))}")
+def run_study(args, recipes):
+    """Train what `args.out` lacks of `recipes` (unless --report-only), then write the
+    report; return 0."""
     runs = read_lines(args.out)
     if not args.report_only:
         from fashion_tuning import environment
 
-        summary = json.loads(Path(args.summary).read_text())
+        summary = read_summary_at(args.summary)
         train_data, val_data = split_of(summary, args.data_dir)
         done = {key(r) for r in runs}
         todo = [(name, int(seed)) for seed in args.seeds.split(",") for name in recipes
@@ -135,6 +123,25 @@ def main(argv=None):
     rows = report(runs)
     write_report(args.out, rows, report_markdown(rows))
     return 0
+
+
+def main(argv=None):
+    parser = tool_parser(__doc__)
+    parser.add_argument("summary", help="summary.json of the run whose best configuration to train")
+    parser.add_argument("--epochs", type=int, default=15, help="length of each training")
+    parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
+    parser.add_argument("--recipes", default=",".join(RECIPES),
+                        help=f"which of {', '.join(RECIPES)}")
+    parser.add_argument("--out", default="recipe-study.jsonl", help="JSON lines, one a training")
+    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
+    parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
+    parser.add_argument("--report-only", action="store_true", help="only report what --out has")
+    args = parser.parse_args(argv)
+    recipes = args.recipes.split(",")
+    unknown = set(recipes) - set(RECIPES)
+    if unknown:
+        parser.error(f"unknown recipe(s): {', '.join(sorted(unknown))}")
+    return run_tool(lambda: run_study(args, recipes), Path(args.out).parent, "--out")
 
 
 if __name__ == "__main__":

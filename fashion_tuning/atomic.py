@@ -32,5 +32,9 @@ def write_text(path, text):
 
 
 def write_json(path, value):
-    """Write `value` to `path` as indented JSON, atomically."""
-    write_text(path, json.dumps(value, indent=2) + "\n")
+    """Write `value` to `path` as indented, strict JSON, atomically.
+
+    Raises:
+        ValueError: `value` holds an inf or a nan, which strict JSON readers refuse.
+    """
+    write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")

@@ -15,7 +15,7 @@ from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import (final_training_line, format_duration, format_hyperparameters,
-                                   save_figure, trial_counts)
+                                   markdown_table, run_tool, save_figure, trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
@@ -40,12 +40,6 @@ def best_so_far(trials):
     return rows
 
 
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def comparison_markdown(summaries):
     """The side-by-side results table and the per-class test accuracy table, as Markdown."""
     names = list(summaries)
@@ -54,7 +48,7 @@ def comparison_markdown(summaries):
     def row(label, fn):
         return [label, *(fn(x) for x in s)]
 
-    main = _table(["", *(LABELS[n] for n in names)], [
+    main = markdown_table(["", *(LABELS[n] for n in names)], [
         row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial {x['best_trial_id']})"),
         row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
         row("Test loss", lambda x: f"{x['test_loss']:.4f}"),
@@ -67,8 +61,9 @@ def comparison_markdown(summaries):
         row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"
                                  + "".join(f", {f}" for f in x["machine"].get("cpu_flags", []))),
     ])
-    per_class = _table(["Class", *(LABELS[n] for n in names)], [
-        [c, *(f"{x['per_class_accuracy'][c]:.3f}" for x in s)] for c in CLASS_NAMES])
+    per_class = markdown_table(["Class", *(LABELS[n] for n in names)], [
+        [c, *("n/a" if x["per_class_accuracy"][c] is None  # No test image of the class.
+              else f"{x['per_class_accuracy'][c]:.3f}" for x in s)] for c in CLASS_NAMES])
     return f"## Results summary\n\n{main}\n\n## Per-class test accuracy\n\n{per_class}\n"
 
 
@@ -166,11 +161,16 @@ def plot_confusion(summary, path):
 
 
 def write_comparison(results_dir):
-    """Write the comparison files into `results_dir`; return (summaries, written paths)."""
+    """Write the comparison files into `results_dir`; return (summaries, written paths).
+
+    Raises:
+        UserError: no strategy folder holds a summary, or one is damaged.
+    """
     results_dir = Path(results_dir)
     summaries = load_summaries(results_dir)
     if not summaries:
-        return summaries, []
+        raise UserError(f"no {SUMMARY_FILE} under {results_dir}/{{{','.join(STRATEGIES)}}}; "
+                        "run random_search_tuning.py and bayesian_tuning.py first")
     paths = [results_dir / "comparison.md", results_dir / "comparison.png",
              results_dir / "learning_curves.png"]
     atomic.write_text(paths[0], comparison_markdown(summaries))
@@ -182,26 +182,23 @@ def write_comparison(results_dir):
     return summaries, paths
 
 
+def report_comparison(results_dir):
+    """Write the comparison files into `results_dir` and print the tables; return 0."""
+    summaries, paths = write_comparison(results_dir)
+    for missing in set(STRATEGIES) - set(summaries):
+        print(f"note: no results for {missing} yet; comparing what there is")
+    print(comparison_markdown(summaries))
+    print("Wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("--results-dir", default=Config.results_dir,
                         help="folder holding the strategy folders")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")  # Files only: no display needed.
-    try:
-        summaries, paths = write_comparison(args.results_dir)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not summaries:
-        print(f"error: no {SUMMARY_FILE} under {args.results_dir}/{{{','.join(STRATEGIES)}}}; "
-              "run random_search_tuning.py and bayesian_tuning.py first", file=sys.stderr)
-        return 2
-    for missing in set(STRATEGIES) - set(summaries):
-        print(f"note: no results for {missing} yet; comparing what there is")
-    print(comparison_markdown(summaries))
-    print("Wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return run_tool(lambda: report_comparison(args.results_dir), args.results_dir)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import dataclasses
 import hashlib
+import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -177,10 +179,14 @@ class Config:
             raise UserError("--data-dir is empty; give a folder, or leave the flag out to use "
                             "the default search order")
         Recipe.parse(self.final_recipe)  # Raises on an unknown part.
-        if self.workers is not None and self.workers < 1:
-            raise UserError(f"--workers must be at least 1, got {self.workers}")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise UserError(f"--time-budget must be a positive number of minutes, "
+        cores = os.cpu_count() or 1
+        if self.workers is not None and not 1 <= self.workers <= min(cores, self.max_trials):
+            raise UserError(f"--workers must be from 1 to {min(cores, self.max_trials)}: a process "
+                            f"needs a CPU core ({cores} here) and a trial (--max-trials "
+                            f"{self.max_trials}), got {self.workers}")
+        # Finite: summary.json records it, and strict JSON has no inf or nan.
+        if self.time_budget is not None and not 0 < self.time_budget < math.inf:
+            raise UserError(f"--time-budget must be a finite, positive number of minutes, "
                             f"got {self.time_budget}")
         if self.train_limit is not None and self.train_limit < 100:
             raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")

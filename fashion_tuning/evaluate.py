@@ -6,13 +6,14 @@ from fashion_tuning.data import CLASS_NAMES, NUM_CLASSES
 
 
 def class_metrics(y_true, y_pred):
-    """Per-class accuracy (`{class name: share of that class predicted right}`) and the
-    confusion matrix (a list of rows: true class by predicted class)."""
+    """Per-class accuracy (`{class name: share of that class predicted right}`, None for a
+    class with no image) and the confusion matrix (a list of rows: true class by predicted
+    class)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=int)
     np.add.at(confusion, (y_true, y_pred), 1)
     per_class = {name: float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum()
-                 else float("nan") for c, name in enumerate(CLASS_NAMES)}
+                 else None for c, name in enumerate(CLASS_NAMES)}
     return per_class, confusion.tolist()
 
 

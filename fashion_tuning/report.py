@@ -1,7 +1,14 @@
-"""What a person reads: the closing console table, and the figures of compare and study."""
+"""What a person reads: the closing console table, the helper tools' tables, figures and
+error lines."""
+
+import sys
+
+import numpy as np
 
 from fashion_tuning import atomic
 from fashion_tuning.config import Recipe
+from fashion_tuning.errors import UserError, disk_full
+from fashion_tuning.flags import EXIT_USAGE
 
 
 def format_duration(seconds):
@@ -32,6 +39,13 @@ def final_training_line(summary):
     images = summary.get("final_images")
     return (f"{summary['final_epochs']} epochs" + (f" on {images:,} images" if images else "")
             + (f" with {', '.join(added)}" if added else ""))
+
+
+def markdown_table(header, rows):
+    """A Markdown table of `header` (cells) and `rows` (lists of cells)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def summary_table(summary):
@@ -68,3 +82,69 @@ def save_figure(fig, path):
             fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
+
+
+def mean_and_sd(curves):
+    """Mean and standard deviation over equal-length rows; NaN wherever a run has no score
+    yet, so that a mean curve starts once every run has one."""
+    curves = np.array(curves, dtype=float)
+    return curves.mean(axis=0), curves.std(axis=0)
+
+
+def best_so_far_at(runs, grid):
+    """Each run's best so far at every time of `grid` (that of its last trial ended by then,
+    NaN before its first), one row per run of `(seconds, best)` points."""
+    rows = []
+    for run in runs:
+        times = np.array([t for t, _ in run])
+        bests = np.array([np.nan if b is None else b for _, b in run], dtype=float)
+        ended = np.searchsorted(times, grid, side="right") - 1
+        rows.append(np.where(ended >= 0, bests[np.maximum(ended, 0)], np.nan))
+    return rows
+
+
+def plot_study(strategies, labels, path):
+    """Mean best-so-far validation accuracy (±1 sd band) against trial number and against
+    search time, per strategy of `strategies` (study.json's) under its name in `labels`."""
+    import matplotlib.pyplot as plt
+
+    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    end = max(run[-1][0] for stats in strategies.values() for run in stats["best_so_far_by_time"])
+    grid = np.linspace(0, end, 200)
+    for (strategy, stats), color in zip(strategies.items(), ("tab:blue", "tab:orange")):
+        curves = stats["best_so_far_curves"]
+        n = min(len(c) for c in curves)
+        by_trial_rows = [[np.nan if v is None else v for v in c[:n]] for c in curves]
+        for ax, x, rows in ((by_trial, np.arange(1, n + 1), by_trial_rows),
+                            (by_time, grid / 60,
+                             best_so_far_at(stats["best_so_far_by_time"], grid))):
+            mean, sd = mean_and_sd(rows)
+            ax.plot(x, mean, color=color, label=f"{labels[strategy]} (mean of {len(curves)})")
+            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2)
+    by_trial.set_xlabel("trial")
+    by_time.set_xlabel("search time (minutes)")
+    by_trial.set_ylabel("best validation accuracy so far")
+    for ax in (by_trial, by_time):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def run_tool(run, folder=None, flag="--results-dir"):
+    """Call `run()` and return its exit code. What a helper tool's user can cause, a UserError
+    or an OSError while writing into `folder` (if it writes), is one line on stderr and exit 2;
+    `flag` is the one that names another folder."""
+    try:
+        return run()
+    except UserError as e:
+        message = str(e)
+    except OSError as e:
+        if folder is None:
+            raise
+        message = (f"no space left on the device of {folder}; free some space and run the same "
+                   "command again" if disk_full(e) else
+                   f"cannot write into {folder} ({e.strerror or e}); make it writable or pass "
+                   f"another {flag}")
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE

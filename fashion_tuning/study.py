@@ -7,9 +7,10 @@ Every flag other than --seeds, --first-seed, --results-dir and --report-only is 
 scripts (a Bayesian-only flag only to the Bayesian one). Runs go to
 RESULTS_DIR/seed_<seed>/<strategy>/ and resume like the scripts do; each seed's pair gets
 `compare`'s files in its folder, and the report goes to RESULTS_DIR/study.md, study.json and
-study.png.
+study.png. Seeds whose runs differ in any setting but those of `PER_SEED` are refused, by name.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ import numpy as np
 from fashion_tuning import atomic, cli, flags
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_comparison
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
-from fashion_tuning.report import save_figure
+from fashion_tuning.errors import UserError
+from fashion_tuning.report import markdown_table, plot_study, run_tool
 
 
 def strategy_argv(strategy, passthrough):
@@ -52,6 +54,9 @@ MEASURES = {"best_val_accuracy": "Best val accuracy", "test_accuracy": "Test acc
 # The settings that say what budget the runs had (older summaries lack some).
 BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", "patience",
           "train_limit", "val_fraction", "precision", "pruning")
+# The settings that may differ between seeds: the seed, and where and how a run ran.
+PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
+            "workers")
 # The hyperparameters that choose the trunk of the CNN (the rest shape its head and training).
 TRUNK = ("filters", "stage2_convs")
 
@@ -80,21 +85,44 @@ def shared_trials(per_seed):
     return shared
 
 
+def check_settings(per_seed):
+    """Raise a UserError naming every setting, but those of `PER_SEED`, in which one
+    strategy's runs differ between the seeds of `per_seed`: its values and their seeds."""
+    differences = {}
+    for strategy in STRATEGIES:
+        seeds_of = {}  # setting -> {value as JSON: [seeds]}
+        for seed, runs in per_seed.items():
+            for name, value in runs[strategy].get("settings", {}).items():
+                if name not in PER_SEED:
+                    seeds_of.setdefault(name, {}).setdefault(json.dumps(value), []).append(seed)
+        differences.update(dict.fromkeys(f"{name} " + " but ".join(
+            f"{value} at seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
+            for value, seeds in by_value.items())
+            for name, by_value in seeds_of.items() if len(by_value) > 1))
+    if differences:
+        raise UserError("the seeds were run with different settings: " + "; ".join(differences)
+                        + "; run them again with the same flags, or move some to another "
+                        "--results-dir")
+
+
 def aggregate(results_dir):
     """Per strategy: the per-seed scores and times, their mean and standard deviation, how
-    often its best trial had the best trunk, and its best-so-far curves by trial and by time."""
+    often its best trial had the best trunk, and its best-so-far curves by trial and by time.
+    A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
     per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
              "strategies": {}}
-    every_run = [r for s in study["seeds"] for r in per_seed[s].values()]
-    if every_run:
-        study["best_trunk"] = best_trunk(every_run)
-        study["budget"] = {k: every_run[0].get(k) for k in BUDGET}
-        study["shared_trials"] = shared_trials({s: per_seed[s] for s in study["seeds"]})
+    if not study["seeds"]:
+        raise UserError(f"no seed folder under {results_dir} has both strategies' results; "
+                        "run the study without --report-only first")
+    reported = {s: per_seed[s] for s in study["seeds"]}
+    check_settings(reported)
+    every_run = [r for runs in reported.values() for r in runs.values()]
+    study["best_trunk"] = best_trunk(every_run)
+    study["budget"] = {k: every_run[0].get(k) for k in BUDGET}
+    study["shared_trials"] = shared_trials(reported)
     for strategy in STRATEGIES:
-        runs = [per_seed[s][strategy] for s in study["seeds"]]
-        if not runs:
-            continue
+        runs = [reported[s][strategy] for s in study["seeds"]]
         stats = {}
         for key in MEASURES:
             values = np.array([r[key] for r in runs], dtype=float)
@@ -106,9 +134,8 @@ def aggregate(results_dir):
         stats["best_so_far_curves"] = [[row[2] for row in run] for run in rows]
         stats["best_so_far_by_time"] = [[(row[3], row[2]) for row in run] for run in rows]
         study["strategies"][strategy] = stats
-    if len(study["strategies"]) == len(STRATEGIES):
-        study["bayesian_minus_random"] = {key: paired(study, key)
-                                          for key in ("best_val_accuracy", "test_accuracy")}
+    study["bayesian_minus_random"] = {key: paired(study, key)
+                                      for key in ("best_val_accuracy", "test_accuracy")}
     return study
 
 
@@ -142,37 +169,33 @@ def study_markdown(study):
     """The study's tables as Markdown."""
     names = list(study["strategies"])
     n = len(study["seeds"])
+    rows = [[f"{label} (mean ± sd)", *(plus_minus(study["strategies"][name][key],
+                                                  0 if key.endswith("seconds") else 4)
+                                       for name in names)] for key, label in MEASURES.items()]
+    rows.append([f"Best trial has the best trunk ({study['best_trunk']})",
+                 *(f"{study['strategies'][name]['found_best_trunk']} of {n}" for name in names)])
     lines = [f"## Multi-seed study ({n} seed{'s' * (n != 1)}: "
              f"{', '.join(map(str, study['seeds']))})", "",
              "Budget: " + ", ".join(f"{k}={v}" for k, v in study["budget"].items()), "",
-             "| | " + " | ".join(LABELS[name] for name in names) + " |",
-             "|---|" + "---|" * len(names)]
-    for key, label in MEASURES.items():
-        digits = 0 if key.endswith("seconds") else 4
-        cells = [plus_minus(study["strategies"][name][key], digits) for name in names]
-        lines.append(f"| {label} (mean ± sd) | " + " | ".join(cells) + " |")
-    lines.append(f"| Best trial has the best trunk ({study['best_trunk']}) | " + " | ".join(
-        f"{study['strategies'][name]['found_best_trunk']} of {n}" for name in names) + " |")
-    if len(names) == len(STRATEGIES):
-        lines += ["", "Paired by seed (Bayesian minus Random):", "",
-                  "| seed | Δ best val accuracy | Δ test accuracy |", "|---|---|---|"]
-        val, test = (study["bayesian_minus_random"][k]
-                     for k in ("best_val_accuracy", "test_accuracy"))
-        lines += [f"| {s} | {v:+.4f} | {t:+.4f} |"
-                  for s, v, t in zip(study["seeds"], val["per_seed"], test["per_seed"])]
-        lines.append(f"| mean ± sd | {plus_minus(val, 4, '+')} | {plus_minus(test, 4, '+')} |")
-        if test["ci95"]:
-            ci = (lambda d: f"{d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}")
-            lines.append(f"| 95 % interval of the mean (paired t, {n - 1} df) "
-                         f"| {ci(val)} | {ci(test)} |")
-        d_test = np.array(test["per_seed"])
-        lines += ["", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
-                      f"{len(d_test)} seeds, behind in {int((d_test < 0).sum())}."]
-        if test["detectable"] is not None:
-            lines.append(f"Power: with {n} seeds and this spread, a true mean difference in "
-                         f"test accuracy of {test['detectable']:.4f} or more would show "
-                         "(two-sided 5 % paired t-test) 4 times in 5; a smaller one can hide "
-                         "in the seed-to-seed noise.")
+             markdown_table(["", *(LABELS[name] for name in names)], rows)]
+    val, test = (study["bayesian_minus_random"][k]
+                 for k in ("best_val_accuracy", "test_accuracy"))
+    rows = [[s, f"{v:+.4f}", f"{t:+.4f}"]
+            for s, v, t in zip(study["seeds"], val["per_seed"], test["per_seed"])]
+    rows.append(["mean ± sd", plus_minus(val, 4, "+"), plus_minus(test, 4, "+")])
+    if test["ci95"]:
+        ci = (lambda d: f"{d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}")
+        rows.append([f"95 % interval of the mean (paired t, {n - 1} df)", ci(val), ci(test)])
+    lines += ["", "Paired by seed (Bayesian minus Random):", "",
+              markdown_table(["seed", "Δ best val accuracy", "Δ test accuracy"], rows)]
+    d_test = np.array(test["per_seed"])
+    lines += ["", f"Bayesian ahead on test accuracy in {int((d_test > 0).sum())} of "
+                  f"{len(d_test)} seeds, behind in {int((d_test < 0).sum())}."]
+    if test["detectable"] is not None:
+        lines.append(f"Power: with {n} seeds and this spread, a true mean difference in "
+                     f"test accuracy of {test['detectable']:.4f} or more would show "
+                     "(two-sided 5 % paired t-test) 4 times in 5; a smaller one can hide "
+                     "in the seed-to-seed noise.")
     shared = study["shared_trials"]
     lines += ["", "No strategy drew the same configuration at two seeds." if not shared else
               "Configurations drawn at more than one seed: " + "; ".join(
@@ -181,53 +204,28 @@ def study_markdown(study):
     return "\n".join(lines) + "\n"
 
 
-def mean_and_sd(curves):
-    """Mean and standard deviation over equal-length rows; NaN wherever a run has no score
-    yet, so that a mean curve starts once every run has one."""
-    curves = np.array(curves, dtype=float)
-    return curves.mean(axis=0), curves.std(axis=0)
-
-
-def best_so_far_at(runs, grid):
-    """Each run's best so far at every time of `grid` (that of its last trial ended by then,
-    NaN before its first), one row per run of `(seconds, best)` points."""
-    rows = []
-    for run in runs:
-        times = np.array([t for t, _ in run])
-        bests = np.array([np.nan if b is None else b for _, b in run], dtype=float)
-        ended = np.searchsorted(times, grid, side="right") - 1
-        rows.append(np.where(ended >= 0, bests[np.maximum(ended, 0)], np.nan))
-    return rows
-
-
-def plot_study(study, path):
-    """Mean best-so-far validation accuracy (±1 sd band) against trial number and against
-    search time."""
-    import matplotlib.pyplot as plt
-
-    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    end = max(run[-1][0] for stats in study["strategies"].values()
-              for run in stats["best_so_far_by_time"])
-    grid = np.linspace(0, end, 200)
-    for (strategy, stats), color in zip(study["strategies"].items(), ("tab:blue", "tab:orange")):
-        label = f"{LABELS[strategy]} (mean of {len(stats['best_so_far_curves'])})"
-        n = min(len(c) for c in stats["best_so_far_curves"])
-        mean, sd = mean_and_sd([[np.nan if v is None else v for v in c[:n]]
-                                for c in stats["best_so_far_curves"]])
-        x = np.arange(1, n + 1)
-        by_trial.plot(x, mean, color=color, label=label)
-        by_trial.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2)
-        mean, sd = mean_and_sd(best_so_far_at(stats["best_so_far_by_time"], grid))
-        by_time.plot(grid / 60, mean, color=color, label=label)
-        by_time.fill_between(grid / 60, mean - sd, mean + sd, color=color, alpha=0.2)
-    by_trial.set_xlabel("trial")
-    by_time.set_xlabel("search time (minutes)")
-    by_trial.set_ylabel("best validation accuracy so far")
-    for ax in (by_trial, by_time):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
-    fig.tight_layout()
-    save_figure(fig, path)
+def run_study(args, passthrough):
+    """Run the seeds `args` asks for (unless --report-only), then write the report."""
+    if not args.report_only:
+        argvs = {s: strategy_argv(s, passthrough) for s in STRATEGIES}  # Bad flags fail here.
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for strategy in STRATEGIES:
+                print(f"=== seed {seed}: {strategy} ===", flush=True)
+                code = cli.main(strategy, [*argvs[strategy], "--seed", str(seed),
+                                           "--results-dir", f"{args.results_dir}/seed_{seed}"])
+                if code:
+                    return code
+    study = aggregate(args.results_dir)
+    for seed, folder in seed_dirs(args.results_dir).items():
+        if seed in study["seeds"]:
+            write_comparison(folder)  # Each pair's own report and learning curves.
+    out = Path(args.results_dir)
+    atomic.write_json(out / "study.json", study)
+    atomic.write_text(out / "study.md", study_markdown(study))
+    plot_study(study["strategies"], LABELS, out / "study.png")
+    print(study_markdown(study))
+    print(f"Wrote {out / 'study.md'}, {out / 'study.json'}, {out / 'study.png'}")
+    return 0
 
 
 def main(argv=None):
@@ -243,30 +241,7 @@ def main(argv=None):
     if args.seeds < 1 or args.first_seed < 1:
         parser.error("--seeds and --first-seed must be at least 1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    if not args.report_only:
-        argvs = {s: strategy_argv(s, passthrough) for s in STRATEGIES}  # Bad flags fail here.
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for strategy in STRATEGIES:
-                print(f"=== seed {seed}: {strategy} ===", flush=True)
-                code = cli.main(strategy, [*argvs[strategy], "--seed", str(seed),
-                                           "--results-dir", f"{args.results_dir}/seed_{seed}"])
-                if code:
-                    return code
-    study = aggregate(args.results_dir)
-    if not study["seeds"]:
-        print(f"error: no seed folder under {args.results_dir} has both strategies' results; "
-              "run the study without --report-only first", file=sys.stderr)
-        return 2
-    for seed, folder in seed_dirs(args.results_dir).items():
-        if seed in study["seeds"]:
-            write_comparison(folder)  # Each pair's own report and learning curves.
-    out = Path(args.results_dir)
-    atomic.write_json(out / "study.json", study)
-    atomic.write_text(out / "study.md", study_markdown(study))
-    plot_study(study, out / "study.png")
-    print(study_markdown(study))
-    print(f"Wrote {out / 'study.md'}, {out / 'study.json'}, {out / 'study.png'}")
-    return 0
+    return run_tool(lambda: run_study(args, passthrough), args.results_dir)
 
 
 if __name__ == "__main__":

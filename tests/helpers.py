@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fashion_tuning import results
+from fashion_tuning.config import Config
 from fashion_tuning.data import CLASS_NAMES, DEBIAN_DIR, FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +120,10 @@ def model_accuracy(model_path, data_dir):
 
 
 def read_summary(folder):
-    """The summary.json of a strategy folder, as a dict."""
-    return json.loads((Path(folder) / "summary.json").read_text())
+    """The summary.json of a strategy folder, as a dict, read as every reader reads it."""
+    summary = results.read_summary(folder)
+    assert summary is not None, f"no summary.json in {folder}"
+    return summary
 
 
 def assert_completed_and_distinct(summary, count):
@@ -154,25 +158,35 @@ def reload_accuracy(model_path, data_dir):
 
 
 def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
-    """A summary dict as a run writes it; a None score is a failed trial."""
+    """A complete summary dict (every `RunResult` field) as a run writes it; a None score is a
+    failed trial."""
     trials = [{"trial_id": str(i), "status": "failed" if s is None else "completed",
                "hyperparameters": {"units": 64 + 32 * i, "optimizer": "adam",
                                    "filters": 16 * (1 + i % 2), "stage2_convs": 1 + i % 2},
                "val_accuracy": s, "epochs_run": 3, "best_epoch": 2, "seconds": 30.0 + i,
-               "message": ""} for i, s in enumerate(scores)]
+               "peak_rss_mb": 900.0, "worker": None, "message": "",
+               "history": {} if s is None else {"val_accuracy": [s - 0.05, s]},
+               "pruned_at_epoch": None} for i, s in enumerate(scores)]
     best = max((t for t in trials if t["val_accuracy"] is not None),
                key=lambda t: t["val_accuracy"])
+    config = Config(max_trials=len(scores), epochs=3, trial_epochs=3, final_epochs=2,
+                    final_recipe="none", seed=seed, results_dir=f"study/seed_{seed}")
     return {
-        "strategy": strategy, "seed": seed, "max_trials": len(scores), "epochs": 3,
-        "batch_size": 128, "patience": 3, "train_limit": None, "val_fraction": 0.2,
-        "precision": "float32", "best_trial_id": best["trial_id"],
-        "best_hyperparameters": best["hyperparameters"],
-        "best_val_accuracy": best["val_accuracy"], "final_epochs": 2, "test_accuracy": test,
-        "test_loss": 0.3, "per_class_accuracy": {c: 0.5 + i / 100 for i, c in
-                                                 enumerate(CLASS_NAMES)},
+        "strategy": strategy, **{k: getattr(config, k) for k in results.AS_CONFIGURED},
+        "oracle_seed": config.oracle_seed, "precision": "float32",
+        "data_source": "directory tests", "train_images": 240, "val_images": 60,
+        "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
+        "best_val_accuracy": best["val_accuracy"], "final_epochs": 2, "final_recipe": {},
+        "final_images": 300, "test_accuracy": test, "test_loss": 0.3,
+        "per_class_accuracy": {c: 0.5 + i / 100 for i, c in enumerate(CLASS_NAMES)},
         "confusion_matrix": [[100 if i == j else 1 for j in range(10)] for i in range(10)],
         "search_seconds": 126.0, "final_seconds": 20.0, "total_seconds": 146.0,
-        "machine": {"cpu": "Test CPU", "cores": 2, "gpus": 0}, "trials": trials,
+        "versions": {"python": "3.11", "keras": "3", "keras_tuner": "1"},
+        "machine": {"cpu": "Test CPU", "cpu_flags": [], "cores": 2, "gpus": 0},
+        "trials": trials, "oracle": {}, "time_budget_minutes": None, "stopped_by_budget": False,
+        "code_version": {"commit": "0" * 40}, "started_at": "2024-01-01T00:00:00+00:00",
+        "finished_at": "2024-01-01T00:02:26+00:00", "command_line": "random_search_tuning.py",
+        "arguments": [], "settings": config.settings(), "model_sha256": "ab" * 32,
     }
 
 
@@ -180,6 +194,13 @@ def write_summary(folder, summary):
     """Put `summary` into `folder`/summary.json, as a finished run would."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def one_error_line(capsys):
+    """The stderr of a tool that failed as promised: one line, no traceback."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
 
 
 def png_size(path):

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from helpers import ROOT
+from helpers import ROOT, fake_summary, one_error_line, read_summary, write_summary
 
 
 def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(tiny_data):
@@ -39,9 +39,31 @@ def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monke
         r["seed"] for r in result["runs"]["off"]]
     assert result["search_time_on_over_off"] > 0
     for label, pruning in (("on", True), ("off", False)):
-        summary = json.loads((tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search"
-                              / "summary.json").read_text())
+        summary = read_summary(tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search")
         assert summary["pruning"] is pruning and summary["max_trials"] == 2
+
+
+def test_benchmark_without_the_data_gives_the_scripts_one_line(tmp_path, capsys, monkeypatch):
+    from benchmarks import benchmark
+
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "nope"))
+    assert benchmark.main(["--reps", "1"]) == 2
+    err = one_error_line(capsys)
+    assert "nope: data directory does not exist" in err and "FASHION_MNIST_DIR" in err
+
+
+def test_pruning_replay_reads_summaries_as_every_reader_does(tmp_path, capsys):
+    from benchmarks import pruning_replay
+
+    write_summary(tmp_path / "run", fake_summary("random_search"))
+    assert pruning_replay.main([str(tmp_path / "run" / "summary.json"),
+                                "--judged-from-epochs", "1", "--min-completed", "2"]) == 0
+    assert "epochs kept" in capsys.readouterr().out
+    assert pruning_replay.main([str(tmp_path / "none" / "summary.json")]) == 2
+    assert "none/summary.json: no summary.json there" in one_error_line(capsys)
+    (tmp_path / "run" / "summary.json").write_text("[]")
+    assert pruning_replay.main([str(tmp_path / "run")]) == 2
+    assert "run/summary.json" in one_error_line(capsys)
 
 
 def test_pruning_replay_prunes_what_the_rule_would_and_counts_epochs_and_seconds():

@@ -18,7 +18,14 @@ from fashion_tuning.config import QUICK, Config
     (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
     (["--train-limit", "5"], "--train-limit must be at least 100"),
     (["--initial-points", "0"], "--initial-points must be at least 1"),
-    (["--time-budget", "0"], "--time-budget must be a positive number of minutes"),
+    (["--time-budget", "0"], "--time-budget must be a finite, positive number of minutes"),
+    (["--time-budget", "inf"], "--time-budget must be a finite, positive number of minutes, "
+                               "got inf"),
+    (["--time-budget", "nan"], "--time-budget must be a finite, positive number of minutes, "
+                               "got nan"),
+    (["--workers", "0"], "--workers must be from 1 to"),
+    (["--workers", "2", "--max-trials", "1"], "--workers must be from 1 to 1: a process needs "
+                                              "a CPU core"),
     (["--data-dir", ""], "--data-dir is empty"),
     (["--final-epochs", "0"], "--final-epochs must be at least 1, got 0"),
     (["--trial-epochs", "0"], "--trial-epochs must be at least 1, got 0"),
@@ -33,6 +40,15 @@ def test_bad_flags_exit_2_with_one_line(argv, message, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_workers_are_at_most_one_a_cpu_core(capsys, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert parse_config("random_search", ["--workers", "4"]).workers == 4
+    with pytest.raises(SystemExit):
+        parse_config("random_search", ["--workers", "5"])
+    assert ("--workers must be from 1 to 4: a process needs a CPU core (4 here) and a trial "
+            "(--max-trials 10), got 5") in capsys.readouterr().err
 
 
 def test_initial_points_is_bayesian_only(capsys):

@@ -1,9 +1,21 @@
 """The comparison report, from synthetic summaries."""
 
+import dataclasses
+import errno
+import os
+
 import pytest
 
 from fashion_tuning import compare
-from helpers import fake_summary, png_size, write_summary
+from fashion_tuning.results import RunResult, TrialRecord
+from helpers import fake_summary, one_error_line, png_size, write_summary
+
+
+def test_fake_summary_has_every_field_a_run_writes():
+    summary = fake_summary("random_search")
+    assert {f.name for f in dataclasses.fields(RunResult)} <= set(summary)
+    assert "model_sha256" in summary
+    assert {f.name for f in dataclasses.fields(TrialRecord)} <= set(summary["trials"][0])
 
 
 def test_best_so_far_skips_failed_trials():
@@ -56,3 +68,40 @@ def test_learning_curves_set_the_best_and_the_pruned_trials_apart():
     assert [(c[0], c[1], c[3]) for c in curves] == [
         ("0", [1, 2], "completed"), ("1", [1, 2], "best"), ("3", [1], "pruned")]
     assert compare.CURVE_STYLES["pruned"]["linestyle"] == "--"
+
+
+def test_a_class_without_test_images_shows_n_a(tmp_path):
+    summary = fake_summary("random_search")
+    summary["per_class_accuracy"]["Bag"] = None
+    md = compare.comparison_markdown({"random_search": summary})
+    assert "| Bag | n/a |" in md and "| Ankle boot | 0.590 |" in md
+
+
+@pytest.mark.parametrize("damage", ["{}", '{"strategy": "random_search"}', "[1, 2]", "{"])
+def test_a_damaged_summary_exits_2_with_one_line(tmp_path, capsys, damage):
+    write_summary(tmp_path / "bayesian_optimization", fake_summary("bayesian_optimization"))
+    (tmp_path / "random_search").mkdir()
+    (tmp_path / "random_search" / "summary.json").write_text(damage)
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert "random_search/summary.json" in err
+
+
+def test_a_folder_it_cannot_write_into_exits_2_with_one_line(tmp_path, capsys):
+    write_summary(tmp_path / "random_search", fake_summary("random_search"))
+    (tmp_path / "comparison.png").mkdir()  # Renaming the finished figure onto it fails.
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert f"cannot write into {tmp_path} (Is a directory)" in err and "--results-dir" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_full_disk_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    write_summary(tmp_path / "random_search", fake_summary("random_search"))
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(os, "replace", no_space)
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    assert f"no space left on the device of {tmp_path}; free some space" in one_error_line(capsys)

@@ -1,7 +1,5 @@
 """Test-set metrics from known predictions, and atomic writes that fail cleanly."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -16,7 +14,7 @@ def test_class_metrics_count_each_true_class_by_prediction():
     per_class, confusion = class_metrics(y_true, y_pred)
     assert per_class["T-shirt/top"] == 0.75 and per_class["Trouser"] == 0.5
     assert per_class["Ankle boot"] == 1.0
-    assert math.isnan(per_class["Bag"])  # No test image of that class: no accuracy.
+    assert per_class["Bag"] is None  # No test image of that class: no accuracy, JSON null.
     assert confusion[0][:2] == [3, 1] and confusion[1][:2] == [1, 1] and confusion[9][9] == 1
     assert sum(map(sum, confusion)) == len(y_true)
 
@@ -49,3 +47,10 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pa
     atomic.write_json(target, {"a": 1})
     assert target.read_text() == '{\n  "a": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf")])
+def test_json_is_written_strict_or_not_at_all(tmp_path, number):
+    with pytest.raises(ValueError):
+        atomic.write_json(tmp_path / "study.json", {"mean": number})
+    assert list(tmp_path.iterdir()) == []

@@ -5,16 +5,29 @@ import json
 import numpy as np
 import pytest
 
-from fashion_tuning import compare, study
-from helpers import fake_summary, png_size, write_idx_dir, write_summary
+from fashion_tuning import compare, report, study
+from helpers import fake_summary, one_error_line, png_size, write_idx_dir, write_summary
+
+
+def write_seeds(folder, seeds, change=lambda seed, summary: None):
+    """Both strategies' summaries for each of `seeds` under `folder`, as a study writes them;
+    `change(seed, summary)` may alter each first."""
+    for seed in seeds:
+        for strategy in ("random_search", "bayesian_optimization"):
+            summary = fake_summary(strategy, seed)
+            change(seed, summary)
+            write_summary(folder / f"seed_{seed}" / strategy, summary)
 
 
 def test_study_aggregates_paired_seeds(tmp_path):
-    for seed, (r, b) in {1: (0.90, 0.91), 2: (0.92, 0.91), 3: (0.91, 0.93)}.items():
-        write_summary(tmp_path / f"seed_{seed}" / "random_search",
-                      fake_summary("random_search", seed, test=r))
-        write_summary(tmp_path / f"seed_{seed}" / "bayesian_optimization",
-                      fake_summary("bayesian_optimization", seed, test=b))
+    tests = {1: (0.90, 0.91), 2: (0.92, 0.91), 3: (0.91, 0.93)}
+
+    def change(seed, summary):
+        summary["test_accuracy"] = tests[seed][summary["strategy"] == "bayesian_optimization"]
+        if seed == 2:  # Where and how a seed ran may differ (results_dir does at every seed).
+            summary["settings"].update(workers=2, overwrite=True, data_dir="elsewhere")
+
+    write_seeds(tmp_path, tests, change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "study.json").read_text())
     assert result["seeds"] == [1, 2, 3]
@@ -85,7 +98,35 @@ def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch):
 
 def test_mean_best_so_far_by_time_starts_once_every_run_has_a_trial():
     runs = [[(60.0, 0.90), (120.0, 0.92)], [(90.0, 0.80), (150.0, 0.80)]]
-    rows = study.best_so_far_at(runs, np.array([30.0, 60.0, 100.0, 200.0]))
-    mean, sd = study.mean_and_sd(rows)
+    rows = report.best_so_far_at(runs, np.array([30.0, 60.0, 100.0, 200.0]))
+    mean, sd = report.mean_and_sd(rows)
     assert np.isnan(mean[:2]).all()  # Run 2 has no trial yet: no mean of run 1 alone.
     assert mean[2:] == pytest.approx([0.85, 0.86]) and sd[3] == pytest.approx(0.06)
+
+
+def test_seeds_run_with_other_settings_are_refused_by_name(tmp_path, capsys):
+    def change(seed, summary):
+        if seed == 3:
+            summary["settings"].update(max_trials=3, final_epochs=2, final_recipe="flip")
+
+    write_seeds(tmp_path, (1, 2, 3), change)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert "max_trials 4 at seeds 1, 2 but 3 at seed 3" in err
+    assert 'final_recipe "none" at seeds 1, 2 but "flip" at seed 3' in err
+    assert "final_epochs" not in err  # The same at every seed.
+    assert not (tmp_path / "study.json").exists()
+
+
+def test_a_damaged_summary_exits_2_with_one_line(tmp_path, capsys):
+    write_seeds(tmp_path, (1, 2))
+    (tmp_path / "seed_2" / "random_search" / "summary.json").write_text('{"trials": [')
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    assert "seed_2/random_search/summary.json" in one_error_line(capsys)
+
+
+def test_a_folder_it_cannot_write_into_exits_2_with_one_line(tmp_path, capsys):
+    write_seeds(tmp_path, (1,))
+    (tmp_path / "study.json").mkdir()  # Renaming the finished report onto it fails.
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    assert f"cannot write into {tmp_path}" in one_error_line(capsys)
