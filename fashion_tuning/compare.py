@@ -15,7 +15,7 @@ from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import (final_training_line, format_duration, format_hyperparameters,
-                                   markdown_table, run_tool, save_figure, trial_counts)
+                                   markdown_table, number, run_tool, save_figure, trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
@@ -51,7 +51,7 @@ def comparison_markdown(summaries):
     main = markdown_table(["", *(LABELS[n] for n in names)], [
         row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial {x['best_trial_id']})"),
         row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
-        row("Test loss", lambda x: f"{x['test_loss']:.4f}"),
+        row("Test loss", lambda x: number(x["test_loss"])),
         row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),
         row("Final training", final_training_line),
         row("Trials run", lambda x: trial_counts(x["trials"])),
@@ -62,8 +62,7 @@ def comparison_markdown(summaries):
                                  + "".join(f", {f}" for f in x["machine"].get("cpu_flags", []))),
     ])
     per_class = markdown_table(["Class", *(LABELS[n] for n in names)], [
-        [c, *("n/a" if x["per_class_accuracy"][c] is None  # No test image of the class.
-              else f"{x['per_class_accuracy'][c]:.3f}" for x in s)] for c in CLASS_NAMES])
+        [c, *(number(x["per_class_accuracy"][c], 3) for x in s)] for c in CLASS_NAMES])
     return f"## Results summary\n\n{main}\n\n## Per-class test accuracy\n\n{per_class}\n"
 
 

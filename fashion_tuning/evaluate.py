@@ -1,5 +1,7 @@
 """Test-set metrics of a trained model: loss, accuracy, per-class accuracy, confusion matrix."""
 
+import math
+
 import numpy as np
 
 from fashion_tuning.data import CLASS_NAMES, NUM_CLASSES
@@ -21,7 +23,8 @@ def evaluate(model, test, batch_size, callbacks=()):
     """Evaluate `model` on `test` = (images, labels).
 
     Returns:
-        A dict with `test_loss`, `test_accuracy`, `per_class_accuracy`, `confusion_matrix`.
+        A dict with `test_loss` (None if not finite: a diverged model), `test_accuracy`,
+        `per_class_accuracy`, `confusion_matrix`.
     """
     x, y = test
     callbacks = list(callbacks)
@@ -30,5 +33,6 @@ def evaluate(model, test, batch_size, callbacks=()):
     predicted = model.predict(x, batch_size=batch_size, callbacks=callbacks,
                               verbose=0).argmax(axis=1)
     per_class, confusion = class_metrics(y, predicted)
-    return {"test_loss": float(test_loss), "test_accuracy": float(test_accuracy),
+    return {"test_loss": float(test_loss) if math.isfinite(test_loss) else None,
+            "test_accuracy": float(test_accuracy),
             "per_class_accuracy": per_class, "confusion_matrix": confusion}

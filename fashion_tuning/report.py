@@ -17,6 +17,11 @@ def format_duration(seconds):
     return f"{hours} h {minutes:02d} min {secs:02d} s" if hours else f"{minutes} min {secs:02d} s"
 
 
+def number(value, digits=4):
+    """`value` to `digits` decimals, or "n/a" where a summary records none (null)."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def format_hyperparameters(hp):
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in sorted(hp.items()))
@@ -55,7 +60,7 @@ def summary_table(summary):
         ("Strategy", summary["strategy"]),
         ("Best val accuracy", f"{summary['best_val_accuracy']:.4f}"),
         ("Test accuracy", f"{summary['test_accuracy']:.4f}"),
-        ("Test loss", f"{summary['test_loss']:.4f}"),
+        ("Test loss", number(summary["test_loss"])),
         ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
         ("Best trial", summary["best_trial_id"]),
         ("Final training", final_training_line(summary)),

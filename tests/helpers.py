@@ -172,7 +172,9 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
     config = Config(max_trials=len(scores), epochs=3, trial_epochs=3, final_epochs=2,
                     final_recipe="none", seed=seed, results_dir=f"study/seed_{seed}")
     return {
-        "strategy": strategy, **{k: getattr(config, k) for k in results.AS_CONFIGURED},
+        "strategy": strategy, **{k: getattr(config, k) for k in (
+            "max_trials", "epochs", "batch_size", "patience", "trial_epochs", "seed",
+            "val_fraction", "train_limit", "pruning")},
         "oracle_seed": config.oracle_seed, "precision": "float32",
         "data_source": "directory tests", "train_images": 240, "val_images": 60,
         "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
