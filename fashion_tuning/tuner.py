@@ -1,6 +1,5 @@
 """The KerasTuner side: our `Tuner` subclass and the oracle of each strategy."""
 
-import resource
 import time
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from fashion_tuning import distributed, progress, pruning, results
+from fashion_tuning import distributed, progress, pruning, results, system
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
@@ -54,7 +53,7 @@ class TrialRunner(kt.Tuner):
             "started_at": started_at, "seconds": time.perf_counter() - start,
             "epochs_run": len(history["loss"]), "worker": distributed.tuner_id(),
             # Peak resident memory of the process so far: flat across trials, or a leak.
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": system.peak_memory_mb(),
             # Per-epoch curves, for reports, plots and the pruning rule.
             "history": {k: [float(v) for v in vs] for k, vs in history.items()}})
         if bad:
