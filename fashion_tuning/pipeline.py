@@ -41,8 +41,10 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
         if config.overwrite and role != "worker":
             results_folder.clear(folder)
         with _native_stderr_silenced(quiet_tensorflow):
+            from fashion_tuning.environment import grow_gpu_memory
             from fashion_tuning.hypermodel import search_space
 
+            grow_gpu_memory()  # Before the first TF op: a chief and its workers share a GPU.
             space = search_space()  # The first TF op, which probes for a GPU.
         dataset = data.load_fashion_mnist(config.data_dir)
         if not config.overwrite and role != "worker":  # The chief checks for its workers.
