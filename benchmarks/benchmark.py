@@ -8,11 +8,17 @@ Run from the repository root, as a module:
     python -m benchmarks.benchmark --workers          # also one process vs --workers 2
     python -m benchmarks.benchmark --pruning 3        # also pruning on vs off, 3 seeds
     python -m benchmarks.benchmark --full [random|bayesian]  # also full default runs
+    python -m benchmarks.benchmark --pairs            # also the --quick and the default pair
 
 Epochs are timed in this process, plain and in-tuner epochs interleaved rep by rep; start-up,
 the --workers comparison and the full runs are timed as separate processes started from here,
 one after the other, with the compared runs interleaved too. So the ratios are comparable on a
 shared, noisy machine; figures are medians of --reps runs.
+
+On a GPU, `--pairs` is the one command: start-up, epoch throughput, then both scripts with
+--quick and with their defaults (float32), each phase's time, images/s and test accuracy;
+sized to take under 10 minutes on an H200 (add `--data-dir DIR` on a machine without the
+data's download or Debian package).
 """
 
 import json
@@ -204,19 +210,45 @@ FULL = {"random": ["random_search_tuning.py"], "bayesian": ["bayesian_tuning.py"
         "both": ["random_search_tuning.py", "bayesian_tuning.py"]}
 
 
-def full_run(script, results_dir):
-    """Wall time, the time of each phase, and test accuracy of `script` run with its defaults
-    into `results_dir`."""
+def full_run(script, results_dir, *flags):
+    """Wall time, the time of each phase, its images/s, and test accuracy of `script` run
+    with its defaults (and `flags`) into `results_dir`."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / script), "--results-dir", results_dir],
+    subprocess.run([sys.executable, str(ROOT / script), "--results-dir", results_dir, *flags],
                    check=True, cwd=ROOT)
     wall = time.perf_counter() - start
     strategy = "random_search" if script.startswith("random") else "bayesian_optimization"
     summary = read_summary_at(Path(results_dir) / strategy)
+    trained = sum(t["epochs_run"] or 0 for t in summary["trials"]) * summary["train_images"]
     return {"wall_s": wall, "search_s": summary["search_seconds"],
             "final_training_s": summary["final_seconds"],
+            # Images trained on over the phase's time (start-up and evaluation included).
+            "search_images_per_s": trained / summary["search_seconds"],
+            "final_training_images_per_s":
+                summary["final_images"] * summary["final_epochs"] / summary["final_seconds"],
             "test_accuracy": summary["test_accuracy"],
             "best_hyperparameters": summary["best_hyperparameters"]}
+
+
+# --pairs: both scripts with --quick, then with their defaults, each pair into its own folder.
+PAIRS = {"quick": ("--quick",), "default": ()}
+
+
+def pair_plan(results_dir, data_dir=None):
+    """The runs of --pairs, in order: (pair, script, results folder, flags). Each starts
+    afresh (--overwrite), so that a rerun times whole runs, not resumed ones."""
+    data = ("--data-dir", data_dir) if data_dir else ()
+    return [(pair, script, str(Path(results_dir) / pair), (*flags, "--overwrite", *data))
+            for pair, flags in PAIRS.items() for script in FULL["both"]]
+
+
+def print_runs(runs):
+    """One line per run of `full_run`: phases, images/s and test accuracy."""
+    for label, r in runs.items():
+        print(f"{label}: {r['wall_s'] / 60:.1f} min (search {r['search_s'] / 60:.1f}, "
+              f"{r['search_images_per_s']:.0f} images/s; final training "
+              f"{r['final_training_s'] / 60:.1f}, {r['final_training_images_per_s']:.0f} "
+              f"images/s), test accuracy {r['test_accuracy']:.4f}", flush=True)
 
 
 def startup_and_throughput(args, dataset, report):
@@ -261,9 +293,11 @@ def run_benchmark(args):
     dataset = load_fashion_mnist(args.data_dir)
     from fashion_tuning import environment  # Imports TensorFlow: after the data is checked.
 
+    environment.grow_gpu_memory()  # Leave the GPU to the runs this process starts.
     report = {"machine": environment.machine(), "versions": environment.versions()}
+    gpus = report["machine"]["gpus"]
     print(f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-          f"{report['machine']['gpus']} GPU(s)", flush=True)
+          f"{len(gpus)} GPU(s)" + "".join(f", {g['name']}" for g in gpus), flush=True)
     if not args.skip_throughput:
         startup_and_throughput(args, dataset, report)
 
@@ -287,10 +321,12 @@ def run_benchmark(args):
 
     if args.full:
         report["full"] = {s: full_run(s, args.results_dir) for s in FULL[args.full]}
-        for script, r in report["full"].items():
-            print(f"{script}: {r['wall_s'] / 60:.1f} min (search {r['search_s'] / 60:.1f}, final "
-                  f"training {r['final_training_s'] / 60:.1f}), test accuracy "
-                  f"{r['test_accuracy']:.4f}")
+        print_runs(report["full"])
+    if args.pairs:
+        report["pairs"] = {f"{pair} {script}": full_run(script, folder, *flags)
+                           for pair, script, folder, flags in pair_plan(args.results_dir,
+                                                                         args.data_dir)}
+        print_runs(report["pairs"])
     print(json.dumps(report, indent=2))
     return 0
 
@@ -319,8 +355,11 @@ def main(argv=None):
     parser.add_argument("--full", nargs="?", const="both", choices=sorted(FULL),
                         help="also run one or both scripts with their defaults, one after "
                              "the other (tens of minutes each; default: both)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="also run both scripts with --quick, then with their defaults, "
+                             "each from scratch, on whatever accelerator TensorFlow finds")
     parser.add_argument("--results-dir", default="results-benchmark",
-                        help="where --full and --pruning write their runs")
+                        help="where --full, --pairs and --pruning write their runs")
     args = parser.parse_args(argv)
     return run_tool(lambda: run_benchmark(args), args.results_dir)
 

@@ -130,8 +130,9 @@ class Config:
     overwrite: bool = _flag("delete earlier results of this strategy and start afresh "
                             "(default: resume)", False)
     quick: bool = _flag("preset for a short run on real data (explicit flags win):", False)
-    precision: str = _fixed("compute precision; auto = mixed_bfloat16 on a CPU with native BF16 "
-                           "instructions, else float32; mixed_float16 suits GPUs", "float32",
+    precision: str = _fixed("compute precision; auto = mixed_float16 on a GPU of compute "
+                           "capability 7.0 or more, mixed_bfloat16 on a CPU with native BF16 "
+                           "instructions, else float32", "float32",
                            choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     tensorboard_dir: str = _flag("also write per-trial TensorBoard logs with KerasTuner's "
                                  "HParams data to DIR", None, metavar="DIR")

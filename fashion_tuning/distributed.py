@@ -9,12 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+from fashion_tuning import system
+from fashion_tuning.errors import UserError
+
 # KerasTuner's own variables: the chief serves the oracle over gRPC, workers run trials.
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
-PR_SET_PDEATHSIG = 1  # From <sys/prctl.h>.
 LAUNCHER_PID = "FASHION_TUNING_LAUNCHER_PID"
 
 
@@ -55,17 +57,24 @@ def strip_workers_flag(argv):
 
 
 def die_with_launcher():
-    """In a child of `launch`: ask Linux for SIGTERM when the launcher dies, however it dies
-    (SIGKILL included), so that no chief or worker outlives it holding the folder's lock."""
-    launcher = int(os.environ.pop(LAUNCHER_PID, "0"))
-    try:
-        import ctypes
+    """In a child of `launch`: end when the launcher dies, however it dies, so that no chief
+    or worker outlives it holding the folder's lock (`system.die_with_parent`)."""
+    system.die_with_parent(int(os.environ.pop(LAUNCHER_PID, "0")))
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # Not Linux: Ctrl-C and SIGTERM still stop them all.
-        return
-    if os.getppid() != launcher:  # The launcher died before the request took hold.
-        os.kill(os.getpid(), signal.SIGTERM)
+
+def gpu_assignment(names, gpus):
+    """`CUDA_VISIBLE_DEVICES` for each of the processes `names` ("chief" and workers), given
+    the ids of the host's `gpus`: with several, each worker gets one of its own, round robin,
+    and the chief, which trains only the final model, the first. With one or none, nothing is
+    pinned: memory growth lets every process share the one GPU.
+
+    Returns:
+        {name: GPU id}, empty for fewer than two GPUs.
+    """
+    if len(gpus) < 2:
+        return {}
+    workers = [name for name in names if name != "chief"]
+    return {"chief": gpus[0], **{name: gpus[i % len(gpus)] for i, name in enumerate(workers)}}
 
 
 def _stream(name, proc, lock):
@@ -96,8 +105,16 @@ def launch(strategy, argv, workers):
         0 when every process finished cleanly; otherwise the failing process's exit code
         (1 if a signal killed it), with its name on stderr, after stopping the others.
         Ctrl-C, SIGTERM or SIGHUP stops them all and re-raises; if the launcher is killed
-        outright, the kernel sends its children SIGTERM.
+        outright, the kernel sends its children SIGTERM (Linux).
+
+    Raises:
+        UserError: where a child cannot have a session of its own (Windows).
     """
+    session = system.own_session()
+    if session is None:
+        raise UserError("--workers needs Linux or macOS (a session per process); on Windows "
+                        "run without it, or start a chief and workers yourself with the "
+                        "KERASTUNER_* variables")
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {**os.environ, ORACLE_IP: "127.0.0.1", ORACLE_PORT: str(free_port()),
            "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
@@ -107,19 +124,22 @@ def launch(strategy, argv, workers):
             f"cli.run_script({strategy!r})")
     command = [sys.executable, "-c", code, *strip_workers_flag(argv)]
     names = ["chief"] + [f"worker{i}" for i in range(workers)]
+    gpus = gpu_assignment(names, [gpu["id"] for gpu in system.nvidia_gpus()])
     procs, lock = {}, threading.Lock()
     print(f"Starting a chief and {workers} workers on 127.0.0.1:{env[ORACLE_PORT]}, "
-          f"{threads} CPU thread(s) per worker", flush=True)
+          f"{threads} CPU thread(s) per worker"
+          + "".join(f", {name} on GPU {gpu}" for name, gpu in gpus.items()), flush=True)
     try:
         for name in names:
             # The chief only serves the oracle and trains the final model at the end: it gets every thread.
             child_env = {**env, TUNER_ID: name}
+            if name in gpus:
+                child_env["CUDA_VISIBLE_DEVICES"] = gpus[name]
             if name != "chief":
                 child_env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
                                  OMP_NUM_THREADS=str(threads))
             procs[name] = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
-                                           stderr=subprocess.STDOUT, text=True,
-                                           start_new_session=True)
+                                           stderr=subprocess.STDOUT, text=True, **session)
             threading.Thread(target=_stream, args=(name, procs[name], lock), daemon=True).start()
         while True:
             for name, proc in procs.items():

@@ -2,13 +2,12 @@
 and by a run of the same mode (one process, or distributed)."""
 
 import dataclasses
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
 
-from fashion_tuning import atomic
+from fashion_tuning import atomic, system
 from fashion_tuning.config import flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.results import FRESH_START, RUN_FILE, read_json, read_trial_run
@@ -51,16 +50,14 @@ def lock(folder):
     """Take an exclusive lock on `folder`, held until the returned file is closed or this
     process ends.
 
-    The kernel drops an flock when its process dies, however it dies, so a lock left
-    by a killed run is never stale: the next run simply takes it.
+    The OS drops the lock when its process dies, however it dies, so a lock left by a
+    killed run is never stale: the next run simply takes it (`system.try_lock`).
 
     Returns:
         The open lock file; keep a reference to it.
     """
     handle = open(Path(folder) / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not system.try_lock(handle):
         handle.seek(0)
         other = handle.read().strip() or "another process"
         handle.close()

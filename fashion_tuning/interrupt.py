@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM and SIGHUP that end a run cleanly, even in the middle of `model.fit`.
+"""Ctrl-C, SIGTERM, SIGHUP and Ctrl-Break that end a run cleanly, even in the middle of `model.fit`.
 
 Raising from a signal handler while TensorFlow is inside C code can surface as another
 exception type (seen: SystemError), which KerasTuner would record as a failed trial and carry
@@ -10,8 +10,10 @@ an exception raised in a handler ("Exception ignored in ..."), the next batch en
 
 import signal
 
-# 128 + signal number, as shells do. SIGHUP is what closing the terminal sends.
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+from fashion_tuning import system
+
+# {signal: exit code}, 128 + its number, of those this platform has (`system.STOP_SIGNALS`).
+EXIT_CODES = system.stop_signals()
 
 _state = {"in_keras": 0, "pending": None}
 
@@ -32,7 +34,7 @@ def _handler(signum, frame):
 
 
 def install():
-    """Route SIGINT, SIGTERM and SIGHUP through `Interrupted`."""
+    """Route the signals of `EXIT_CODES` through `Interrupted`."""
     _state.update(pending=None, in_keras=0)
     for signum in EXIT_CODES:
         signal.signal(signum, _handler)

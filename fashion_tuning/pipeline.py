@@ -44,6 +44,7 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
         with _native_stderr_silenced(quiet_tensorflow):
             from fashion_tuning import environment, hypermodel
 
+            environment.grow_gpu_memory()  # Before the first TF op: workers share a GPU.
             space = hypermodel.search_space()  # The first TF op, which probes for a GPU.
         results_folder.check_or_record_settings(
             folder, results_folder.fixed_settings(config, space, dataset.fingerprint(),

@@ -2,7 +2,6 @@
 
 import json
 import os
-import resource
 import time
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from fashion_tuning import atomic, distributed, progress, pruning, results
+from fashion_tuning import atomic, distributed, progress, pruning, results, system
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
@@ -50,7 +49,7 @@ class TrialRunner(kt.Tuner):
                 else "completed",
                 started_at=started_at, seconds=time.perf_counter() - start,
                 epochs_run=len(history["loss"]), worker=distributed.tuner_id(),
-                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                peak_rss_mb=system.peak_memory_mb(),
                 # Strict JSON: a non-finite value (a diverged trial's loss) is null.
                 history={k: [float(v) if np.isfinite(v) else None for v in vs]
                          for k, vs in history.items()},

@@ -184,7 +184,7 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
         "confusion_matrix": [[100 if i == j else 1 for j in range(10)] for i in range(10)],
         "search_seconds": 126.0, "final_seconds": 20.0, "total_seconds": 146.0,
         "versions": {"python": "3.11", "keras": "3", "keras_tuner": "1"},
-        "machine": {"cpu": "Test CPU", "cpu_flags": [], "cores": 2, "gpus": 0},
+        "machine": {"cpu": "Test CPU", "cpu_flags": [], "cores": 2, "gpus": []},
         "trials": trials, "oracle": {}, "time_budget_minutes": None, "stopped_by_budget": False,
         "code_version": {"commit": "0" * 40}, "started_at": "2024-01-01T00:00:00+00:00",
         "finished_at": "2024-01-01T00:02:26+00:00", "command_line": "random_search_tuning.py",

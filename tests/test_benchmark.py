@@ -103,3 +103,40 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
         (0.7, 30.0), (0.8, 33.0)]
     assert short["best_trial_id"] == "1"  # The best at that horizon.
 
+
+
+def test_pairs_runs_the_quick_pair_then_the_default_pair_each_from_scratch(tiny_data):
+    from benchmarks import benchmark
+
+    plan = benchmark.pair_plan("out", str(tiny_data))
+    assert [(pair, script) for pair, script, _, _ in plan] == [
+        ("quick", "random_search_tuning.py"), ("quick", "bayesian_tuning.py"),
+        ("default", "random_search_tuning.py"), ("default", "bayesian_tuning.py")]
+    for pair, _, folder, flags in plan:
+        assert folder == f"out/{pair}" and "--overwrite" in flags
+        assert ("--quick" in flags) == (pair == "quick")
+        assert flags[flags.index("--data-dir") + 1] == str(tiny_data)
+    # Every flag is one the scripts take.
+    from fashion_tuning.flags import parse_config
+
+    for pair, script, folder, flags in plan:
+        strategy = "random_search" if script.startswith("random") else "bayesian_optimization"
+        config = parse_config(strategy, ["--results-dir", folder, *flags])
+        assert (config.results_dir, config.max_trials) == (folder, 3 if pair == "quick" else 10)
+
+
+def test_a_runs_images_per_second_are_the_images_trained_over_each_phases_time(tmp_path,
+                                                                                monkeypatch):
+    from benchmarks import benchmark
+
+    summary = {**fake_summary("random_search", scores=(0.8, 0.9)), "train_images": 1000,
+               "final_images": 1200}  # 2 trials of 3 epochs; 2 final epochs.
+
+    def fake_script(command, **kwargs):
+        write_summary(tmp_path / "random_search", summary)
+
+    monkeypatch.setattr(benchmark.subprocess, "run", fake_script)
+    run = benchmark.full_run("random_search_tuning.py", str(tmp_path), "--quick")
+    assert run["search_images_per_s"] == 6 * 1000 / 126.0
+    assert run["final_training_images_per_s"] == 2 * 1200 / 20.0
+    assert (run["search_s"], run["final_training_s"], run["test_accuracy"]) == (126.0, 20.0, 0.9)

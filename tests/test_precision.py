@@ -14,15 +14,22 @@ from helpers import read_summary, reload_accuracy, tiny_args
     ("fpu sse avx512f avx512_bf16", [], "auto", "mixed_bfloat16"),
     ("fpu sse amx_bf16", [], "auto", "mixed_bfloat16"),
     ("fpu sse avx2 avx512f", [], "auto", "float32"),  # No native BF16: emulated, slower.
-    ("", [], "auto", "float32"),  # No /proc/cpuinfo (macOS).
-    ("avx512_bf16", ["GPU:0"], "auto", "float32"),
+    ("", [], "auto", "float32"),  # No flags known (Windows, Apple silicon).
+    ("avx512_bf16", [(9, 0)], "auto", "mixed_float16"),  # The GPU trains, with tensor cores.
+    ("", [(7, 0), (6, 1)], "auto", "mixed_float16"),  # The first GPU is the one Keras uses.
+    ("avx512_bf16", [(6, 1)], "auto", "float32"),  # Before Volta: no float16 tensor cores.
+    ("", [None], "auto", "float32"),  # A GPU that does not say (not CUDA).
     ("avx512_bf16", [], "float32", "float32"),  # An explicit choice is kept.
-    ("", [], "mixed_bfloat16", "mixed_bfloat16"),
+    ("", [(9, 0)], "mixed_bfloat16", "mixed_bfloat16"),
 ])
-def test_auto_precision_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch, flags, gpus,
-                                                                 requested, expected):
-    monkeypatch.setattr(environment, "cpuinfo", lambda key: flags if key == "flags" else "")
-    monkeypatch.setattr(environment.tf.config, "list_physical_devices", lambda kind=None: gpus)
+def test_auto_precision_follows_the_hardware_that_trains(monkeypatch, flags, gpus, requested,
+                                                         expected):
+    monkeypatch.setattr(environment.system, "cpu_flags", lambda: set(flags.split()))
+    devices = [f"GPU:{i}" for i in range(len(gpus))]
+    monkeypatch.setattr(environment.tf.config, "list_physical_devices", lambda kind=None: devices)
+    monkeypatch.setattr(environment.tf.config.experimental, "get_device_details", lambda device: (
+        {} if gpus[devices.index(device)] is None
+        else {"compute_capability": gpus[devices.index(device)]}))
     assert environment.resolve_precision(requested) == expected
 
 
