@@ -64,7 +64,8 @@ def at_horizon(summary, runs, horizon):
 
 def replay_all(args):
     """Print the replay of every setting `args` asks for over its runs; return 0."""
-    runs = {path: read_summary_at(path) for path in args.summaries}
+    runs = {path: read_summary_at(path, ("strategy", "seed", "trials", "best_trial_id"))
+            for path in args.summaries}
     if args.rank_study:
         trained = read_lines(args.rank_study)
         runs = {path: at_horizon(summary, trained, args.horizon) for path, summary in runs.items()}

@@ -59,15 +59,20 @@ def configurations(summaries):
     return configs
 
 
-def read_summary_at(path):
+# What the studies need of a run's summary, which archived runs of earlier versions have too.
+SPLIT = ("seed", "val_fraction", "train_limit", "batch_size")
+STUDIED = ("strategy", "trials", *SPLIT)
+
+
+def read_summary_at(path, required):
     """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
-    reads it.
+    reads it, with the `required` fields.
 
     Raises:
         UserError: there is none, or it is damaged.
     """
     path = Path(path)
-    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path)
+    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path, required)
     if summary is None:
         raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
                         "finished run")
@@ -103,13 +108,13 @@ def read_runs(path):
 def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
           recipe=None):
     """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
-    schedule), with what `recipe` (a `config.Recipe`) adds.
+    schedule), with what `recipe` (a `recipe.Recipe`) adds.
 
     Returns:
         `(model, {"seconds": ..., "history": per-epoch metrics})`.
     """
     from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.config import Recipe
+    from fashion_tuning.recipe import Recipe
 
     model, history, seconds = train_configuration(
         hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),
@@ -198,7 +203,7 @@ def report_markdown(result, configs, runs, horizons):
 def run_study(args):
     """Train what `args.out` lacks (unless --report-only), then write the report; return 0."""
     horizons = [int(h) for h in args.horizons.split(",")]
-    summaries = [read_summary_at(p) for p in args.summaries]
+    summaries = [read_summary_at(p, STUDIED) for p in args.summaries]
     configs = configurations(summaries)
     runs = read_runs(args.out)
     if not args.report_only:

@@ -22,9 +22,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.rank_study import (append_line, read_lines, read_summary_at, split_of, train,
-                                   write_report)
-from fashion_tuning.config import Recipe
+from benchmarks.rank_study import (SPLIT, append_line, read_lines, read_summary_at, split_of,
+                                   train, write_report)
+from fashion_tuning.recipe import Recipe
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
 
@@ -97,7 +97,7 @@ def run_study(args, recipes):
     if not args.report_only:
         from fashion_tuning import environment
 
-        summary = read_summary_at(args.summary)
+        summary = read_summary_at(args.summary, (*SPLIT, "best_hyperparameters"))
         train_data, val_data = split_of(summary, args.data_dir)
         done = {key(r) for r in runs}
         todo = [(name, int(seed)) for seed in args.seeds.split(",") for name in recipes

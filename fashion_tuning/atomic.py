@@ -1,9 +1,12 @@
-"""The one place that writes files atomically: a temporary name beside the target, then a rename."""
+"""The one place that writes files atomically (a temporary name beside the target, then a
+rename), and reads JSON objects back with a one-line error."""
 
 import contextlib
 import json
 import os
 from pathlib import Path
+
+from fashion_tuning.errors import FRESH_START, UserError
 
 
 @contextlib.contextmanager
@@ -38,3 +41,14 @@ def write_json(path, value):
         ValueError: `value` holds an inf or a nan, which strict JSON readers refuse.
     """
     write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path, fix=FRESH_START):
+    """The JSON object in `path`; a damaged or unreadable file is a one-line UserError."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot be read ({type(e).__name__}: {e}); {fix}") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: holds {type(value).__name__}, not an object; {fix}")
+    return value

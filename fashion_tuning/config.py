@@ -4,10 +4,11 @@ import dataclasses
 import hashlib
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fashion_tuning.errors import UserError
+from fashion_tuning.recipe import RECIPE_PARTS, Recipe
 
 OBJECTIVE = "val_accuracy"
 
@@ -35,64 +36,6 @@ PRUNING_MIN_COMPLETED = 5
 ORACLE_SEEDS = 2**31 - 1
 # Trial t's weights are seeded with seed + t, which numpy wants below 2**32.
 MAX_SEED = 2**31 - 1
-
-
-# What each part that --final-recipe may name adds to the final training (`Recipe`).
-RECIPE_PARTS = {
-    "flip": ("random left-right mirroring", {"flip": True}),
-    "shift": ("random shifts of up to 2 pixels", {"shift": 2}),
-    "smooth": ("label smoothing 0.1", {"label_smoothing": 0.1}),
-    "ema": ("a moving average of the weights", {"ema": True}),
-    "flip-tta": ("predicting the mean over an image and its mirror", {"flip_tta": True}),
-    "wide": ("a second conv at 28x28", {"first_stage_convs": 2}),
-}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What a training adds to a configuration of the search space; trials add nothing.
-
-    Args:
-        flip: mirror each training image left-right at random.
-        shift: move each training image by up to this many pixels up or down and left or
-            right at random, filling the border with black.
-        label_smoothing: train on labels mixed with this share of a uniform distribution.
-        ema: predict with an exponential moving average of the weights (momentum 0.99).
-        flip_tta: predict the mean of the softmax of an image and of its mirror.
-        first_stage_convs: conv layers at 28x28 (the search space always has 1).
-    """
-
-    flip: bool = False
-    shift: int = 0
-    label_smoothing: float = 0.0
-    ema: bool = False
-    flip_tta: bool = False
-    first_stage_convs: int = 1
-
-    @classmethod
-    def parse(cls, text):
-        """The recipe that `text` names: "none", or parts of `RECIPE_PARTS` joined by commas."""
-        parts = [] if text == "none" else text.split(",")
-        unknown = [p for p in parts if p not in RECIPE_PARTS]
-        if unknown:
-            raise UserError(f"--final-recipe: unknown part {unknown[0]!r}; give none, or some "
-                            f"of {', '.join(RECIPE_PARTS)} joined by commas")
-        return cls(**{k: v for p in parts for k, v in RECIPE_PARTS[p][1].items()})
-
-    def changes(self):
-        """The fields that differ from a plain training's, as a dict."""
-        return {k: v for k, v in asdict(self).items() if v != getattr(Recipe, k)}
-
-    def parts(self):
-        """The names of the `RECIPE_PARTS` that make up this recipe, in their order."""
-        return [name for name, (_, args) in RECIPE_PARTS.items()
-                if all(getattr(self, k) == v for k, v in args.items())]
-
-    def model_args(self):
-        """The `make_cnn` arguments of the recipe (`flip_tta` acts on the trained model)."""
-        args = asdict(self)
-        del args["flip_tta"], args["first_stage_convs"]
-        return args
 
 
 def _flag(help, default, **extra):
@@ -155,11 +98,11 @@ class Config:
                               "complete schedule of N epochs (at most --epochs); another N on a "
                               "finished search redoes only the final training", 15,
                               metavar="N")
-    final_recipe: str = _flag(
+    final_recipe: Recipe = _flag(
         "what the final training adds: none, or some of " + ", ".join(
             f"{name} ({what})" for name, (what, _) in RECIPE_PARTS.items()) + ", joined by "
         "commas; another recipe on a finished search redoes only the final training",
-        "flip,flip-tta", metavar="PARTS")
+        Recipe.parse("flip,flip-tta"), metavar="PARTS", parse=Recipe.parse)
     initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, metavar="N",
@@ -179,7 +122,8 @@ class Config:
         if self.data_dir == "":
             raise UserError("--data-dir is empty; give a folder, or leave the flag out to use "
                             "the default search order")
-        Recipe.parse(self.final_recipe)  # Raises on an unknown part.
+        if isinstance(self.final_recipe, str):  # As code (not the flag) may give it.
+            self.final_recipe = Recipe.parse(self.final_recipe)
         cores = os.cpu_count() or 1
         if self.workers is not None and not 1 <= self.workers <= min(cores, self.max_trials):
             raise UserError(f"--workers must be from 1 to {min(cores, self.max_trials)}: a process "
@@ -224,10 +168,6 @@ class Config:
         """Every setting of the run, by the names of its flags (fields), and the rule's
         constants."""
         return {**dataclasses.asdict(self), **self.rule_constants()}
-
-    @property
-    def time_budget_seconds(self):
-        return None if self.time_budget is None else self.time_budget * 60
 
     def strategy_folder(self, strategy):
         """Where `strategy`'s results, and KerasTuner's files for it, go."""

@@ -36,6 +36,26 @@ def chief_address():
     return f"{os.environ[ORACLE_IP]}:{os.environ[ORACLE_PORT]}"
 
 
+def serve_oracle(oracle, poll_s=1.0):
+    """Serve `oracle` to the workers over gRPC until every trial is done and every worker has
+    left, as KerasTuner's `oracle_chief.start_server` does, but noticing that within `poll_s`
+    (KerasTuner's own loop checks every 20 s, which every run then waits at its end)."""
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = oracle_chief.OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    server.add_insecure_port(chief_address())
+    server.start()
+    while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
+        time.sleep(poll_s)
+    server.stop(grace=None)
+
+
 def free_port():
     """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as s:

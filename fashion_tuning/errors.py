@@ -3,6 +3,10 @@
 import re
 
 
+# The fix for a results folder that cannot be resumed.
+FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
+
+
 class UserError(Exception):
     """A problem with the user's flags, data or folders; the CLI prints it and exits 2."""
 

@@ -7,7 +7,7 @@ import keras
 import keras_tuner as kt
 
 from fashion_tuning import atomic, results
-from fashion_tuning.config import Recipe
+from fashion_tuning.recipe import Recipe
 from fashion_tuning.hypermodel import TunedCNN
 
 
@@ -25,7 +25,7 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
     keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
-    cnn = TunedCNN(epochs, precision, recipe)
+    cnn = TunedCNN(precision, recipe)
     start = time.perf_counter()
     model = cnn.build(hp)
     history = cnn.fit(hp, model, *train, epochs=epochs,

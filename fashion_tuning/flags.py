@@ -31,10 +31,13 @@ def tool_parser(description):
 
 
 def _typed(kind):
-    """An argparse `type` whose error names the expected kind."""
+    """An argparse `type` whose error names the expected kind (or says what `kind`, a parser
+    that raises UserError, found wrong)."""
     def convert(text):
         try:
             return kind(text)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n' if kind is int else ''} "
                                              f"{kind.__name__}") from None
@@ -61,7 +64,8 @@ def make_parser(strategy, description):
                                 help=f.metadata["help"] + extra
                                 + (" (default: on)" if f.default else ""))
             continue
-        parser.add_argument(flag, type=_typed(f.type), choices=f.metadata.get("choices"),
+        parser.add_argument(flag, type=_typed(f.metadata.get("parse", f.type)),
+                            choices=f.metadata.get("choices"),
                             default=None, metavar=f.metadata.get("metavar"),
                             help=f.metadata["help"] + (f" (default: {f.default})"
                                                        if f.default is not None else ""))

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from fashion_tuning import atomic, system
+from fashion_tuning.atomic import read_json
 from fashion_tuning.config import flag_name
-from fashion_tuning.errors import UserError
-from fashion_tuning.results import FRESH_START, RUN_FILE, read_json, read_trial_run
+from fashion_tuning.errors import FRESH_START, UserError
+from fashion_tuning.trial_log import LOG_FILE, read_trial_log
 
 LOCK_FILE = ".lock"
 # What a resumed run must match (the settings, the search space, the data's fingerprint), and
@@ -130,13 +131,13 @@ def check_resumable(folder):
                             f"(a resume would write over another trial); {FRESH_START}")
         if not TRIAL_KEYS <= set(read_json(path)):
             raise UserError(f"{path}: lacks {', '.join(sorted(TRIAL_KEYS))}; {FRESH_START}")
-        if (path.parent / RUN_FILE).exists():
-            read_trial_run(path.parent / RUN_FILE)
+        if (path.parent / LOG_FILE).exists():
+            read_trial_log(path.parent / LOG_FILE)
     uncommitted = [p for p in sorted(folder.glob("trial_*"))
                    if p.name.split("_", 1)[1] not in started]
     for trial_dir in uncommitted:
         state = trial_dir / "trial.json"
-        if (trial_dir / RUN_FILE).exists() or (
+        if (trial_dir / LOG_FILE).exists() or (
                 state.exists() and read_json(state).get("status") != "RUNNING"):
             raise UserError(f"{trial_dir}: a finished trial that {folder / ORACLE_FILE} does "
                             f"not record (the file is missing or damaged); {FRESH_START}")
@@ -204,7 +205,7 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
         recorded = read_json(path)
         _check_format(folder, recorded)
         _check_mode(folder, recorded, settings["distributed"])
-        for key in ("format", "run_id", "distributed"):
+        for key in ("format", "search_id", "distributed"):
             recorded.pop(key, None)
         changed = [k for k in sorted(recorded) if recorded[k] != settings.get(k)]
         if changed:
@@ -218,9 +219,9 @@ def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60
         return
     if record:
         atomic.write_json(path, {**settings, "format": FORMAT,
-                                 "run_id": time.strftime("%Y%m%d-%H%M%S")})
+                                 "search_id": time.strftime("%Y%m%d-%H%M%S")})
 
 
-def run_id(folder):
+def search_id(folder):
     """The id recorded when the search in `folder` started."""
-    return read_json(Path(folder) / SETTINGS_FILE)["run_id"]
+    return read_json(Path(folder) / SETTINGS_FILE)["search_id"]

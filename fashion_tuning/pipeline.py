@@ -8,11 +8,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from fashion_tuning import data, distributed, progress, report, results
+from fashion_tuning import data, distributed, report, results
 from fashion_tuning import folder as results_folder
-from fashion_tuning.config import STRATEGIES, Config, Recipe
-from fashion_tuning.errors import NoCompletedTrial, UserError
+from fashion_tuning.config import STRATEGIES, Config
+from fashion_tuning.errors import FRESH_START, NoCompletedTrial, UserError
 from fashion_tuning.evaluate import evaluate
+from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
 
 
 def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=True, log=print):
@@ -63,14 +64,17 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
                 "and reports")
             return
         records = results.trial_records(folder, search.oracle.trials)
-        stopped_by_budget = budget_stopped(folder, config, len(records), log)
+        if search.oracle.stopped_by_budget:
+            log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
+                f"{config.time_budget:g} min; no new trial was started. A larger "
+                "--time-budget extends the search")
         best = results.best_trial(records)
         if best is None:
             raise NoCompletedTrial(f"none of the {len(records)} trials completed")
         final = final_model(folder, best, records, config, pool,
                             (dataset.x_test, dataset.y_test), precision, log)
         result = run_result(strategy, config, search, dataset, (train, val), records, best,
-                            final, precision, stopped_by_budget, invocation)
+                            final, precision, invocation)
         paths = results.write_results(result, folder)
     log(report.summary_table(result.to_dict()))
     log("Wrote " + ", ".join(str(p) for p in (*paths, folder / results.MODEL_FILE)))
@@ -120,29 +124,20 @@ def search_trials(strategy, config, folder, train, val, precision):
 
     try:
         search = tuner.make_tuner(strategy, config, folder,
-                                  hypermodel.TunedCNN(config.trial_epochs, precision))
+                                  hypermodel.TunedCNN(precision))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:  # A damaged saved state.
         raise UserError(f"{folder}: KerasTuner cannot reload the search recorded there "
-                        f"({type(e).__name__}: {e}); {results.FRESH_START}") from None
+                        f"({type(e).__name__}: {e}); {FRESH_START}") from None
     # One log folder per run and strategy, so that one --tensorboard-dir holds many runs.
     log_dir = config.tensorboard_dir and Path(config.tensorboard_dir) / (
-        f"{strategy}-{results_folder.run_id(folder)}")
-    # Keras counts each trial's epochs out of its schedule's, which ends it.
+        f"{strategy}-{results_folder.search_id(folder)}")
+    # Each trial's schedule spans its epochs and ends it.
     search.search(*train, validation_data=val, epochs=config.trial_epochs,
                   batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),
                   verbose=2)
     return search
 
 
-def budget_stopped(folder, config, trials, log):
-    """Whether the time budget, not --max-trials, ended the search of `trials` trials."""
-    stopped = (trials < config.max_trials
-               and progress.budget_reached(folder, config.time_budget_seconds))
-    if stopped:
-        log(f"Time budget: {trials} of {config.max_trials} trials fit in "
-            f"{config.time_budget:g} min (recorded search time plus the mean trial time); "
-            "no new trial was started. A larger --time-budget extends the search")
-    return stopped
 
 
 def final_model(folder, best, records, config, pool, test, precision, log):
@@ -152,7 +147,7 @@ def final_model(folder, best, records, config, pool, test, precision, log):
     from fashion_tuning import final_training, hypermodel
     from fashion_tuning.callbacks import StopOnSignal
 
-    recipe = Recipe.parse(config.final_recipe)
+    recipe = config.final_recipe
     plan = {"final_epochs": config.final_epochs, "final_recipe": asdict(recipe)}
     final = results.recorded_final(folder, best, records, plan)
     if final:
@@ -173,18 +168,18 @@ def final_model(folder, best, records, config, pool, test, precision, log):
 
 
 def run_result(strategy, config, search, dataset, split, records, best, final, precision,
-               stopped_by_budget, invocation):
+               invocation):
     """The `RunResult` of a finished run: its settings, the search, the final model's scores,
     and where and how it ran."""
     from fashion_tuning import environment, tuner
 
-    (train, val), search_seconds = split, results.elapsed_search_seconds(
-        results.recorded_runs(search.project_dir).values())
+    (train, val), search_seconds = split, elapsed_search_seconds(
+        trial_logs(search.project_dir).values())
     return results.RunResult(
         strategy=strategy, max_trials=config.max_trials, epochs=config.epochs,
         batch_size=config.batch_size, patience=config.patience,
         trial_epochs=config.trial_epochs, seed=config.seed, oracle_seed=search.oracle.seed,
-        val_fraction=config.val_fraction, precision=precision, train_limit=config.train_limit,
+        val_fraction=config.val_fraction, precision_used=precision, train_limit=config.train_limit,
         pruning=config.pruning, data_source=dataset.source, train_images=len(train[1]),
         val_images=len(val[1]), best_trial_id=best.trial_id,
         best_hyperparameters=best.hyperparameters, best_val_accuracy=best.val_accuracy,
@@ -194,6 +189,6 @@ def run_result(strategy, config, search, dataset, split, records, best, final, p
         versions=environment.versions(), machine=environment.machine(),
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
-        time_budget_minutes=config.time_budget, stopped_by_budget=stopped_by_budget,
+        time_budget=config.time_budget, stopped_by_budget=search.oracle.stopped_by_budget,
         code_version=environment.code_version(), **invocation,
         finished_at=results.utc_now(), settings=config.settings())

@@ -2,52 +2,52 @@
 
 import statistics
 
-from fashion_tuning import results
 from fashion_tuning.report import format_duration
+from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
 
 
-def mean_trial_seconds(runs):
-    """Mean wall time of the `TrialRun`s in `runs` (0 when there are none)."""
-    seconds = [r.seconds for r in runs]
+def mean_trial_seconds(logs):
+    """Mean wall time of the `TrialLog`s in `logs` (0 when there are none)."""
+    seconds = [r.seconds for r in logs]
     return statistics.fmean(seconds) if seconds else 0.0
 
 
-def budget_reached(folder, budget_seconds):
-    """Whether one more trial would take the search in `folder` past `budget_seconds`:
+def budget_reached(folder, time_budget):
+    """Whether one more trial would take the search in `folder` past `time_budget` minutes:
     the search time recorded there plus the mean of the trials so far (None: no budget)."""
-    if budget_seconds is None:
+    if time_budget is None:
         return False
-    runs = list(results.recorded_runs(folder).values())
-    return results.elapsed_search_seconds(runs) + mean_trial_seconds(runs) > budget_seconds
+    logs = list(trial_logs(folder).values())
+    return elapsed_search_seconds(logs) + mean_trial_seconds(logs) > time_budget * 60
 
 
-def _scored(runs):
-    """`{trial_id: best val_accuracy}` of the trials in `runs` that were scored."""
-    scores = {trial_id: r.best_score() for trial_id, r in runs.items()}
+def _scored(logs):
+    """`{trial_id: best val_accuracy}` of the trials in `logs` that were scored."""
+    scores = {trial_id: r.best_score() for trial_id, r in logs.items()}
     return {trial_id: score for trial_id, score in scores.items() if score is not None}
 
 
-def progress_line(folder, trial_id, max_trials, final_epochs, budget_seconds=None,
+def progress_line(folder, trial_id, max_trials, final_epochs, time_budget=None,
                   final_images_ratio=1.0):
     """One line after trial `trial_id` ended: k/N, its score and outcome, the best so far, the
     search time so far, and an estimate of the time left: the search, and the final training
     of `final_epochs` on `final_images_ratio` times the trials' training images."""
-    runs = results.recorded_runs(folder)
-    run = runs[trial_id]
-    scores = _scored(runs)
-    elapsed = results.elapsed_search_seconds(list(runs.values()))
-    outcome = run.outcome
+    logs = trial_logs(folder)
+    log = logs[trial_id]
+    scores = _scored(logs)
+    elapsed = elapsed_search_seconds(list(logs.values()))
+    outcome = log.outcome
     if outcome == "pruned":
-        outcome = f"pruned at epoch {run.pruned_at_epoch}"
+        outcome = f"pruned at epoch {log.pruned_at_epoch}"
     own = f"val_accuracy {scores[trial_id]:.4f}, {outcome}" if trial_id in scores else outcome
-    line = f"[trial {len(runs)}/{max_trials}] trial_{trial_id}: {own}"
+    line = f"[trial {len(logs)}/{max_trials}] trial_{trial_id}: {own}"
     if not scores:
         return f"{line} | search {format_duration(elapsed)}"
     best_id = max(scores, key=scores.get)
-    search_left = max(0, max_trials - len(runs)) * mean_trial_seconds(list(runs.values()))
-    if budget_seconds is not None:
-        search_left = min(search_left, max(0.0, budget_seconds - elapsed))
-    best = runs[best_id]
+    search_left = max(0, max_trials - len(logs)) * mean_trial_seconds(list(logs.values()))
+    if time_budget is not None:
+        search_left = min(search_left, max(0.0, time_budget * 60 - elapsed))
+    best = logs[best_id]
     # At the best trial's time per epoch, scaled to the final training's images.
     epoch_seconds = best.seconds / len(best.history["val_accuracy"]) * final_images_ratio
     final_left = epoch_seconds * final_epochs

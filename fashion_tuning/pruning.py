@@ -1,13 +1,14 @@
 """Median stopping: end a trial whose best val_accuracy so far trails the finished trials'.
 
 The rule of Google Vizier, Optuna's `MedianPruner` and Ray Tune's median stopping rule: at
-epoch `judged_from_epoch` (1-based) and later, once `min_completed` trials have completed (run to
-their own end, not pruned), a trial stops at the first epoch where its best validation accuracy so far is below
-the median of the completed trials' best validation accuracy up to that same epoch. A completed
-trial that ended before that epoch counts with its best over all its epochs.
+epoch `judged_from_epoch` (1-based) and later, once `min_completed` trials have completed (run
+to their own end, not pruned), a trial stops at the first epoch where its best validation
+accuracy so far is below the median of the completed trials' best validation accuracy up to
+that same epoch. A completed trial that ended before that epoch counts with its best over all
+its epochs.
 
-The history comes from the trials' `run.json` files in the results folder, so the rule sees
-what every process recorded there: one process, `--workers`, or several hosts.
+The history comes from the trials' `trial_log.json` files in the results folder, so the rule
+sees what every process recorded there: one process, `--workers`, or several hosts.
 """
 
 import math
@@ -15,7 +16,7 @@ import statistics
 
 import keras
 
-from fashion_tuning import results
+from fashion_tuning.trial_log import trial_logs
 from fashion_tuning.config import PRUNING_MIN_COMPLETED as MIN_COMPLETED
 
 
@@ -68,6 +69,6 @@ class MedianStopping(keras.callbacks.Callback):
 
 def completed_histories(folder):
     """Per-epoch val_accuracy of each trial in `folder` that completed (not pruned, not failed)."""
-    histories = [run.history.get("val_accuracy")
-                 for run in results.recorded_runs(folder).values() if run.outcome == "completed"]
+    histories = [log.history.get("val_accuracy")
+                 for log in trial_logs(folder).values() if log.outcome == "completed"]
     return [h for h in histories if h and all(v is not None and math.isfinite(v) for v in h)]

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from fashion_tuning import atomic
-from fashion_tuning.config import Recipe
+from fashion_tuning.recipe import Recipe
 from fashion_tuning.errors import UserError, disk_full
 from fashion_tuning.flags import EXIT_USAGE
 
@@ -55,7 +55,7 @@ def markdown_table(header, rows):
 
 def summary_table(summary):
     """The closing console table, from a summary dict."""
-    budget = summary.get("time_budget_minutes")
+    budget = summary.get("time_budget")
     rows = [
         ("Strategy", summary["strategy"]),
         ("Best val accuracy", f"{summary['best_val_accuracy']:.4f}"),

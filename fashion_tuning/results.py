@@ -1,50 +1,29 @@
-"""The run's records and the files that hold them: run.json per trial, summary.json, trials.csv."""
+"""The run's records and the files that hold them: summary.json and trials.csv."""
 
 import csv
 import dataclasses
 import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from fashion_tuning import atomic
+from fashion_tuning.atomic import read_json
 from fashion_tuning.errors import UserError
+from fashion_tuning.trial_log import trial_logs
 
-RUN_FILE = "run.json"  # `TrialRun`, beside KerasTuner's trial.json.
 SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
 MODEL_FILE = "best_model.keras"
-FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
 REBUILD = "run the same tuning command again to rebuild it (completed trials are kept)"
 TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run",
                  "pruned_at_epoch", "seconds", "peak_rss_mb", "worker")
 
 
 @dataclass
-class TrialRun:
-    """Our facts about one trial that ran to its end, written when it ends (`run.json`)."""
-
-    outcome: str  # "completed", "pruned" (median stopping ended it) or "failed".
-    started_at: float  # Unix time.
-    seconds: float
-    epochs_run: int
-    worker: str  # KerasTuner's tuner id of the process that ran it.
-    peak_rss_mb: float = None  # The process's peak so far: flat across trials, or a leak.
-    history: dict = field(default_factory=dict)  # Per-epoch loss, val_accuracy, ...
-    pruned_at_epoch: int = None
-    median_at_pruning: float = None
-
-    def best_score(self):
-        """Its best val_accuracy, or None if it failed or recorded none."""
-        scores = self.history.get("val_accuracy")
-        return max(scores) if scores and self.outcome != "failed" else None
-
-
-@dataclass
 class TrialRecord:
-    """One trial as reported: KerasTuner's state plus our `TrialRun`.
+    """One trial as reported: KerasTuner's state plus our `trial_log.TrialLog`.
 
     `status` is KerasTuner's, lower-case, except that a trial that median stopping ended is
     "pruned" (KerasTuner, and so its oracle, sees it as completed with its score so far).
@@ -77,7 +56,7 @@ class RunResult:
     seed: int
     oracle_seed: int  # KerasTuner's, derived from `seed` (`Config.oracle_seed`).
     val_fraction: float
-    precision: str  # The dtype policy used (`settings.precision` is the one asked for).
+    precision_used: str  # The dtype policy (`settings.precision` is the one asked for).
     train_limit: int
     data_source: str
     train_images: int
@@ -86,7 +65,7 @@ class RunResult:
     best_hyperparameters: dict
     best_val_accuracy: float
     final_epochs: int  # A complete schedule of its own.
-    final_recipe: dict  # `config.Recipe` as a dict.
+    final_recipe: dict  # `recipe.Recipe` as a dict.
     final_images: int
     test_accuracy: float
     test_loss: float
@@ -103,7 +82,7 @@ class RunResult:
     trials: list = field(default_factory=list)
     oracle: dict = field(default_factory=dict)
     pruning: bool = True
-    time_budget_minutes: float = None
+    time_budget: float = None  # Minutes, as --time-budget.
     stopped_by_budget: bool = False
     # Provenance: the code (`environment.code_version`), this invocation's start and end
     # (ISO 8601, UTC), how it was started, and every setting by its flag's name.
@@ -141,54 +120,10 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def read_json(path, fix=FRESH_START):
-    """The JSON object in `path`; a damaged or unreadable file is a one-line UserError."""
-    try:
-        value = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot be read ({type(e).__name__}: {e}); {fix}") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: holds {type(value).__name__}, not an object; {fix}")
-    return value
-
-
-def write_trial_run(trial_dir, run: TrialRun):
-    """Write `run` as the trial folder's run.json."""
-    atomic.write_json(Path(trial_dir) / RUN_FILE, asdict(run))
-
-
-def read_trial_run(path):
-    """The `TrialRun` in the run.json at `path`; a damaged one is a one-line UserError."""
-    recorded = read_json(path)
-    try:
-        return TrialRun(**recorded)
-    except TypeError:
-        raise UserError(f"{path}: is not a run.json of this version; {FRESH_START}") from None
-
-
-def recorded_runs(folder):
-    """`{trial_id: TrialRun}` of every trial in `folder` that ran to its end."""
-    return {path.parent.name.split("_", 1)[1]: read_trial_run(path)
-            for path in Path(folder).glob(f"trial_*/{RUN_FILE}")}
-
-
-def elapsed_search_seconds(runs):
-    """Wall time the `TrialRun`s in `runs` took, overlaps counted once.
-
-    Trials of one process follow each other; those of `--workers` overlap, and then this is
-    the search's wall time, not the sum of its trials. Gaps between resumed runs don't count.
-    """
-    total, covered_until = 0.0, float("-inf")
-    for start, end in sorted((r.started_at, r.started_at + r.seconds) for r in runs):
-        total += max(0.0, end - max(start, covered_until))
-        covered_until = max(covered_until, end)
-    return total
-
-
 def trial_records(folder, oracle_trials):
     """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` in `folder`, in trial-id order."""
     records = []
-    runs = recorded_runs(folder)
+    runs = trial_logs(folder)
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
         run = runs.get(trial_id)
         score = trial.score if trial.status == "COMPLETED" else None
@@ -239,17 +174,21 @@ def write_results(result, folder):
     return paths
 
 
-def read_summary(folder):
+def read_summary(folder, required=REQUIRED):
     """The summary dict that `write_results` wrote into `folder`, or None if there is none.
 
+    Args:
+        required: the fields the caller reads; a study of archived runs asks for fewer than
+            every summary of this version has.
+
     Raises:
-        UserError: the file is damaged, or lacks a field every summary has.
+        UserError: the file is damaged, or lacks a `required` field.
     """
     path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         return None
     summary = read_json(path, fix=REBUILD)
-    missing = [name for name in REQUIRED if name not in summary]
+    missing = [name for name in required if name not in summary]
     if missing:
         raise UserError(f"{path}: lacks {', '.join(missing[:3])}"
                         f"{' and more' if len(missing) > 3 else ''}; {REBUILD}")

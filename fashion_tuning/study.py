@@ -21,6 +21,7 @@ from fashion_tuning import atomic, cli, flags
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_comparison
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
+from fashion_tuning.recipe import Recipe
 from fashion_tuning.report import markdown_table, plot_study, run_tool
 
 
@@ -53,7 +54,7 @@ MEASURES = {"best_val_accuracy": "Best val accuracy", "test_accuracy": "Test acc
             "total_seconds": "Time (s)"}
 # The settings that say what budget the runs had (older summaries lack some).
 BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", "patience",
-          "train_limit", "val_fraction", "precision", "pruning")
+          "train_limit", "val_fraction", "precision_used", "pruning")
 # The settings that may differ between seeds: the seed, and where and how a run ran.
 PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
             "workers")
@@ -93,8 +94,9 @@ def check_settings(per_seed):
         seeds_of = {}  # setting -> {value as JSON: [seeds]}
         for seed, runs in per_seed.items():
             for name, value in runs[strategy].get("settings", {}).items():
-                if name not in PER_SEED:
-                    seeds_of.setdefault(name, {}).setdefault(json.dumps(value), []).append(seed)
+                if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
+                    shown = str(Recipe(**value)) if name == "final_recipe" else value
+                    seeds_of.setdefault(name, {}).setdefault(json.dumps(shown), []).append(seed)
         differences.update(dict.fromkeys(f"{name} " + " but ".join(
             f"{value} at seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
             for value, seeds in by_value.items())

@@ -9,7 +9,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from fashion_tuning import atomic, distributed, progress, pruning, results, system
+from fashion_tuning import atomic, distributed, progress, pruning, system, trial_log
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
@@ -18,16 +18,16 @@ from fashion_tuning.errors import DiskFull, disk_full
 class TrialRunner(kt.Tuner):
     """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch
     `judged_from_epoch` to before its last, `trial_epochs` (unless `pruning` is False), records
-    its outcome, timing and history in `run.json`, fails trials whose loss is not finite, and
+    its outcome, timing and history in `trial_log.json`, fails trials whose loss is not finite, and
     prints a progress line after each trial (`progress.progress_line`, which `final_epochs`
     and `final_images_ratio` are for)."""
 
     def __init__(self, seed, judged_from_epoch, trial_epochs, final_epochs, pruning=True,
-                 time_budget_s=None, final_images_ratio=1.0, **kwargs):
+                 time_budget=None, final_images_ratio=1.0, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.pruning = seed, pruning
         self.judged_from_epoch, self.trial_epochs = judged_from_epoch, trial_epochs
-        self.time_budget_s = time_budget_s
+        self.time_budget = time_budget  # For the estimate of the time left; the oracle stops.
         self.final_epochs, self.final_images_ratio = final_epochs, final_images_ratio
 
     def run_trial(self, trial, *args, **kwargs):
@@ -44,7 +44,7 @@ class TrialRunner(kt.Tuner):
             histories = super().run_trial(trial, *args, **kwargs)
             history = histories[0].history
             bad = [i for i, v in enumerate(history["loss"]) if not np.isfinite(v)]
-            results.write_trial_run(self.get_trial_dir(trial.trial_id), results.TrialRun(
+            trial_log.write_trial_log(self.get_trial_dir(trial.trial_id), trial_log.TrialLog(
                 outcome="failed" if bad else "pruned" if stopper and stopper.pruned_at
                 else "completed",
                 started_at=started_at, seconds=time.perf_counter() - start,
@@ -65,6 +65,12 @@ class TrialRunner(kt.Tuner):
             raise kt.errors.FailedTrialError(f"loss became non-finite in epoch {bad[0] + 1}")
         return histories
 
+    def search(self, *fit_args, **fit_kwargs):
+        if distributed.role() != "chief":
+            return super().search(*fit_args, **fit_kwargs)
+        self.save()  # As KerasTuner's chief does, then serves its oracle until all are done.
+        distributed.serve_oracle(self.oracle)
+
     def save(self):
         """KerasTuner's `save`, with `<tuner_id>.json` replaced atomically."""
         if not self._is_worker():
@@ -73,10 +79,10 @@ class TrialRunner(kt.Tuner):
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        if Path(self.get_trial_dir(trial.trial_id), results.RUN_FILE).is_file():
+        if Path(self.get_trial_dir(trial.trial_id), trial_log.LOG_FILE).is_file():
             print(progress.progress_line(self.project_dir, trial.trial_id,
                                          self.oracle.max_trials, self.final_epochs,
-                                         self.time_budget_s, self.final_images_ratio))
+                                         self.time_budget, self.final_images_ratio))
 
 
 def save_state(path, state):
@@ -110,10 +116,13 @@ class TimeBudget:
     """Oracle mixin: no new trial once `progress.budget_reached` (the oracle lives in the
     chief when distributed, so this holds for every worker)."""
 
-    time_budget_s = None
+    def __init__(self, *args, time_budget=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_budget, self.stopped_by_budget = time_budget, False
 
     def populate_space(self, trial_id):
-        if progress.budget_reached(self._project_dir, self.time_budget_s):
+        if progress.budget_reached(self._project_dir, self.time_budget):
+            self.stopped_by_budget = True  # What the summary records.
             return {"status": "STOPPED", "values": None}  # As KerasTuner's own oracles do.
         return super().populate_space(trial_id)
 
@@ -151,17 +160,16 @@ def oracle_args(strategy, config):
 
 def make_oracle(strategy, config, seed):
     """The KerasTuner oracle of `strategy`, configured from `config`, drawing from `seed`."""
-    oracle = ORACLES[strategy](
+    return ORACLES[strategy](
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=config.max_trials,
         seed=seed,
         # Every trial gets its chance: KerasTuner raises RuntimeError once this many fail
         # in a row (default 3); we report failed trials and exit 1 if none completed.
         max_consecutive_failed_trials=config.max_trials + 1,
+        time_budget=config.time_budget,
         **oracle_args(strategy, config),
     )
-    oracle.time_budget_s = config.time_budget_seconds
-    return oracle
 
 
 def make_tuner(strategy, config, folder, hypermodel):
@@ -173,7 +181,7 @@ def make_tuner(strategy, config, folder, hypermodel):
         judged_from_epoch=config.judged_from_epoch,
         trial_epochs=config.trial_epochs,
         pruning=config.pruning,
-        time_budget_s=config.time_budget_seconds,
+        time_budget=config.time_budget,
         final_epochs=config.final_epochs,
         final_images_ratio=1 / (1 - config.val_fraction),  # All training images, not 1 - f.
         # A resumed search draws on from the seed its oracle recorded, as it started.

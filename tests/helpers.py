@@ -175,7 +175,7 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
         "strategy": strategy, **{k: getattr(config, k) for k in (
             "max_trials", "epochs", "batch_size", "patience", "trial_epochs", "seed",
             "val_fraction", "train_limit", "pruning")},
-        "oracle_seed": config.oracle_seed, "precision": "float32",
+        "oracle_seed": config.oracle_seed, "precision_used": "float32",
         "data_source": "directory tests", "train_images": 240, "val_images": 60,
         "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
         "best_val_accuracy": best["val_accuracy"], "final_epochs": 2, "final_recipe": {},
@@ -185,7 +185,7 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
         "search_seconds": 126.0, "final_seconds": 20.0, "total_seconds": 146.0,
         "versions": {"python": "3.11", "keras": "3", "keras_tuner": "1"},
         "machine": {"cpu": "Test CPU", "cpu_flags": [], "cores": 2, "gpus": []},
-        "trials": trials, "oracle": {}, "time_budget_minutes": None, "stopped_by_budget": False,
+        "trials": trials, "oracle": {}, "time_budget": None, "stopped_by_budget": False,
         "code_version": {"commit": "0" * 40}, "started_at": "2024-01-01T00:00:00+00:00",
         "finished_at": "2024-01-01T00:02:26+00:00", "command_line": "random_search_tuning.py",
         "arguments": [], "settings": config.settings(), "model_sha256": "ab" * 32,

@@ -10,7 +10,7 @@ from helpers import ROOT, fake_summary, one_error_line, read_summary, write_summ
 def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(tiny_data):
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.benchmark", "--data-dir", str(tiny_data),
-         "--reps", "2", "--epochs", "2", "--precision", "--space"],
+         "--reps", "2", "--timed-epochs", "2", "--precision", "--space"],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout[out.stdout.index("\n{") + 1:])

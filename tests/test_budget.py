@@ -5,12 +5,12 @@ import re
 import pytest
 
 from fashion_tuning.progress import progress_line
-from fashion_tuning.results import TrialRun, elapsed_search_seconds, write_trial_run
+from fashion_tuning.trial_log import TrialLog, elapsed_search_seconds, write_trial_log
 from helpers import read_summary, run_script, tiny_args
 
 
 def test_elapsed_search_time_counts_overlapping_trials_once():
-    runs = [TrialRun("completed", started_at, seconds, 1, "tuner0")
+    runs = [TrialLog("completed", started_at, seconds, 1, "tuner0")
             for started_at, seconds in ((100.0, 10.0), (105.0, 10.0), (200.0, 5.0))]
     assert elapsed_search_seconds(runs) == pytest.approx(15 + 5)
 
@@ -29,7 +29,7 @@ def test_budget_stops_new_trials_then_a_larger_one_extends(tiny_data, tmp_path):
     folder = tmp_path / "random_search"
     summary = read_summary(folder)
     assert len(summary["trials"]) == 1
-    assert summary["stopped_by_budget"] is True and summary["time_budget_minutes"] == 0.001
+    assert summary["stopped_by_budget"] is True and summary["time_budget"] == 0.001
     assert (folder / "best_model.keras").is_file()  # The final training still ran.
 
     again = run_script("random_search_tuning.py", *args, "--time-budget", "0.001")
@@ -59,7 +59,7 @@ def test_progress_line_once_per_trial_with_best_and_time_left(tiny_data, tmp_pat
 def test_the_time_left_counts_the_final_training_on_all_training_images(tmp_path):
     # One trial of 4 epochs in 40 s: 10 s an epoch on 80 % of the images, 12.5 s on all.
     (tmp_path / "trial_0").mkdir()
-    write_trial_run(tmp_path / "trial_0", TrialRun(
+    write_trial_log(tmp_path / "trial_0", TrialLog(
         outcome="completed", started_at=0.0, seconds=40.0, epochs_run=4, worker="tuner0",
         history={"val_accuracy": [0.5, 0.7, 0.6, 0.6]}))
     line = progress_line(tmp_path, "0", 1, final_epochs=8, final_images_ratio=1.25)

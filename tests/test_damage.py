@@ -26,7 +26,7 @@ def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy):
     ("oracle.json", lambda p: p.write_text("[]")),
     ("trial_1/trial.json", lambda p: p.write_text("{not json")),
     ("trial_1/trial.json", lambda p: p.write_text("{}")),
-    ("trial_0/run.json", lambda p: p.write_text(p.read_text()[:10])),
+    ("trial_0/trial_log.json", lambda p: p.write_text(p.read_text()[:10])),
     ("settings.json", lambda p: p.write_text(p.read_text()[:30])),
     ("settings.json", lambda p: p.unlink()),
 ])

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
-from fashion_tuning.config import Recipe
+from fashion_tuning.recipe import Recipe
 from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, build_model, make_cnn, portable,
                                        predictor)
 from fashion_tuning.final_training import save_model
@@ -141,10 +141,10 @@ class RateLog(keras.callbacks.Callback):
         self.rates.append((self.epoch, batch, float(self.model.optimizer.learning_rate)))
 
 
-def train_rates(hyperparameters, images, epochs, schedule_epochs):
+def train_rates(hyperparameters, images, epochs):
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
-    cnn = TunedCNN(schedule_epochs=schedule_epochs)
+    cnn = TunedCNN()
     model, log = cnn.build(hp), RateLog()
     x = np.zeros((images, 28, 28), np.uint8)
     history = cnn.fit(hp, model, x, np.zeros(images, int), epochs=epochs, batch_size=8,
@@ -155,9 +155,9 @@ def train_rates(hyperparameters, images, epochs, schedule_epochs):
 COSINE = {"learning_rate": 1e-3, "filters": 16}
 
 
-def test_cosine_decays_to_zero_over_its_epochs_and_ends_the_trial_there():
-    rates, epochs_run = train_rates(COSINE, images=32, epochs=10, schedule_epochs=4)
-    assert epochs_run == 4  # Not the 10 asked for: nothing is learnt at a rate of zero.
+def test_cosine_decays_to_zero_over_the_epochs_of_the_training():
+    rates, epochs_run = train_rates(COSINE, images=32, epochs=4)
+    assert epochs_run == 4
     assert rates[0][2] == pytest.approx(1e-3)
     for epoch, batch, rate in rates:  # 4 batches per epoch.
         done = (epoch + batch / 4) / 4
@@ -166,14 +166,14 @@ def test_cosine_decays_to_zero_over_its_epochs_and_ends_the_trial_there():
     assert [r for _, _, r in rates] == sorted((r for _, _, r in rates), reverse=True)
 
 
-def test_the_final_training_replays_the_trials_schedule_epoch_for_epoch():
-    # A trial on 32 images and a final training on 64 (more batches per epoch) for the best trial's
-    # 2 epochs: at the start of each epoch both train at the same rate.
-    trial, _ = train_rates(COSINE, images=32, epochs=30, schedule_epochs=4)
-    final, epochs_run = train_rates(COSINE, images=64, epochs=2, schedule_epochs=4)
-    assert epochs_run == 2
+def test_the_schedule_is_counted_in_epochs_whatever_the_number_of_images():
+    # A trial's training split and the final training's images (more batches per epoch) over
+    # the same epochs: at the start of each epoch both train at the same rate.
+    trial, _ = train_rates(COSINE, images=32, epochs=3)
+    final, epochs_run = train_rates(COSINE, images=64, epochs=3)
+    assert epochs_run == 3
     starts = {epoch: rate for epoch, batch, rate in trial if batch == 0}
-    assert {e: r for e, b, r in final if b == 0} == pytest.approx({0: starts[0], 1: starts[1]})
+    assert {e: r for e, b, r in final if b == 0} == pytest.approx(starts)
 
 
 def test_cosine_keeps_a_rate_of_zero_at_zero():
@@ -214,7 +214,7 @@ def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precisio
     hp = kt.HyperParameters()
     hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam",
                       "filters": 16, "stage2_convs": 1})
-    cnn = TunedCNN(2, precision, recipe)
+    cnn = TunedCNN(precision, recipe)
     model = cnn.build(hp)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 3  # Two at 28x28, one at 14x14.

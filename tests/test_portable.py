@@ -30,7 +30,7 @@ def test_windows_shaped_help_run_refusal_interrupt_and_resume(tiny_data, tmp_pat
     args = tiny_args(tiny_data, tmp_path)
     shown = run_script(SCRIPT, "--help", env=WINDOWS)
     assert shown.returncode == 0 and "--workers N" in shown.stdout, shown.stderr[-3000:]
-    workers = run_script(SCRIPT, *args, "--workers", 2, env=WINDOWS)
+    workers = run_script(SCRIPT, *args, "--max-trials", 2, "--workers", 2, env=WINDOWS)
     assert workers.returncode == 2
     assert only_line(workers.stderr).startswith("error: --workers needs Linux or macOS")
 

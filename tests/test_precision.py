@@ -76,7 +76,7 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
     assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
     # Reloaded in a fresh process, the mixed-precision model scores what the summary says.
     summary = read_summary(folder)
-    assert summary["precision"] == "mixed_bfloat16"
+    assert summary["precision_used"] == "mixed_bfloat16"
     assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 

@@ -60,7 +60,8 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     paths = []
     for i, summary in enumerate(summaries()):
         summary.update(val_fraction=0.2, train_limit=None, batch_size=64)
-        paths.append(tmp_path / f"summary_{i}.json")
+        paths.append(tmp_path / f"run_{i}" / "summary.json")
+        paths[-1].parent.mkdir()
         paths[-1].write_text(json.dumps(summary))
     out = tmp_path / "runs.jsonl"
     argv = [*map(str, paths), "--horizons", "1", "--out", str(out), "--data-dir", str(tiny_data)]

@@ -10,7 +10,7 @@ import keras
 import pytest
 
 from fashion_tuning import cli, folder, hypermodel
-from fashion_tuning.config import Recipe
+from fashion_tuning.recipe import Recipe
 from helpers import (assert_completed_and_distinct, folder_files, read_summary, refused,
                      reload_accuracy, run_script,
                      tiny_args, write_idx_dir)

@@ -16,7 +16,7 @@ def draw(strategy, seed, folder, trials=3, **flags):
     `seed`, up to `trials` in all (a resumed folder counts those it holds)."""
     config = Config(seed=seed, max_trials=trials, **flags)
     search = tuner.make_tuner(strategy, config, folder,
-                              hypermodel.TunedCNN(config.trial_epochs))
+                              hypermodel.TunedCNN())
     drawn = []
     while len(search.oracle.trials) < trials:
         trial = search.oracle.create_trial("tuner0")

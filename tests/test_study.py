@@ -1,11 +1,13 @@
 """The multi-seed study: aggregation from synthetic summaries, and a tiny real study."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
 from fashion_tuning import compare, report, study
+from fashion_tuning.recipe import Recipe
 from helpers import fake_summary, one_error_line, png_size, write_idx_dir, write_summary
 
 
@@ -43,7 +45,7 @@ def test_study_aggregates_paired_seeds(tmp_path):
     test_diff = result["bayesian_minus_random"]["test_accuracy"]
     assert test_diff["per_seed"] == pytest.approx([0.01, -0.01, 0.02])
     assert test_diff["ci95"] == pytest.approx([-0.0313, 0.0446], abs=1e-4)
-    assert "precision=float32" in md
+    assert "precision_used=float32" in md
     # (t(0.975, 2) + t(0.80, 2)) * 0.0153 / sqrt(3): the difference 3 seeds find 4 times in 5.
     assert test_diff["detectable"] == pytest.approx(0.0473, abs=1e-4)
     assert "test accuracy of 0.0473 or more would show" in md
@@ -107,7 +109,7 @@ def test_mean_best_so_far_by_time_starts_once_every_run_has_a_trial():
 def test_seeds_run_with_other_settings_are_refused_by_name(tmp_path, capsys):
     def change(seed, summary):
         if seed == 3:
-            summary["settings"].update(max_trials=3, final_epochs=2, final_recipe="flip")
+            summary["settings"].update(max_trials=3, final_epochs=2, final_recipe=asdict(Recipe.parse("flip")))
 
     write_seeds(tmp_path, (1, 2, 3), change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2

@@ -1,6 +1,6 @@
-"""Trust: the summary describes the saved model; a kill or a full disk inside any write, KerasTuner's
-included, costs at most the trial in progress; a folder keeps its mode; --overwrite clears only
-after the checks."""
+"""Trust: the summary describes the saved model; a kill or a full disk inside any write,
+KerasTuner's included, costs at most the trial in progress; a folder keeps its mode;
+--overwrite clears only after the checks."""
 
 import errno
 import io
@@ -115,7 +115,7 @@ def full_disk_on(monkeypatch, target, nth):
     monkeypatch.setattr(io, "open", open_or_fail)
 
 
-@pytest.mark.parametrize("target, nth", [("oracle.json", 3), ("run.json", 2)])
+@pytest.mark.parametrize("target, nth", [("oracle.json", 3), ("trial_log.json", 2)])
 def test_a_full_disk_inside_the_search_is_one_line_and_keeps_every_completed_trial(
         finished, tmp_path, monkeypatch, in_process, capsys, target, nth):
     data_dir, reference_results = finished
@@ -137,7 +137,7 @@ def test_temporary_files_of_killed_writes_are_removed_when_the_folder_is_next_us
         copy, in_process, capsys):
     data_dir, results, folder = copy
     (folder / ".tmp-99999-best_model.keras").write_bytes(b"PK partial model")
-    (folder / "trial_0" / ".tmp-99999-run.json").write_text('{"outc')
+    (folder / "trial_0" / ".tmp-99999-trial_log.json").write_text('{"outc')
     code, out, err = run_main(tiny_args(data_dir, results, trials=2), capsys)
     assert code == 0, err
     assert "reporting the saved result" in out
