@@ -1,91 +1,161 @@
-"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 with a resume hint; the same command then finishes
-the run."""
+"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 with a resume hint, mid-trial or in the final
+training; a SIGKILL there too; the same command then finishes the run, every completed trial
+kept. (A worker killed mid-trial, in test_distributed.py.)"""
 
 import json
+import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from fashion_tuning import interrupt
-from helpers import assert_completed_and_distinct, read_summary, start_script, wait_for
+from fashion_tuning import cli, interrupt
+from helpers import SCRIPT, assert_completed_and_distinct, read_summary, start_script
+
+# Trials of 6 epochs, none stopped early: a stop sent at a trial's second epoch lands mid-trial,
+# while TensorFlow runs.
+TRIALS = ("--max-trials", 2, "--epochs", 6, "--patience", 6, "--trial-epochs", 6,
+          "--batch-size", 32, "--final-epochs", 1, "--final-recipe", "none")
+MID_TRIAL = "Epoch 2/"
+FINAL = "final training on all"
 
 
-LONG_TRIALS = ("--epochs", 40, "--patience", 40, "--trial-epochs", 40, "--batch-size", 32)
+# What the subprocess tests of test_interrupt, test_distributed and test_portable share
+# (candidates for helpers.py).
+def read_until(proc, *markers):
+    """Read `proc`'s stdout up to a line holding each of `markers`, in turn; return it all."""
+    read = []
+    for marker in markers:
+        for line in proc.stdout:  # The CLI flushes every line.
+            read.append(line)
+            if marker in line:
+                break
+        else:
+            _, err = proc.communicate(timeout=60)
+            pytest.fail(f"{marker!r} never came (exit {proc.returncode}):\n{''.join(read)}"
+                        f"{err[-2000:]}")
+    return "".join(read)
 
 
-@pytest.mark.parametrize("signum, code, during, resume", [
-    (signal.SIGINT, 130, 1, True), (signal.SIGTERM, 143, 1, True),
-    (signal.SIGHUP, 129, 1, False), (signal.SIGINT, 130, 0, True)])
-def test_signal_mid_trial_then_resume(tiny_data, tmp_path, signum, code, during, resume):
-    # Long trials (patience = epochs) so the signal lands inside trial `during`'s training.
-    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 2, *LONG_TRIALS)
-    folder = tmp_path / "random_search"
-    proc = start_script("random_search_tuning.py", *args)
-    wait_for(folder / f"trial_{during}" / "trial.json", proc)
-    time.sleep(1.0)
+def wait_until(done, proc, timeout=120):
+    """Wait until `done()` is true, failing if `proc` exits first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{done} never came true"
+        time.sleep(0.05)
+
+
+def lock_holder(folder):
+    """The pid that the process holding `folder`'s lock wrote there ("" before one did)."""
+    lock = Path(folder) / ".lock"
+    return lock.read_text() if lock.is_file() else ""
+
+
+def stopped(proc, signum, code):
+    """Send `signum` to `proc` and check that it ended as a stop should: exit `code`, for a stop
+    signal the resume hint as stderr's last line, never a traceback. Returns stderr."""
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err[-2000:]
-    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    if signum != signal.SIGKILL:
+        assert "run the same command again to resume" in err.strip().splitlines()[-1]
     assert "Traceback" not in err
-    assert not (folder / "summary.json").exists()
-    kept = [json.loads((folder / f"trial_{i}" / "trial.json").read_text()) for i in range(during)]
-    assert all(t["status"] == "COMPLETED" for t in kept)
-    if not resume:
-        return
-
-    again = start_script("random_search_tuning.py", *args)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err[-2000:]
-    assert "Resuming the search" in out
-    summary = read_summary(folder)
-    assert_completed_and_distinct(summary, 2)
-    # Completed trials were kept, not re-run: hyperparameters and scores unchanged.
-    for before, after in zip(kept, summary["trials"]):
-        assert after["hyperparameters"] == before["hyperparameters"]["values"]
-        assert after["val_accuracy"] == pytest.approx(before["score"])
+    return err
 
 
-def test_sigkill_mid_trial_is_survived(tiny_data, tmp_path):
-    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 2, *LONG_TRIALS)
-    folder = tmp_path / "random_search"
-    proc = start_script("random_search_tuning.py", *args)
-    wait_for(folder / "trial_1" / "trial.json", proc)
-    time.sleep(1.0)
-    proc.kill()
-    proc.communicate(timeout=60)
-    again = start_script("random_search_tuning.py", *args)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err[-2000:]
-    assert_completed_and_distinct(read_summary(folder), 2)
+def main_in_process(args, capsys):
+    """`cli.main` of the random search in this process: (exit code, stdout, stderr)."""
+    code = cli.main("random_search", [str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
-def test_a_stop_during_the_final_training_then_resume_runs_only_it(tiny_data, tmp_path, signum,
-                                                                   code):
-    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 1,
-            "--epochs", 4, "--trial-epochs", 2, "--final-epochs", 4, "--batch-size", 16)
-    folder = tmp_path / "random_search"
-    proc = start_script("random_search_tuning.py", *args)
-    for line in proc.stdout:  # The CLI flushes every line.
-        if "final training on all" in line:
-            break
-    # At once: building and tracing the final model alone takes well over a second.
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == code, err[-2000:]
+def signalled_in_process(args, capsys, monkeypatch, signum, where):
+    """`cli.main` in this process, sent a real `signum` in the first trial's `fit` (`where`
+    "trial": the handler defers it to the next batch end) or as the final training starts
+    ("final": it raises at once); checks the exit code and the message. Returns stdout."""
+    import keras
+
+    from fashion_tuning import callbacks, final_training
+
+    def send(batch, logs):  # At the end of the fit's second batch, as a user would.
+        if batch == 1:
+            os.kill(os.getpid(), signum)
+
+    with monkeypatch.context() as patch:
+        if where == "trial":
+            trial_callbacks = callbacks.trial_callbacks
+            patch.setattr(callbacks, "trial_callbacks", lambda *a: [
+                *trial_callbacks(*a), keras.callbacks.LambdaCallback(on_train_batch_end=send)])
+        else:
+            train = final_training.train_configuration
+
+            def signalled(*a, **k):
+                os.kill(os.getpid(), signum)
+                return train(*a, **k)
+
+            patch.setattr(final_training, "train_configuration", signalled)
+        code, out, err = main_in_process(args, capsys)
+    assert code == interrupt.EXIT_CODES[signum], err
+    assert err.strip().splitlines()[-1].startswith(
+        f"interrupted by {signal.Signals(signum).name}; completed trials are saved in")
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    return out
+
+
+def trial_files(folder):
+    return {p: p.read_bytes() for p in folder.glob("trial_*/*")}
+
+
+def assert_unfinished(folder):
     assert not (folder / "summary.json").exists()
     assert not (folder / "best_model.keras").exists()
-    trial_files = {p: p.read_bytes() for p in folder.glob("trial_*/*")}
-    again = start_script("random_search_tuning.py", *args)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err[-2000:]
-    assert "Running Trial" not in out and "final training on all" in out
-    assert {p: p.read_bytes() for p in folder.glob("trial_*/*")} == trial_files
+
+
+@pytest.mark.slow
+def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishes(
+        tiny_data, tmp_path, in_process, capsys, monkeypatch):
+    # Subprocesses where only a process shows it (Ctrl-C while TensorFlow runs, SIGKILL), the
+    # other stop signals in-process; each step resumes what the one before left.
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, *TRIALS)
+    folder = tmp_path / "random_search"
+
+    # SIGTERM in the middle of the first trial.
+    signalled_in_process(args, capsys, monkeypatch, signal.SIGTERM, "trial")
+    assert json.loads((folder / "trial_0" / "trial.json").read_text())["status"] == "RUNNING"
+
+    # Ctrl-C in the middle of the second trial: exit 130, the first trial kept as completed.
+    second = start_script(SCRIPT, *args)
+    read_until(second, "Resuming the search", "[trial 1/2] trial_0", MID_TRIAL)
+    stopped(second, signal.SIGINT, 130)
+    kept = json.loads((folder / "trial_0" / "trial.json").read_text())
+    assert kept["status"] == "COMPLETED"
+    assert_unfinished(folder)
+
+    # SIGHUP as the final training starts.
+    assert "[trial 2/2] trial_1" in signalled_in_process(args, capsys, monkeypatch,
+                                                         signal.SIGHUP, "final")
+    assert_unfinished(folder)
+    trials = trial_files(folder)
+
+    # SIGKILL as the final training starts again ("at once": building its model takes seconds).
+    third = start_script(SCRIPT, *args)
+    assert "Running Trial" not in read_until(third, FINAL)
+    stopped(third, signal.SIGKILL, -9)
+    assert_unfinished(folder)
+
+    # The same command (here in-process) trains only the final model; every trial is kept.
+    code, out, err = main_in_process(args, capsys)
+    assert code == 0, err
+    assert "Resuming the search" in out and "Running Trial" not in out and FINAL in out
+    assert trial_files(folder) == trials
     summary = read_summary(folder)
-    assert len(summary["trials"]) == 1 and (folder / "best_model.keras").is_file()
-    assert summary["final_epochs"] == 4
+    assert_completed_and_distinct(summary, 2)
+    assert summary["trials"][0]["hyperparameters"] == kept["hyperparameters"]["values"]
+    assert summary["trials"][0]["val_accuracy"] == pytest.approx(kept["score"])
+    assert (folder / "best_model.keras").is_file() and summary["final_epochs"] == 1
 
 
 def test_a_signal_whose_exception_python_swallowed_still_stops_keras(in_process):

@@ -4,13 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import types
 
 import pytest
 
 from fashion_tuning import distributed, system
 from helpers import ROOT, read_summary, run_script, start_script, tiny_args
+from test_interrupt import lock_holder, wait_until
 
 SCRIPT = "random_search_tuning.py"
 # tests/windows_shaped/sitecustomize.py: no fcntl, resource, termios, SIGHUP or process groups.
@@ -25,6 +25,7 @@ def only_line(stderr):
     return lines[0]
 
 
+@pytest.mark.slow
 def test_windows_shaped_help_run_refusal_interrupt_and_resume(tiny_data, tmp_path):
     folder = tmp_path / "random_search"
     args = tiny_args(tiny_data, tmp_path)
@@ -35,20 +36,13 @@ def test_windows_shaped_help_run_refusal_interrupt_and_resume(tiny_data, tmp_pat
     assert only_line(workers.stderr).startswith("error: --workers needs Linux or macOS")
 
     first = start_script(SCRIPT, *args, env=WINDOWS)
-    deadline = time.monotonic() + 120
     # Its pid is written once it holds the lock, before TensorFlow's import of several seconds.
-    while not ((folder / ".lock").is_file()
-               and (folder / ".lock").read_text() == str(first.pid)):
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-        time.sleep(0.05)
+    wait_until(lambda: lock_holder(folder) == str(first.pid), first)
     second = run_script(SCRIPT, *args, env=WINDOWS)
     assert second.returncode == 2
     assert f"results folder is in use by process {first.pid}" in only_line(second.stderr)
 
-    for line in first.stdout:  # The CLI flushes every line.
-        if line.startswith("Starting a new search"):
-            break
-    first.send_signal(signal.SIGINT)  # Building and tracing the trial's model takes seconds.
+    first.send_signal(signal.SIGINT)  # While it imports TensorFlow, which takes seconds.
     _, err = first.communicate(timeout=120)
     assert first.returncode == 130, err[-3000:]
     assert "run the same command again to resume" in err.strip().splitlines()[-1]
