@@ -2,45 +2,71 @@
 
 import json
 import subprocess
-import sys
+from pathlib import Path
+from types import SimpleNamespace
 
-from helpers import ROOT, fake_summary, one_error_line, read_summary, write_summary
+import pytest
+
+from fashion_tuning import cli
+from helpers import SCRIPTS, fake_summary, one_error_line, read_summary, write_summary
 
 
-def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(tiny_data):
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.benchmark", "--data-dir", str(tiny_data),
-         "--reps", "2", "--timed-epochs", "2", "--precision", "--space"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    report = json.loads(out.stdout[out.stdout.index("\n{") + 1:])
+@pytest.mark.slow
+def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(tiny_data,
+                                                                                capsys):
+    from benchmarks import benchmark
+
+    assert benchmark.main(["--data-dir", str(tiny_data), "--reps", "1", "--timed-epochs", "3",
+                           "--precision", "--space"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("\n{") + 1:])
     assert report["machine"]["cores"] >= 1
-    assert len(report["startup_s"]["runs"]) == 2 and report["startup_s"]["median"] > 0
+    # Start-up is timed in a new process, once per rep.
+    assert len(report["startup_s"]["runs"]) == 1 and report["startup_s"]["median"] > 0
     tp = report["throughput"]
     assert set(tp) == {"plain", "tuner", "plain_bf16", "cheapest", "dearest", "cheapest_bf16",
                        "dearest_bf16"}
     for run in tp.values():
-        # 2 reps x (2 epochs - the dropped first one), each timed, none of them zero.
+        # 1 rep x (3 epochs - the dropped first one), each timed, none of them zero.
         assert run["epochs_timed"] == 2 == len(run["epoch_s_all"])
         assert min(run["epoch_s_all"]) > 0
         assert min(run["epoch_s_all"]) <= run["epoch_s"] <= max(run["epoch_s_all"])
     assert report["tuner_over_plain_epoch_time"] > 0 and report["bf16_speedup_plain"] > 0
-    assert "Tuner epoch / plain epoch:" in out.stdout
+    assert "Tuner epoch / plain epoch:" in out
     assert report["cheapest_over_dearest_speed"] > 0
-    assert "cheapest model of the space ({'filters': 16, 'stage_convs': (1, 1)})" in out.stdout
+    assert "cheapest model of the space ({'filters': 16, 'stage_convs': (1, 1)})" in out
 
 
-def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monkeypatch):
+def scripts_in_process(monkeypatch, benchmark):
+    """Make the scripts that `benchmark` starts run as `cli.main` in this process (the
+    `in_process` fixture restores the signal handlers): (command, exit code) of each."""
+    started = []
+
+    def run(command, **kwargs):
+        strategy = {script: s for s, script in SCRIPTS.items()}[Path(command[1]).name]
+        started.append((command, cli.main(strategy, command[2:])))
+        return subprocess.CompletedProcess(command, started[-1][1], "", "")
+
+    monkeypatch.setattr(benchmark, "subprocess", SimpleNamespace(run=run))
+    return started
+
+
+@pytest.mark.slow
+def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monkeypatch,
+                                                      in_process):
     from benchmarks import benchmark
 
-    monkeypatch.setattr(benchmark, "PRUNING_RUN", ("--max-trials", "2", "--epochs", "2"))
+    started = scripts_in_process(monkeypatch, benchmark)
+    monkeypatch.setattr(benchmark, "PRUNING_RUN", ("--max-trials", "1", "--epochs", "1"))
     result = benchmark.pruning_compare(1, tmp_path / "bench", str(tiny_data))
+    assert [(Path(command[1]).name, code) for command, code in started] == [
+        ("random_search_tuning.py", 0)] * 2
     assert [r["seed"] for r in result["runs"]["on"]] == [1] == [
         r["seed"] for r in result["runs"]["off"]]
     assert result["search_time_on_over_off"] > 0
     for label, pruning in (("on", True), ("off", False)):
         summary = read_summary(tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search")
-        assert summary["pruning"] is pruning and summary["max_trials"] == 2
+        assert summary["pruning"] is pruning and summary["max_trials"] == 1
 
 
 def test_benchmark_without_the_data_gives_the_scripts_one_line(tmp_path, capsys, monkeypatch):

@@ -88,6 +88,7 @@ def test_trunk_corners_build_and_have_the_asked_layers(filters, stage_convs, bat
     assert np.allclose(predict(model).sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_dearest_model_predicts_the_same_after_training_and_reloading(tmp_path):
     # Inference must not depend on the batch (BatchNorm uses its moving statistics, dropout
     # is off), and the saved model must reproduce it with Keras' own layers only.
@@ -155,6 +156,7 @@ def train_rates(hyperparameters, images, epochs):
 COSINE = {"learning_rate": 1e-3, "filters": 16}
 
 
+@pytest.mark.slow
 def test_cosine_decays_to_zero_over_the_epochs_of_the_training():
     rates, epochs_run = train_rates(COSINE, images=32, epochs=4)
     assert epochs_run == 4
@@ -166,6 +168,7 @@ def test_cosine_decays_to_zero_over_the_epochs_of_the_training():
     assert [r for _, _, r in rates] == sorted((r for _, _, r in rates), reverse=True)
 
 
+@pytest.mark.slow
 def test_the_schedule_is_counted_in_epochs_whatever_the_number_of_images():
     # A trial's training split and the final training's images (more batches per epoch) over
     # the same epochs: at the start of each epoch both train at the same rate.
@@ -207,6 +210,7 @@ def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
     assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
     recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,

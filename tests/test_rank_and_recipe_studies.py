@@ -56,10 +56,12 @@ def test_report_gives_rho_the_best_ones_rank_and_the_regret():
     assert row["seconds"] == 40.0
 
 
+@pytest.mark.slow
 def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     paths = []
     for i, summary in enumerate(summaries()):
-        summary.update(val_fraction=0.2, train_limit=None, batch_size=64)
+        # Schedules of 2 epochs: the pruned trial's reference trains 2, not 12.
+        summary.update(val_fraction=0.2, train_limit=None, batch_size=64, trial_epochs=2)
         paths.append(tmp_path / f"run_{i}" / "summary.json")
         paths[-1].parent.mkdir()
         paths[-1].write_text(json.dumps(summary))
@@ -68,9 +70,9 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     assert rank_study.main(argv) == 0
     runs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["key"], r["horizon"]) for r in runs] == [
-        ("bayesian_optimization/01", 12), ("random_search/00", 1), ("random_search/01", 1),
+        ("bayesian_optimization/01", 2), ("random_search/00", 1), ("random_search/01", 1),
         ("bayesian_optimization/01", 1)]
-    assert len(runs[0]["history"]["val_accuracy"]) == 12  # The whole schedule, not cut.
+    assert len(runs[0]["history"]["val_accuracy"]) == 2  # The whole schedule, not cut.
     assert runs[0]["machine"]["cores"] >= 1 and runs[0]["seconds"] > 0
     assert rank_study.main(argv) == 0  # Resumed: nothing left to train.
     assert len(out.read_text().splitlines()) == 4
@@ -80,6 +82,7 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     assert "| 1 | 3 |" in out.with_suffix(".md").read_text()
 
 
+@pytest.mark.slow
 def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_path, capsys):
     summary = tmp_path / "summary.json"
     summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,

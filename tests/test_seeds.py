@@ -6,6 +6,8 @@ KerasTuner's loop, each reported with a made-up score instead of being trained.
 
 import json
 
+import pytest
+
 from fashion_tuning import folder as results_folder
 from fashion_tuning import hypermodel, tuner
 from fashion_tuning.config import OBJECTIVE, Config
@@ -66,23 +68,13 @@ def test_oracle_seeds_fit_numpy_and_scikit_learn():
         assert 1 <= Config(seed=seed).oracle_seed < 2**32 - 1
 
 
-def test_a_folder_seeded_the_old_way_resumes_its_draws(tmp_path, monkeypatch):
-    # A folder started by a version that gave KerasTuner the seed itself draws on as that
-    # version would: here, what one uninterrupted old-style search draws.
-    with monkeypatch.context() as patch:
-        patch.setattr(Config, "oracle_seed", property(lambda config: config.seed))
-        whole = draw("random_search", 3, tmp_path / "whole" / "random_search", trials=3)
-        first = draw("random_search", 3, tmp_path / "resumed" / "random_search", trials=1)
-    folder = tmp_path / "resumed" / "random_search"
-    assert results_folder.recorded_oracle_seed(folder) == 3
-    assert first + draw("random_search", 3, folder, trials=3) == whole
-    new = tmp_path / "new" / "random_search"
-    assert draw("random_search", 3, new, trials=1)[0] != whole[0]
-    assert results_folder.recorded_oracle_seed(new) == Config(seed=3).oracle_seed
-
-
-def test_a_resumed_bayesian_search_proposes_what_an_uninterrupted_one_would(tmp_path):
-    strategy, flags = "bayesian_optimization", {"initial_points": 1}
-    whole = draw(strategy, 3, tmp_path / "whole" / strategy, trials=4, **flags)
-    first = draw(strategy, 3, tmp_path / "resumed" / strategy, trials=2, **flags)
-    assert first + draw(strategy, 3, tmp_path / "resumed" / strategy, trials=4, **flags) == whole
+@pytest.mark.parametrize("strategy, trials, flags", [
+    ("random_search", 3, {}), ("bayesian_optimization", 4, {"initial_points": 1})])
+def test_a_resumed_search_draws_what_an_uninterrupted_one_would(tmp_path, strategy, trials,
+                                                                 flags):
+    whole = draw(strategy, 3, tmp_path / "whole" / strategy, trials=trials, **flags)
+    folder = tmp_path / "resumed" / strategy
+    first = draw(strategy, 3, folder, trials=trials // 2, **flags)
+    # The folder records the seed KerasTuner drew from: the hash of --seed.
+    assert results_folder.recorded_oracle_seed(folder) == Config(seed=3).oracle_seed
+    assert first + draw(strategy, 3, folder, trials=trials, **flags) == whole

@@ -6,7 +6,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fashion_tuning import compare, report, study
+from fashion_tuning import report, study
 from fashion_tuning.recipe import Recipe
 from helpers import fake_summary, one_error_line, png_size, write_idx_dir, write_summary
 
@@ -78,24 +78,26 @@ def test_strategy_argv_drops_flags_the_strategy_lacks():
     assert study.strategy_argv("random_search", argv) == ["--epochs", "2", "--overwrite"]
 
 
-def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch, in_process):
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    data_dir = write_idx_dir(tmp_path / "data")
+    data_dir = write_idx_dir(tmp_path / "data", n_train=100, n_test=50)
     code = study.main(["--seeds", "2", "--results-dir", str(tmp_path / "study"),
-                       "--data-dir", str(data_dir), "--max-trials", "2", "--epochs", "1",
-                       "--batch-size", "64"])
+                       "--data-dir", str(data_dir), "--max-trials", "1", "--epochs", "1",
+                       "--batch-size", "64", "--final-recipe", "none"])
     assert code == 0
     result = json.loads((tmp_path / "study" / "study.json").read_text())
     assert result["seeds"] == [1, 2]
-    assert result["budget"]["max_trials"] == 2 and result["budget"]["epochs"] == 1
+    assert result["budget"]["max_trials"] == 1 and result["budget"]["epochs"] == 1
     for stats in result["strategies"].values():
         assert len(stats["test_accuracy"]["per_seed"]) == 2
     assert result["shared_trials"] == []  # The oracle seeds of seeds 1 and 2 are unrelated.
     assert "No strategy drew the same configuration at two seeds." in (
         tmp_path / "study" / "study.md").read_text()
-    # The report of a tiny real run, too.
-    assert compare.main(["--results-dir", str(tmp_path / "study" / "seed_1")]) == 0
-    assert png_size(tmp_path / "study" / "seed_1" / "comparison.png")[0] >= 500
+    # Each seed's pair gets compare's report of its tiny real runs, too.
+    for seed in ("seed_1", "seed_2"):
+        assert "## Results summary" in (tmp_path / "study" / seed / "comparison.md").read_text()
+        assert png_size(tmp_path / "study" / seed / "comparison.png")[0] >= 500
 
 
 def test_mean_best_so_far_by_time_starts_once_every_run_has_a_trial():

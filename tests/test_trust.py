@@ -66,6 +66,7 @@ def assert_same_result(folder, reference, data_dir):
     assert not list(folder.rglob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_a_model_that_is_not_the_summarys_is_trained_again(copy, in_process, capsys):
     # What a run with other final-training flags, killed between replacing the model and
     # writing its summary, leaves: a loadable model that the summary does not describe.
@@ -82,6 +83,7 @@ def test_a_model_that_is_not_the_summarys_is_trained_again(copy, in_process, cap
     assert_same_result(folder, reference, data_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target, nth", [
     ("oracle.json", 3),  # Trial 0 ended: its trial.json says so, oracle.json not yet.
     ("oracle.json", 5),  # Trial 1 created: its trial.json exists, oracle.json not yet.
@@ -115,6 +117,7 @@ def full_disk_on(monkeypatch, target, nth):
     monkeypatch.setattr(io, "open", open_or_fail)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target, nth", [("oracle.json", 3), ("trial_log.json", 2)])
 def test_a_full_disk_inside_the_search_is_one_line_and_keeps_every_completed_trial(
         finished, tmp_path, monkeypatch, in_process, capsys, target, nth):
@@ -133,6 +136,7 @@ def test_a_full_disk_inside_the_search_is_one_line_and_keeps_every_completed_tri
     assert_same_result(folder, read_summary(reference_results / "random_search"), data_dir)
 
 
+@pytest.mark.slow
 def test_temporary_files_of_killed_writes_are_removed_when_the_folder_is_next_used(
         copy, in_process, capsys):
     data_dir, results, folder = copy
@@ -144,6 +148,7 @@ def test_temporary_files_of_killed_writes_are_removed_when_the_folder_is_next_us
     assert not list(folder.rglob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_overwrite_clears_nothing_when_the_data_is_wrong(copy, tmp_path, in_process, capsys):
     data_dir, results, folder = copy
     before = folder_files(folder)
@@ -153,6 +158,7 @@ def test_overwrite_clears_nothing_when_the_data_is_wrong(copy, tmp_path, in_proc
     assert folder_files(folder) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recorded, role_env, fragment", [
     (True, {}, "holds a distributed search: resume it with --workers N"),
     (False, {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "1",
@@ -172,6 +178,7 @@ def test_a_folder_is_resumed_only_in_its_own_mode(copy, in_process, capsys, monk
     assert folder_files(folder) == before  # No trial ran again, nothing was rewritten.
 
 
+@pytest.mark.slow
 def test_a_folder_of_another_version_is_refused_with_the_fix(copy, in_process, capsys):
     data_dir, results, folder = copy
     settings = folder / results_folder.SETTINGS_FILE
