@@ -147,15 +147,6 @@ def check_resumable(folder):
     return uncommitted
 
 
-def recorded_oracle_seed(folder):
-    """The seed KerasTuner's oracle recorded in `folder` (None for a new search, or while a
-    distributed chief rewrites the file under a worker, which draws no trials itself)."""
-    try:
-        return json.loads((Path(folder) / ORACLE_FILE).read_text()).get("seed")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 # Recorded settings that no flag sets, as a refusal names them.
 NOT_FLAGS = {"data": "the data", "pruning_min_completed": "the completed trials pruning waits for",
              "judged_from_epoch": "the first epoch at which trials are judged"}

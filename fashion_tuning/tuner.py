@@ -10,7 +10,6 @@ import keras_tuner as kt
 import numpy as np
 
 from fashion_tuning import atomic, distributed, progress, pruning, system, trial_log
-from fashion_tuning import folder as results_folder
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import DiskFull, disk_full
 
@@ -184,9 +183,8 @@ def make_tuner(strategy, config, folder, hypermodel):
         time_budget=config.time_budget,
         final_epochs=config.final_epochs,
         final_images_ratio=1 / (1 - config.val_fraction),  # All training images, not 1 - f.
-        # A resumed search draws on from the seed its oracle recorded, as it started.
-        oracle=make_oracle(strategy, config,
-                           results_folder.recorded_oracle_seed(folder) or config.oracle_seed),
+        # A resumed oracle reloads its seed and draw state from oracle.json, as it started.
+        oracle=make_oracle(strategy, config, config.oracle_seed),
         hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,

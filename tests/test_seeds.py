@@ -76,5 +76,6 @@ def test_a_resumed_search_draws_what_an_uninterrupted_one_would(tmp_path, strate
     folder = tmp_path / "resumed" / strategy
     first = draw(strategy, 3, folder, trials=trials // 2, **flags)
     # The folder records the seed KerasTuner drew from: the hash of --seed.
-    assert results_folder.recorded_oracle_seed(folder) == Config(seed=3).oracle_seed
+    recorded = json.loads((folder / results_folder.ORACLE_FILE).read_text())
+    assert recorded["seed"] == Config(seed=3).oracle_seed
     assert first + draw(strategy, 3, folder, trials=trials, **flags) == whole
