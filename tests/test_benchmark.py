@@ -37,8 +37,8 @@ def test_benchmark_reports_throughput_ratio_startup_bf16_and_the_spaces_corners(
     assert "cheapest model of the space ({'filters': 16, 'stage_convs': (1, 1)})" in out
 
 
-def scripts_in_process(monkeypatch, benchmark):
-    """Make the scripts that `benchmark` starts run as `cli.main` in this process (the
+def scripts_in_process(monkeypatch, runs):
+    """Make the scripts that `runs` starts run as `cli.main` in this process (the
     `in_process` fixture restores the signal handlers): (command, exit code) of each."""
     started = []
 
@@ -47,18 +47,18 @@ def scripts_in_process(monkeypatch, benchmark):
         started.append((command, cli.main(strategy, command[2:])))
         return subprocess.CompletedProcess(command, started[-1][1], "", "")
 
-    monkeypatch.setattr(benchmark, "subprocess", SimpleNamespace(run=run))
+    monkeypatch.setattr(runs, "subprocess", SimpleNamespace(run=run))
     return started
 
 
 @pytest.mark.slow
 def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monkeypatch,
                                                       in_process):
-    from benchmarks import benchmark
+    from benchmarks import runs
 
-    started = scripts_in_process(monkeypatch, benchmark)
-    monkeypatch.setattr(benchmark, "PRUNING_RUN", ("--max-trials", "1", "--epochs", "1"))
-    result = benchmark.pruning_compare(1, tmp_path / "bench", str(tiny_data))
+    started = scripts_in_process(monkeypatch, runs)
+    monkeypatch.setattr(runs, "PRUNING_RUN", ("--max-trials", "1", "--epochs", "1"))
+    result = runs.pruning_compare(1, tmp_path / "bench", str(tiny_data))
     assert [(Path(command[1]).name, code) for command, code in started] == [
         ("random_search_tuning.py", 0)] * 2
     assert [r["seed"] for r in result["runs"]["on"]] == [1] == [
@@ -132,9 +132,9 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
 
 
 def test_pairs_runs_the_quick_pair_then_the_default_pair_each_from_scratch(tiny_data):
-    from benchmarks import benchmark
+    from benchmarks import runs
 
-    plan = benchmark.pair_plan("out", str(tiny_data))
+    plan = runs.pair_plan("out", str(tiny_data))
     assert [(pair, script) for pair, script, _, _ in plan] == [
         ("quick", "random_search_tuning.py"), ("quick", "bayesian_tuning.py"),
         ("default", "random_search_tuning.py"), ("default", "bayesian_tuning.py")]
@@ -153,7 +153,7 @@ def test_pairs_runs_the_quick_pair_then_the_default_pair_each_from_scratch(tiny_
 
 def test_a_runs_images_per_second_are_the_images_trained_over_each_phases_time(tmp_path,
                                                                                 monkeypatch):
-    from benchmarks import benchmark
+    from benchmarks import runs
 
     summary = {**fake_summary("random_search", scores=(0.8, 0.9)), "train_images": 1000,
                "final_images": 1200}  # 2 trials of 3 epochs; 2 final epochs.
@@ -161,8 +161,8 @@ def test_a_runs_images_per_second_are_the_images_trained_over_each_phases_time(t
     def fake_script(command, **kwargs):
         write_summary(tmp_path / "random_search", summary)
 
-    monkeypatch.setattr(benchmark.subprocess, "run", fake_script)
-    run = benchmark.full_run("random_search_tuning.py", str(tmp_path), "--quick")
+    monkeypatch.setattr(runs.subprocess, "run", fake_script)
+    run = runs.full_run("random_search_tuning.py", str(tmp_path), "--quick")
     assert run["search_images_per_s"] == 6 * 1000 / 126.0
     assert run["final_training_images_per_s"] == 2 * 1200 / 20.0
     assert (run["search_s"], run["final_training_s"], run["test_accuracy"]) == (126.0, 20.0, 0.9)
