@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -124,6 +125,17 @@ def read_summary(folder):
     summary = results.read_summary(folder)
     assert summary is not None, f"no summary.json in {folder}"
     return summary
+
+
+def progress_lines(out):
+    """The (k, N) of each line `[trial k/N]` in `out`, after checking what every such line
+    says: the trial's score and outcome, the best so far, the time so far and left."""
+    lines = re.findall(r"^\[trial \d+/\d+\] .*$", out, flags=re.M)
+    for line in lines:
+        assert re.search(r"val_accuracy \d\.\d{4}, (completed|pruned at epoch \d+) \| best "
+                         r"\d\.\d{4} \(trial_\d\) \| search \d+ min \d\d s \| left ~\d+ min "
+                         r"\d\d s \(search ~", line), line
+    return [re.match(r"\[trial (\d+)/(\d+)\]", line).groups() for line in lines]
 
 
 def assert_completed_and_distinct(summary, count):

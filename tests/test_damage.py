@@ -9,16 +9,17 @@ import subprocess
 import keras
 import pytest
 
-from fashion_tuning import cli
-from helpers import SCRIPT, read_summary, refused, run_script, tiny_args, write_idx_dir
+from helpers import SCRIPT, folder_files, read_summary, refused, run_script, tiny_args, \
+    write_idx_dir
 
-def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy):
+
+def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy, run_in_process):
     data_dir, results, folder = copy
     shutil.rmtree(folder / "trial_0")
-    kept = (folder / "trial_1" / "trial.json").read_text()
-    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=3))
-    refused(proc, "trial_0/trial.json: missing", "--overwrite")
-    assert (folder / "trial_1" / "trial.json").read_text() == kept
+    before = folder_files(folder)
+    refused(run_in_process(*tiny_args(data_dir, results, trials=3)),
+            "trial_0/trial.json: missing", "--overwrite")
+    assert folder_files(folder) == before
 
 
 @pytest.mark.parametrize("name, damage", [
@@ -30,11 +31,11 @@ def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy):
     ("settings.json", lambda p: p.write_text(p.read_text()[:30])),
     ("settings.json", lambda p: p.unlink()),
 ])
-def test_a_damaged_state_file_is_named_with_the_fix(copy, name, damage):
+def test_a_damaged_state_file_is_named_with_the_fix(copy, run_in_process, name, damage):
     data_dir, results, folder = copy
     damage(folder / name)
-    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=2))
-    refused(proc, f"{folder / name}:", "--overwrite", "--results-dir")
+    refused(run_in_process(*tiny_args(data_dir, results, trials=2)),
+            f"{folder / name}:", "--overwrite", "--results-dir")
 
 
 @pytest.mark.parametrize("damage", [
@@ -43,11 +44,11 @@ def test_a_damaged_state_file_is_named_with_the_fix(copy, name, damage):
     lambda folder: (folder / "best_model.keras").write_bytes(
         (folder / "best_model.keras").read_bytes()[:5000]),
 ])
-def test_a_damaged_result_is_repaired_by_the_final_training(copy, damage):
+def test_a_damaged_result_is_repaired_by_the_final_training(copy, run_in_process, damage):
     data_dir, results, folder = copy
     before = read_summary(folder)
     damage(folder)
-    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=2))
+    proc = run_in_process(*tiny_args(data_dir, results, trials=2))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "final training on all" in proc.stdout and "Running Trial" not in proc.stdout
     after = read_summary(folder)
@@ -56,59 +57,65 @@ def test_a_damaged_result_is_repaired_by_the_final_training(copy, damage):
     assert keras.saving.load_model(folder / "best_model.keras").output_shape == (None, 10)
 
 
-def test_other_data_is_a_settings_mismatch(copy, tmp_path):
+def test_other_data_is_a_settings_mismatch(copy, run_in_process, tmp_path, monkeypatch):
     data_dir, results, folder = copy
     other = write_idx_dir(tmp_path / "other", seed=5)
-    proc = run_script(SCRIPT, *tiny_args(other, results, trials=2))
-    refused(proc, "the data (was 300 train / 100 test images, sha256 ")
+    before = folder_files(folder)
+    refused(run_in_process(*tiny_args(other, results, trials=2)),
+            "the data (was 300 train / 100 test images, sha256 ")
     # Also when the other data comes from the environment rather than the flag.
-    args = [a for a in tiny_args(data_dir, results, trials=2)][2:]
-    proc = run_script(SCRIPT, *args, env={"FASHION_MNIST_DIR": str(other)})
-    refused(proc, "the data (was ")
-    summary = read_summary(folder)
-    assert summary["data_source"] == f"directory {data_dir}"
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(other))
+    refused(run_in_process(*tiny_args(data_dir, results, trials=2)[2:]), "the data (was ")
+    assert folder_files(folder) == before
+    assert read_summary(folder)["data_source"] == f"directory {data_dir}"
 
 
-def test_a_run_that_failed_on_its_data_records_no_settings(tiny_data, tmp_path):
-    proc = run_script(SCRIPT, *tiny_args(tmp_path / "nope", tmp_path, trials=1))
-    refused(proc, "data directory does not exist")
-    assert not (tmp_path / "random_search" / "settings.json").exists()
-    proc = run_script(SCRIPT, *tiny_args(tiny_data, tmp_path, "--seed", 3, trials=1))
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def test_a_run_that_failed_on_its_data_leaves_nothing_behind(tmp_path, run_in_process):
+    # Nothing recorded, settings.json least of all: the next run, whatever its flags, starts
+    # in an empty folder.
+    refused(run_in_process(*tiny_args(tmp_path / "nope", tmp_path, trials=1)),
+            "data directory does not exist")
+    assert [p.name for p in (tmp_path / "random_search").iterdir()] == []
 
 
-def test_more_trials_recorded_than_max_trials_says_what_happens(copy):
+def test_more_trials_recorded_than_max_trials_says_what_happens(copy, run_in_process):
     data_dir, results, folder = copy
-    proc = run_script(SCRIPT, *tiny_args(data_dir, results, trials=1))
+    proc = run_in_process(*tiny_args(data_dir, results, trials=1))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 trials recorded, more than --max-trials 1, so no new trial runs" in proc.stdout
 
 
-def test_a_plain_file_that_differs_from_its_gz_is_a_warning(tiny_data, tmp_path):
-    (tiny_data / "t10k-labels-idx1-ubyte").write_bytes(b"something else")
-    proc = run_script(SCRIPT, *tiny_args(tiny_data, tmp_path, trials=1))
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def test_a_plain_file_that_differs_from_its_gz_is_a_warning(copy, run_in_process, tmp_path):
+    data_dir, results, folder = copy
+    mixed = shutil.copytree(data_dir, tmp_path / "mixed")
+    (mixed / "t10k-labels-idx1-ubyte").write_bytes(b"something else")
+    proc = run_in_process(*tiny_args(mixed, results, trials=2))
+    assert proc.returncode == 0, proc.stderr[-2000:]  # The .gz file is used: the same data.
     assert "t10k-labels-idx1-ubyte differs from" in proc.stderr
 
 
-def test_disk_full_while_saving_the_model(tiny_data, tmp_path, monkeypatch, in_process, capsys):
+def test_disk_full_while_saving_the_model(copy, run_in_process, monkeypatch):
+    data_dir, results, folder = copy
+    (folder / "best_model.keras").unlink()  # The final training runs again, and saves.
+
     def full(self, path, *args, **kwargs):
         with open(path, "wb") as f:
             f.write(b"PK partial")
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(keras.Model, "save", full)
-    code = cli.main("random_search", [str(a) for a in tiny_args(tiny_data, tmp_path, trials=2)])
-    assert code == 2
-    err = capsys.readouterr().err.strip()
+    proc = run_in_process(*tiny_args(data_dir, results, trials=2))
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
     assert err.startswith("error: no space left on the device of") and "\n" not in err
-    folder = tmp_path / "random_search"
     assert not list(folder.glob(".tmp-*")) and not (folder / "best_model.keras").exists()
     statuses = [json.loads(p.read_text())["status"] for p in folder.glob("trial_*/trial.json")]
     assert statuses == ["COMPLETED", "COMPLETED"]  # The trials are kept for the resume.
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_the_search_is_one_line(tiny_data, tmp_path):
+    # A real full device, as a user meets it: the one subprocess test of a full disk.
     small = tmp_path / "small"
     small.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)],

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_tuning import cli, environment, hypermodel
+from fashion_tuning import environment, hypermodel
 from fashion_tuning.hypermodel import make_cnn
 from helpers import read_summary, reload_accuracy, tiny_args
 
@@ -55,8 +55,9 @@ def first_conv(model):
                 if isinstance(layer, keras.layers.Conv2D))
 
 
+@pytest.mark.slow
 def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, monkeypatch,
-                                                           in_process):
+                                                           run_in_process):
     # KerasTuner clears the Keras session before each trial's build, and clearing resets the
     # global dtype policy: a policy set once before the search silently trained in float32.
     policies, real = [], hypermodel.build_model
@@ -67,16 +68,19 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
         return model
 
     monkeypatch.setattr(hypermodel, "build_model", recording)
-    code = cli.main("random_search", [str(a) for a in tiny_args(
-        tiny_data, tmp_path, "--precision", "mixed_bfloat16", trials=2)])
-    assert code == 0
-    assert policies[-3:] == ["mixed_bfloat16"] * 3  # Two trials, then the final training.
+    proc = run_in_process(*tiny_args(tiny_data, tmp_path, "--precision", "mixed_bfloat16",
+                                     "--final-recipe", "flip-tta", trials=1))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert policies[-2:] == ["mixed_bfloat16"] * 2  # The trial, then the final training.
+    assert keras.mixed_precision.global_policy().name == "float32"
     folder = tmp_path / "random_search"
     saved = keras.saving.load_model(folder / "best_model.keras")
     assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
-    # Reloaded in a fresh process, the mixed-precision model scores what the summary says.
+    # Keras alone, in a fresh process, loads the mixed-precision, flip-averaged model, and it
+    # scores what the summary says.
     summary = read_summary(folder)
     assert summary["precision_used"] == "mixed_bfloat16"
+    assert summary["final_recipe"]["flip_tta"] is True
     assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 
