@@ -84,13 +84,39 @@ def start_script(script, *args, env=None):
                             env=_env(env), cwd=ROOT)
 
 
+def read_until(proc, *markers):
+    """Read `proc`'s stdout up to a line holding each of `markers`, in turn; return it all."""
+    read = []
+    for marker in markers:
+        for line in proc.stdout:  # The CLI flushes every line.
+            read.append(line)
+            if marker in line:
+                break
+        else:
+            _, err = proc.communicate(timeout=60)
+            pytest.fail(f"{marker!r} never came (exit {proc.returncode}):\n{''.join(read)}"
+                        f"{err[-2000:]}")
+    return "".join(read)
+
+
+def wait_until(done, proc, timeout=120):
+    """Wait until `done()` is true, failing if `proc` exits first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{done} never came true"
+        time.sleep(0.05)
+
+
+def lock_holder(folder):
+    """The pid that the process holding `folder`'s lock wrote there ("" before one did)."""
+    lock = Path(folder) / ".lock"
+    return lock.read_text() if lock.is_file() else ""
+
+
 def wait_for(path, proc, timeout=300):
     """Wait until `path` exists, failing if `proc` exits first or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while not Path(path).exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+    wait_until(lambda: Path(path).exists(), proc, timeout)
 
 
 def refused(proc, *fragments):

@@ -10,8 +10,8 @@ import pytest
 
 from fashion_tuning import cli, folder
 from fashion_tuning.distributed import strip_workers_flag
-from helpers import assert_completed_and_distinct, folder_files, read_summary, start_script
-from test_interrupt import lock_holder, read_until, wait_until
+from helpers import (assert_completed_and_distinct, folder_files, lock_holder, read_summary,
+                     read_until, start_script, wait_until)
 
 
 def children(pid):

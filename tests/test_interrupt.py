@@ -5,13 +5,11 @@ kept. (A worker killed mid-trial, in test_distributed.py.)"""
 import json
 import os
 import signal
-import time
-from pathlib import Path
 
 import pytest
 
 from fashion_tuning import cli, interrupt
-from helpers import SCRIPT, assert_completed_and_distinct, read_summary, start_script
+from helpers import SCRIPT, assert_completed_and_distinct, read_summary, read_until, start_script
 
 # Trials of 6 epochs, none stopped early: a stop sent at a trial's second epoch lands mid-trial,
 # while TensorFlow runs.
@@ -23,36 +21,6 @@ FINAL = "final training on all"
 
 # What the subprocess tests of test_interrupt, test_distributed and test_portable share
 # (candidates for helpers.py).
-def read_until(proc, *markers):
-    """Read `proc`'s stdout up to a line holding each of `markers`, in turn; return it all."""
-    read = []
-    for marker in markers:
-        for line in proc.stdout:  # The CLI flushes every line.
-            read.append(line)
-            if marker in line:
-                break
-        else:
-            _, err = proc.communicate(timeout=60)
-            pytest.fail(f"{marker!r} never came (exit {proc.returncode}):\n{''.join(read)}"
-                        f"{err[-2000:]}")
-    return "".join(read)
-
-
-def wait_until(done, proc, timeout=120):
-    """Wait until `done()` is true, failing if `proc` exits first or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{done} never came true"
-        time.sleep(0.05)
-
-
-def lock_holder(folder):
-    """The pid that the process holding `folder`'s lock wrote there ("" before one did)."""
-    lock = Path(folder) / ".lock"
-    return lock.read_text() if lock.is_file() else ""
-
-
 def stopped(proc, signum, code):
     """Send `signum` to `proc` and check that it ended as a stop should: exit `code`, for a stop
     signal the resume hint as stderr's last line, never a traceback. Returns stderr."""

@@ -9,8 +9,8 @@ import types
 import pytest
 
 from fashion_tuning import distributed, system
-from helpers import ROOT, read_summary, run_script, start_script, tiny_args
-from test_interrupt import lock_holder, wait_until
+from helpers import (ROOT, lock_holder, read_summary, run_script, start_script, tiny_args,
+                     wait_until)
 
 SCRIPT = "random_search_tuning.py"
 # tests/windows_shaped/sitecustomize.py: no fcntl, resource, termios, SIGHUP or process groups.
