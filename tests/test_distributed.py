@@ -77,15 +77,16 @@ def test_a_worker_killed_mid_trial_fails_the_run_then_two_workers_finish_it(
             "--epochs", 4, "--batch-size", 64, "--final-epochs", 1, "--final-recipe", "none")
     folder = tmp_path / "random_search"
     proc = start(*args, "--workers", 2)
-    # Once a third trial was handed out (so one has completed), in the middle of a trial of
-    # worker1's.
-    read_until(proc, "[chief] Search: Running Trial #3", "[worker1] Epoch 2/")
+    # Once a third trial was handed out (so one has completed), in the middle of a trial: of
+    # the first worker to start an epoch after that.
+    read_until(proc, "[chief] Search: Running Trial #3")
+    victim = read_until(proc, "] Epoch ").splitlines()[-1].split("]")[0].lstrip("[")
     kids = children(proc.pid)
-    os.kill(next(pid for pid in kids if tuner_id_of(pid) == "worker1"), signal.SIGKILL)
+    os.kill(next(pid for pid in kids if tuner_id_of(pid) == victim), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err[-2000:]
-    assert err.strip().splitlines()[-1].startswith("error: worker1 exited with code -9; stopped "
-                                                   "the others")
+    assert err.strip().splitlines()[-1].startswith(f"error: {victim} exited with code -9; "
+                                                   "stopped the others")
     assert "run the same command again to resume" in err and "Traceback" not in err
     assert_none_outlives(kids)
     done_before = {}
