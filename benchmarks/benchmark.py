@@ -142,7 +142,12 @@ def main(argv=None):
                              "each from scratch, on whatever accelerator TensorFlow finds")
     parser.add_argument("--results-dir", default="results-benchmark",
                         help="where --full, --pairs and --pruning write their runs")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if any(a == "--epochs" or a.startswith("--epochs=") for a in unknown):
+        parser.error("--epochs is now --timed-epochs (--epochs is the scripts' cap on a "
+                     "schedule)")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return run_tool(lambda: run_benchmark(args), args.results_dir)
 
 

@@ -166,3 +166,12 @@ def test_a_runs_images_per_second_are_the_images_trained_over_each_phases_time(t
     assert run["search_images_per_s"] == 6 * 1000 / 126.0
     assert run["final_training_images_per_s"] == 2 * 1200 / 20.0
     assert (run["search_s"], run["final_training_s"], run["test_accuracy"]) == (126.0, 20.0, 0.9)
+
+
+def test_the_old_spelling_of_timed_epochs_is_named(capsys):
+    from benchmarks import benchmark
+
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main(["--epochs", "2"])
+    assert exit_.value.code == 2
+    assert "--epochs is now --timed-epochs" in capsys.readouterr().err
