@@ -138,8 +138,6 @@ def search_trials(strategy, config, folder, train, val, precision):
     return search
 
 
-
-
 def final_model(folder, best, records, config, pool, test, precision, log):
     """The summary's final-training fields: those an earlier run recorded for this very search,
     plan and saved model (`results.recorded_final`); else train `best` afresh on `pool`,
@@ -179,7 +177,8 @@ def run_result(strategy, config, search, dataset, split, records, best, final, p
         strategy=strategy, max_trials=config.max_trials, epochs=config.epochs,
         batch_size=config.batch_size, patience=config.patience,
         trial_epochs=config.trial_epochs, seed=config.seed, oracle_seed=search.oracle.seed,
-        val_fraction=config.val_fraction, precision_used=precision, train_limit=config.train_limit,
+        val_fraction=config.val_fraction, precision_used=precision,
+        train_limit=config.train_limit,
         pruning=config.pruning, data_source=dataset.source, train_images=len(train[1]),
         val_images=len(val[1]), best_trial_id=best.trial_id,
         best_hyperparameters=best.hyperparameters, best_val_accuracy=best.val_accuracy,
