@@ -63,7 +63,8 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
             log(f"{distributed.tuner_id()}: no trials left; the chief trains the final model "
                 "and reports")
             return
-        records = results.trial_records(folder, search.oracle.trials)
+        logs = trial_logs(folder)
+        records = results.trial_records(logs, search.oracle.trials)
         if search.oracle.stopped_by_budget:
             log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
                 f"{config.time_budget:g} min; no new trial was started. A larger "
@@ -74,7 +75,8 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
         final = final_model(folder, best, records, config, pool,
                             (dataset.x_test, dataset.y_test), precision, log)
         result = run_result(strategy, config, search, dataset, (train, val), records, best,
-                            final, precision, invocation)
+                            final, elapsed_search_seconds(logs.values()), precision,
+                            invocation)
         paths = results.write_results(result, folder)
     log(report.summary_table(result.to_dict()))
     log("Wrote " + ", ".join(str(p) for p in (*paths, folder / results.MODEL_FILE)))
@@ -165,14 +167,13 @@ def final_model(folder, best, records, config, pool, test, precision, log):
             **scores, "model_sha256": digest}
 
 
-def run_result(strategy, config, search, dataset, split, records, best, final, precision,
-               invocation):
+def run_result(strategy, config, search, dataset, split, records, best, final, search_seconds,
+               precision, invocation):
     """The `RunResult` of a finished run: its settings, the search, the final model's scores,
     and where and how it ran."""
     from fashion_tuning import environment, tuner
 
-    (train, val), search_seconds = split, elapsed_search_seconds(
-        trial_logs(search.project_dir).values())
+    train, val = split
     return results.RunResult(
         strategy=strategy, max_trials=config.max_trials, epochs=config.epochs,
         batch_size=config.batch_size, patience=config.patience,

@@ -11,7 +11,6 @@ from pathlib import Path
 from fashion_tuning import atomic
 from fashion_tuning.atomic import read_json
 from fashion_tuning.errors import UserError
-from fashion_tuning.trial_log import trial_logs
 
 SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
@@ -120,10 +119,10 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def trial_records(folder, oracle_trials):
-    """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` in `folder`, in trial-id order."""
+def trial_records(runs, oracle_trials):
+    """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` with their `{trial_id: TrialLog}`
+    `runs` (`trial_log.trial_logs`), in trial-id order."""
     records = []
-    runs = trial_logs(folder)
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
         run = runs.get(trial_id)
         score = trial.score if trial.status == "COMPLETED" else None
