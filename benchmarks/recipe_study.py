@@ -22,6 +22,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.rank_study import (SPLIT, append_line, read_lines, read_summary_at, split_of,
                                    train, write_report)
 from fashion_tuning.recipe import Recipe
@@ -31,7 +33,13 @@ from fashion_tuning.report import run_tool
 # The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
 # space probe liked best (two convs at 28x28 as well).
 RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
-           "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip"}
+           "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip",
+           "deep_flip": "deep,flip", "flip_lr2": "flip", "flip_lr05": "flip"}
+# Candidates that train the configuration at a multiple of its learning rate.
+LEARNING_RATE_SCALE = {"flip_lr2": 2.0, "flip_lr05": 0.5}
+# The views that multi-view scoring averages, each with and without mirroring: the image as
+# it is and moved by one pixel down, up, right, left (rows, columns).
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 def key(run):
@@ -44,6 +52,26 @@ def score(model, val_data, batch_size, flip_tta):
 
     return float(predictor(model, flip_tta).evaluate(*val_data, batch_size=batch_size,
                                                      verbose=0)[1])
+
+
+def shifted(images, rows, columns):
+    """`images` (N, 28, 28) moved by `rows` down and `columns` right (at most 1 pixel), the
+    border filled with black."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    height, width = images.shape[1:]
+    return padded[:, 1 - rows:1 - rows + height, 1 - columns:1 - columns + width]
+
+
+def multi_view_score(model, val_data, batch_size):
+    """Validation accuracy of the mean softmax over each image's `SHIFTS` views and their
+    mirrors (10 views)."""
+    from fashion_tuning.hypermodel import predictor
+
+    images, labels = val_data
+    plain = predictor(model)
+    total = sum(plain.predict(shifted(view, *shift), batch_size=batch_size, verbose=0)
+                for view in (images, images[:, :, ::-1]) for shift in SHIFTS)
+    return float(np.mean(total.argmax(axis=1) == labels))
 
 
 def report(runs):
@@ -104,22 +132,27 @@ def run_study(args, recipes):
                 if (name, args.epochs, int(seed)) not in done]
         print(f"{len(todo)} trainings to go", flush=True)
         for name, seed in todo:
-            model, trained = train(summary["best_hyperparameters"], seed, args.epochs,
+            hyperparameters = dict(summary["best_hyperparameters"])
+            hyperparameters["learning_rate"] *= LEARNING_RATE_SCALE.get(name, 1.0)
+            model, trained = train(hyperparameters, seed, args.epochs,
                                    train_data, val_data, summary["batch_size"], args.precision,
                                    Recipe.parse(RECIPES[name]))
             run = {"recipe": name, "epochs": args.epochs, "seed": seed,
                    "arguments": Recipe.parse(RECIPES[name]).changes(), "source": args.summary,
-                   "hyperparameters": summary["best_hyperparameters"],
+                   "hyperparameters": hyperparameters,
                    "precision": args.precision,
                    "val_accuracy": score(model, val_data, summary["batch_size"], False),
                    "val_accuracy_flip_tta": score(model, val_data, summary["batch_size"], True),
+                   "val_accuracy_views": multi_view_score(model, val_data,
+                                                          summary["batch_size"]),
                    **trained, "machine": environment.machine(),
                    "versions": environment.versions()}
             append_line(args.out, run)
             runs.append(run)
             print(f"{name}, {args.epochs} epochs, seed {seed}: val_accuracy "
                   f"{run['val_accuracy']:.4f}, with flip averaging "
-                  f"{run['val_accuracy_flip_tta']:.4f}, in {run['seconds']:.0f} s", flush=True)
+                  f"{run['val_accuracy_flip_tta']:.4f}, over 10 views "
+                  f"{run['val_accuracy_views']:.4f}, in {run['seconds']:.0f} s", flush=True)
     rows = report(runs)
     write_report(args.out, rows, report_markdown(rows))
     return 0

@@ -56,7 +56,7 @@ def portable(model):
 
 def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filters=32,
              stage_convs=(1, 1), batch_norm=True, flip=False, shift=0, label_smoothing=0.0,
-             ema=False, precision="float32"):
+             ema=False, third_stage=False, precision="float32"):
     """Build and compile the CNN.
 
     Takes raw uint8 images (N, 28, 28) and rescales inside the model, so the saved
@@ -71,7 +71,7 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
         stage_convs: 3x3 conv layers in the first (28x28) and the second (14x14) stage,
             e.g. (1, 2); each count 1 or more.
         batch_norm: BatchNormalization after each conv layer (which then has no bias).
-        flip, shift, label_smoothing, ema: as in `Recipe`; with label smoothing the model
+        flip, shift, label_smoothing, ema, third_stage: as in `Recipe`; with label smoothing the model
             trains on one-hot labels (`TunedCNN.fit` makes them).
         precision: Keras dtype policy of every layer but the softmax, e.g. "float32" or
             "mixed_bfloat16". It is given to each layer, not set globally: Keras'
@@ -93,7 +93,7 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
     # Two stages of same-padded 3x3 convs, each ending in a 2x2 max-pool that halves the
     # resolution (28 -> 14 -> 7); a third stage, down to 3x3, scored no higher
     # (docs/results/space-probe/).
-    for width, convs in zip((filters, 2 * filters), stage_convs, strict=True):
+    def stage(x, width, convs):
         for _ in range(convs):
             x = layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
                               dtype=policy)(x)
@@ -103,8 +103,14 @@ def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filte
                 # (--quick: 38 batches an epoch) would not reach.
                 x = FusedBatchNorm(momentum=0.9, dtype=policy)(x)
             x = layers.Activation("relu", dtype=policy)(x)
-        x = layers.MaxPooling2D(dtype=policy)(x)
-    x = layers.Flatten(dtype=policy)(x)
+        return x
+
+    for width, convs in zip((filters, 2 * filters), stage_convs, strict=True):
+        x = layers.MaxPooling2D(dtype=policy)(stage(x, width, convs))
+    if third_stage:
+        x = layers.GlobalAveragePooling2D(dtype=policy)(stage(x, 4 * filters, 1))
+    else:
+        x = layers.Flatten(dtype=policy)(x)
     x = layers.Dense(units, activation="relu", dtype=policy)(x)
     x = layers.Dropout(dropout, dtype=policy)(x)
     # float32 softmax even under a mixed-precision policy, for a stable loss.

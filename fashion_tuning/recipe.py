@@ -12,6 +12,7 @@ RECIPE_PARTS = {
     "ema": ("a moving average of the weights", {"ema": True}),
     "flip-tta": ("predicting the mean over an image and its mirror", {"flip_tta": True}),
     "wide": ("a second conv at 28x28", {"first_stage_convs": 2}),
+    "deep": ("a third conv stage at 7x7 and global average pooling", {"third_stage": True}),
 }
 
 
@@ -27,6 +28,8 @@ class Recipe:
         ema: predict with an exponential moving average of the weights (momentum 0.99).
         flip_tta: predict the mean of the softmax of an image and of its mirror.
         first_stage_convs: conv layers at 28x28 (the search space always has 1).
+        third_stage: a third stage (one conv of 4x the filters at 7x7) whose output is
+            averaged over the image, in place of flattening the second stage's.
     """
 
     flip: bool = False
@@ -35,6 +38,7 @@ class Recipe:
     ema: bool = False
     flip_tta: bool = False
     first_stage_convs: int = 1
+    third_stage: bool = False
 
     @classmethod
     def parse(cls, text):
