@@ -40,6 +40,8 @@ LEARNING_RATE_SCALE = {"flip_lr2": 2.0, "flip_lr05": 0.5}
 # The views that multi-view scoring averages, each with and without mirroring: the image as
 # it is and moved by one pixel down, up, right, left (rows, columns).
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+# What each training is scored by: as it is, with flip averaging, over the 10 views.
+METRICS = ("val_accuracy", "val_accuracy_flip_tta", "val_accuracy_views")
 
 
 def key(run):
@@ -74,47 +76,54 @@ def multi_view_score(model, val_data, batch_size):
     return float(np.mean(total.argmax(axis=1) == labels))
 
 
-def report(runs):
-    """Per (recipe, epochs): accuracy over the seeds, plain and flip-averaged, and the paired
-    difference of each from plain "base" at the same length; seconds relative to "base"."""
+def report(runs, reference="base"):
+    """Per (recipe, epochs): accuracy over the seeds, plain, flip-averaged and over 10 views,
+    and the paired difference of each from the `reference` recipe's plain accuracy at the same
+    length; seconds relative to the reference's."""
     by_key = {key(r): r for r in runs}
     rows = []
     for recipe, epochs in sorted({(r["recipe"], r["epochs"]) for r in runs},
                                  key=lambda re: (re[1], list(RECIPES).index(re[0]))):
         seeds = sorted(s for r, e, s in by_key if (r, e) == (recipe, epochs))
         row = {"recipe": recipe, "epochs": epochs, "seeds": seeds,
-               "arguments": Recipe.parse(RECIPES[recipe]).changes()}
-        for metric in ("val_accuracy", "val_accuracy_flip_tta"):
+               "arguments": Recipe.parse(RECIPES[recipe]).changes(),
+               "learning_rate_scale": LEARNING_RATE_SCALE.get(recipe, 1.0)}
+        # Multi-view scores exist for the runs made since the study scored them.
+        for metric in [m for m in METRICS if all(m in by_key[recipe, epochs, s] for s in seeds)]:
             values = [by_key[recipe, epochs, s][metric] for s in seeds]
-            # Against the plain base, flip-averaged or not: what the whole recipe buys.
-            gains = [v - by_key["base", epochs, s]["val_accuracy"] for s, v in zip(seeds, values)
-                     if ("base", epochs, s) in by_key]
+            # Against the reference's plain score: what the whole recipe buys.
+            gains = [v - by_key[reference, epochs, s]["val_accuracy"]
+                     for s, v in zip(seeds, values) if (reference, epochs, s) in by_key]
             row[metric] = {"per_seed": values, "mean": statistics.fmean(values),
                            "sd": statistics.stdev(values) if len(values) > 1 else None,
-                           "minus_base": statistics.fmean(gains) if gains else None}
-        base_seconds = [by_key["base", epochs, s]["seconds"] for s in seeds
-                        if ("base", epochs, s) in by_key]
+                           "minus_reference": statistics.fmean(gains) if gains else None}
+        reference_seconds = [by_key[reference, epochs, s]["seconds"] for s in seeds
+                             if (reference, epochs, s) in by_key]
         own = statistics.median(by_key[recipe, epochs, s]["seconds"] for s in seeds)
         row["seconds"] = own
-        row["time_over_base"] = own / statistics.median(base_seconds) if base_seconds else None
+        row["time_over_reference"] = (own / statistics.median(reference_seconds)
+                                      if reference_seconds else None)
         rows.append(row)
     return rows
 
 
-def report_markdown(rows):
+def report_markdown(rows, reference="base"):
     def cell(stats):
+        if stats is None:
+            return ""
         sd = f" ± {stats['sd']:.4f}" if stats["sd"] is not None else ""
-        diff = "" if stats["minus_base"] is None else f" ({stats['minus_base']:+.4f})"
+        diff = "" if stats["minus_reference"] is None else f" ({stats['minus_reference']:+.4f})"
         return f"{stats['mean']:.4f}{sd}{diff}"
 
-    lines = ["Validation accuracy, mean ± sd over the seeds (paired difference from plain base at "
-             "the same length).", "",
-             "| recipe | epochs | seeds | val accuracy | with flip averaging | time / base |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['recipe']} | {r['epochs']} | {len(r['seeds'])} | {cell(r['val_accuracy'])} "
-              f"| {cell(r['val_accuracy_flip_tta'])} | "
-              f"{'' if r['time_over_base'] is None else format(r['time_over_base'], '.2f')} |"
-              for r in rows]
+    lines = ["Validation accuracy, mean ± sd over the seeds (paired difference from the plain "
+             f"score of {reference} at the same length).", "",
+             "| recipe | epochs | seeds | val accuracy | with flip averaging | over 10 views "
+             f"| time / {reference} |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = r["time_over_reference"]
+        lines.append(f"| {r['recipe']} | {r['epochs']} | {len(r['seeds'])} "
+                     + "".join(f"| {cell(r.get(m))} " for m in METRICS)
+                     + f"| {'' if ratio is None else format(ratio, '.2f')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -153,8 +162,8 @@ def run_study(args, recipes):
                   f"{run['val_accuracy']:.4f}, with flip averaging "
                   f"{run['val_accuracy_flip_tta']:.4f}, over 10 views "
                   f"{run['val_accuracy_views']:.4f}, in {run['seconds']:.0f} s", flush=True)
-    rows = report(runs)
-    write_report(args.out, rows, report_markdown(rows))
+    rows = report(runs, args.reference)
+    write_report(args.out, rows, report_markdown(rows, args.reference))
     return 0
 
 
@@ -168,6 +177,8 @@ def main(argv=None):
     parser.add_argument("--out", default="recipe-study.jsonl", help="JSON lines, one a training")
     parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
     parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
+    parser.add_argument("--reference", default="base", choices=RECIPES,
+                        help="the recipe the report measures the others against")
     parser.add_argument("--report-only", action="store_true", help="only report what --out has")
     args = parser.parse_args(argv)
     recipes = args.recipes.split(",")

@@ -126,6 +126,18 @@ class TimeBudget:
         return super().populate_space(trial_id)
 
 
+class HandPickedFirst:
+    """Oracle mixin: the first trial is the space's defaults (`hypermodel.hand_picked`), as
+    SMAC's initial design and Optuna's `enqueue_trial` start from what a user would write; the
+    strategy draws the rest. The search then weighs every configuration against that one."""
+
+    def populate_space(self, trial_id):
+        if self.trials:
+            return super().populate_space(trial_id)
+        return {"status": "RUNNING",
+                "values": {p.name: p.default for p in self.hyperparameters.space}}
+
+
 class SavedRestarts:
     """Bayesian oracle mixin: the random state that picks the starting points of the
     acquisition's optimiser is saved with the oracle, so that a resumed search proposes what an
@@ -143,9 +155,9 @@ class SavedRestarts:
                                       has_gauss, gauss))
 
 
-# The oracle of each strategy: KerasTuner's, with atomic saves, the time budget (and for the
-# Bayesian one, its saved restarts).
-ORACLES = {name: type(cls, (AtomicSaves, TimeBudget)
+# The oracle of each strategy: KerasTuner's, with atomic saves, the time budget, the
+# hand-picked first trial (and for the Bayesian one, its saved restarts).
+ORACLES = {name: type(cls, (AtomicSaves, TimeBudget, HandPickedFirst)
                       + ((SavedRestarts,) if name == "bayesian_optimization" else ())
                       + (getattr(kt.oracles, cls),), {})
            for name, cls in STRATEGIES.items()}

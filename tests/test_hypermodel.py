@@ -204,7 +204,8 @@ def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, 
 
 @pytest.mark.parametrize("text, parts", [
     ("none", []), ("flip,flip-tta", ["flip", "flip-tta"]),
-    ("wide,smooth,ema,shift", ["shift", "smooth", "ema", "wide"])])
+    ("wide,smooth,ema,shift", ["shift", "smooth", "ema", "wide"]),
+    ("deep,flip", ["flip", "deep"])])
 def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
     assert Recipe.parse(text).parts() == parts
     assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
@@ -214,14 +215,17 @@ def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
     recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,
-                    first_stage_convs=2)
+                    first_stage_convs=2, third_stage=True)
     hp = kt.HyperParameters()
     hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam",
                       "filters": 16, "stage2_convs": 1})
     cnn = TunedCNN(precision, recipe)
     model = cnn.build(hp)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert len(convs) == 3  # Two at 28x28, one at 14x14.
+    # Two at 28x28, one at 14x14, one at 7x7 averaged over the image.
+    assert [c.output.shape[1:] for c in convs] == [(28, 28, 16), (28, 28, 16), (14, 14, 32),
+                                                   (7, 7, 64)]
+    assert model.get_layer(index=-4).output.shape == (None, 64)  # Then dense, dropout, softmax.
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10
     cnn.fit(hp, model, x, y, validation_data=(x, y), epochs=2, batch_size=32, verbose=0)

@@ -3,6 +3,7 @@
 import json
 import statistics
 
+import numpy as np
 import pytest
 
 from benchmarks import rank_study, recipe_study
@@ -88,24 +89,33 @@ def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_pa
     summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
                                    "batch_size": 64, "best_hyperparameters": HPS[0]}))
     out = tmp_path / "runs.jsonl"
-    argv = [str(summary), "--epochs", "1", "--seeds", "1,2", "--recipes", "base,flip_shift",
+    argv = [str(summary), "--epochs", "1", "--seeds", "1,2", "--recipes", "base,flip_lr2",
             "--out", str(out), "--data-dir", str(tiny_data)]
     assert recipe_study.main(argv) == 0
     runs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["recipe"], r["seed"]) for r in runs] == [
-        ("base", 1), ("flip_shift", 1), ("base", 2), ("flip_shift", 2)]
-    assert all(0 <= r["val_accuracy"] <= 1 and 0 <= r["val_accuracy_flip_tta"] <= 1
-               for r in runs)
+        ("base", 1), ("flip_lr2", 1), ("base", 2), ("flip_lr2", 2)]
+    assert all(0 <= r[k] <= 1 for r in runs
+               for k in ("val_accuracy", "val_accuracy_flip_tta", "val_accuracy_views"))
+    assert runs[1]["hyperparameters"] == {**HPS[0], "learning_rate": 2e-3}
+    assert runs[1]["arguments"] == {"flip": True}
     assert recipe_study.main(argv) == 0
     assert len(out.read_text().splitlines()) == 4
     assert "0 trainings to go" in capsys.readouterr().out
     rows = json.loads(out.with_suffix(".json").read_text())
-    assert [(r["recipe"], r["seeds"]) for r in rows] == [("base", [1, 2]), ("flip_shift", [1, 2])]
-    assert rows[0]["val_accuracy"]["minus_base"] == 0 and rows[0]["time_over_base"] == 1
+    assert [(r["recipe"], r["seeds"]) for r in rows] == [("base", [1, 2]), ("flip_lr2", [1, 2])]
+    assert rows[0]["val_accuracy"]["minus_reference"] == 0 and rows[0]["time_over_reference"] == 1
     gain = rows[1]["val_accuracy"]
-    assert gain["minus_base"] == pytest.approx(
+    assert gain["minus_reference"] == pytest.approx(
         statistics.fmean(gain["per_seed"]) - rows[0]["val_accuracy"]["mean"])
-    assert "| flip_shift | 1 | 2 |" in out.with_suffix(".md").read_text()
+    assert "| flip_lr2 | 1 | 2 |" in out.with_suffix(".md").read_text()
+
+
+def test_multi_view_scoring_moves_images_by_one_pixel_with_a_black_border():
+    image = np.arange(1, 10).reshape(1, 3, 3)
+    assert recipe_study.shifted(image, 1, 0).tolist() == [[[0, 0, 0], [1, 2, 3], [4, 5, 6]]]
+    assert recipe_study.shifted(image, 0, -1).tolist() == [[[2, 3, 0], [5, 6, 0], [8, 9, 0]]]
+    assert recipe_study.shifted(image, 0, 0).tolist() == image.tolist()
 
 
 def test_an_unknown_recipe_is_refused(tmp_path, capsys):

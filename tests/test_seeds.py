@@ -38,16 +38,27 @@ def active_hyperparameters():
     return len(hypermodel.search_space())
 
 
-def test_neighbouring_seeds_share_no_trial(tmp_path):
+def test_neighbouring_seeds_share_no_drawn_trial(tmp_path):
     d = active_hyperparameters()
     seeds = [1, 2, 7, *(1 + d * k for k in (2, 3, 5))]  # 7 is 1 + d: KerasTuner's own overlap.
-    drawn = {s: keys(draw("random_search", s, tmp_path / f"seed_{s}" / "random_search"))
+    # After the hand-picked first trial, which every seed shares.
+    drawn = {s: keys(draw("random_search", s, tmp_path / f"seed_{s}" / "random_search", 4)[1:])
              for s in seeds}
     assert all(len(trials) == 3 for trials in drawn.values())
     for a in seeds:
         for b in seeds:
             if a < b:
                 assert not drawn[a] & drawn[b], (a, b)
+
+
+@pytest.mark.parametrize("strategy", ["random_search", "bayesian_optimization"])
+def test_every_search_tries_the_hand_picked_configuration_first(tmp_path, strategy):
+    hand_picked = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam",
+                   "filters": 32, "stage2_convs": 2}
+    assert hypermodel.hand_picked() == hand_picked
+    trials = draw(strategy, 3, tmp_path / strategy, 4, initial_points=2)
+    assert trials[0] == hand_picked
+    assert hand_picked not in trials[1:]
 
 
 def test_the_same_seed_draws_the_same_trials(tmp_path):
