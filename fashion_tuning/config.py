@@ -18,6 +18,12 @@ STRATEGIES = {
     "bayesian_optimization": "BayesianOptimizationOracle",
 }
 
+# The configuration a Keras user would write without a search (32 filters, two convs at
+# 14x14): the search space's defaults, which every search tries first, and what the untuned
+# default trains (docs/results/frontier/).
+HAND_PICKED = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam",
+               "filters": 32, "stage2_convs": 2}
+
 # What --quick changes: the whole pipeline on real data in about a minute on 2 CPU cores.
 # It writes to its own folder so a quick run never resumes (or spoils) a full one. With 3
 # trials, 2 initial points leave the Gaussian process one trial to choose; with the full

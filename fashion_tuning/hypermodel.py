@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras import layers
 
 from fashion_tuning.callbacks import CosineDecay
+from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.data import NUM_CLASSES
 from fashion_tuning.idx import IMAGE_SIZE
@@ -165,30 +166,31 @@ def build_model(hp, precision="float32", recipe=Recipe()):
 
     The names are stable: KerasTuner keys saved trials by them. Each choice's effect and
     cost, measured on a 2-core CPU, is in the README's search-space table. The defaults are
-    the configuration a Keras user would write without a search (`hand_picked`), which every
-    search tries first.
+    `HAND_PICKED`, which every search tries first.
     """
     # Fixed, not searched, because they won wherever we measured them (README, "The search
     # space"): BatchNorm after every conv, and the cosine schedule `TunedCNN.fit` applies.
     return make_cnn(
         # Width of the dense head: capacity of the classifier (reference range).
-        units=hp.Int("units", 64, 512, step=32, default=256),
+        units=hp.Int("units", 64, 512, step=32, default=HAND_PICKED["units"]),
         # Dropout after the dense head: the main regulariser (reference range).
-        dropout=hp.Float("dropout", 0.1, 0.5, step=0.1, default=0.3),
+        dropout=hp.Float("dropout", 0.1, 0.5, step=0.1,
+                         default=HAND_PICKED["dropout"]),
         # Step size; log scale because useful values span two decades.
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log",
-                                      default=1e-3),
+                                      default=HAND_PICKED["learning_rate"]),
         # Update rule (reference choices).
-        optimizer=hp.Choice("optimizer", list(OPTIMIZERS), default="adam"),
+        optimizer=hp.Choice("optimizer", list(OPTIMIZERS), default=HAND_PICKED["optimizer"]),
         **trunk(
             # Width of the trunk: 32 scored ~0.8 points above 16, at 2-2.7x the cost per
             # image.
-            filters=hp.Choice("filters", [16, 32], default=32),
+            filters=hp.Choice("filters", [16, 32], default=HAND_PICKED["filters"]),
             # Depth of the 14x14 stage: a second conv there sees 5x5 patterns of the first
             # stage's features before the last pool (+0.6 points at width 32, 1.9x the cost
             # per image). The first stage keeps one conv: a second one at 28x28 added 0.4
             # points for 1.5x the cost again (docs/results/space-probe/).
-            stage2_convs=hp.Choice("stage2_convs", [1, 2], default=2),
+            stage2_convs=hp.Choice("stage2_convs", [1, 2],
+                                   default=HAND_PICKED["stage2_convs"]),
             first_stage_convs=recipe.first_stage_convs),
         batch_norm=True,
         **recipe.model_args(),
@@ -224,13 +226,6 @@ class TunedCNN(kt.HyperModel):
                                                    one_hot(validation_data[1]))
         return model.fit(x, y, *args, epochs=epochs, validation_data=validation_data,
                          callbacks=[*callbacks, CosineDecay(epochs)], **kwargs)
-
-
-def hand_picked():
-    """The defaults of the search space: 32 filters, two convs at 14x14, 256 units, dropout
-    0.3, Adam at 1e-3. Every search's first trial, and the configuration that the untuned
-    default trains (docs/results/frontier/)."""
-    return {p["name"]: p["default"] for p in search_space()}
 
 
 def search_space():

@@ -127,7 +127,7 @@ class TimeBudget:
 
 
 class HandPickedFirst:
-    """Oracle mixin: the first trial is the space's defaults (`hypermodel.hand_picked`), as
+    """Oracle mixin: the first trial is the space's defaults (`config.HAND_PICKED`), as
     SMAC's initial design and Optuna's `enqueue_trial` start from what a user would write; the
     strategy draws the rest. The search then weighs every configuration against that one."""
 

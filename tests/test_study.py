@@ -92,12 +92,23 @@ def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch, in_proce
     for stats in result["strategies"].values():
         assert len(stats["test_accuracy"]["per_seed"]) == 2
     assert result["shared_trials"] == []  # The oracle seeds of seeds 1 and 2 are unrelated.
-    assert "No strategy drew the same configuration at two seeds." in (
+    assert ("No strategy drew the same configuration at two seeds, but the hand-picked first "
+            "trial.") in (
         tmp_path / "study" / "study.md").read_text()
     # Each seed's pair gets compare's report of its tiny real runs, too.
     for seed in ("seed_1", "seed_2"):
         assert "## Results summary" in (tmp_path / "study" / seed / "comparison.md").read_text()
         assert png_size(tmp_path / "study" / seed / "comparison.png")[0] >= 500
+
+
+def test_only_drawn_configurations_count_as_shared_between_seeds():
+    hand_picked = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam",
+                   "filters": 32, "stage2_convs": 2}
+    drawn = {**hand_picked, "units": 64}
+    per_seed = {seed: {"random_search": {"trials": [{"hyperparameters": hp} for hp in trials]}}
+                for seed, trials in {1: [hand_picked, drawn], 2: [hand_picked],
+                                     3: [hand_picked, drawn]}.items()}
+    assert study.shared_trials(per_seed) == [("random_search", [1, 3])]
 
 
 def test_mean_best_so_far_by_time_starts_once_every_run_has_a_trial():
