@@ -55,9 +55,10 @@ def portable(model):
     return copy
 
 
-def make_cnn(units=256, dropout=0.3, learning_rate=1e-3, optimizer="adam", filters=32,
-             stage_convs=(1, 1), batch_norm=True, flip=False, shift=0, label_smoothing=0.0,
-             ema=False, third_stage=False, precision="float32"):
+def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
+             learning_rate=HAND_PICKED["learning_rate"], optimizer=HAND_PICKED["optimizer"],
+             filters=HAND_PICKED["filters"], stage_convs=(1, 1), batch_norm=True, flip=False,
+             shift=0, label_smoothing=0.0, ema=False, third_stage=False, precision="float32"):
     """Build and compile the CNN.
 
     Takes raw uint8 images (N, 28, 28) and rescales inside the model, so the saved
@@ -178,7 +179,7 @@ def build_model(hp, precision="float32", recipe=Recipe()):
                          default=HAND_PICKED["dropout"]),
         # Step size; log scale because useful values span two decades.
         learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log",
-                                      default=HAND_PICKED["learning_rate"]),
+                               default=HAND_PICKED["learning_rate"]),
         # Update rule (reference choices).
         optimizer=hp.Choice("optimizer", list(OPTIMIZERS), default=HAND_PICKED["optimizer"]),
         **trunk(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_tuning import report, study
+from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.recipe import Recipe
 from helpers import fake_summary, one_error_line, png_size, write_idx_dir, write_summary
 
@@ -102,8 +103,7 @@ def test_study_runs_both_strategies_on_tiny_data(tmp_path, monkeypatch, in_proce
 
 
 def test_only_drawn_configurations_count_as_shared_between_seeds():
-    hand_picked = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam",
-                   "filters": 32, "stage2_convs": 2}
+    hand_picked = dict(HAND_PICKED)
     drawn = {**hand_picked, "units": 64}
     per_seed = {seed: {"random_search": {"trials": [{"hyperparameters": hp} for hp in trials]}}
                 for seed, trials in {1: [hand_picked, drawn], 2: [hand_picked],
