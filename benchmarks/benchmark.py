@@ -4,7 +4,6 @@ Run from the repository root, as a module:
 
     python -m benchmarks.benchmark                    # throughput ratio + start-up, ~5 min
     python -m benchmarks.benchmark --precision        # also float32 vs mixed_bfloat16
-    python -m benchmarks.benchmark --space            # also the cheapest and dearest model
     python -m benchmarks.benchmark --workers          # also one process vs --workers 2
     python -m benchmarks.benchmark --pruning 3        # also pruning on vs off, 3 seeds
     python -m benchmarks.benchmark --full [random|bayesian]  # also full default runs
@@ -26,7 +25,7 @@ import sys
 
 from benchmarks.runs import (FULL, PRUNING_RUN, WORKERS_RUN, full_run, pair_plan, print_runs,
                              pruning_compare, workers_compare)
-from benchmarks.speed import RUNS, space_corners, startup_seconds, throughput
+from benchmarks.speed import startup_seconds, throughput
 from fashion_tuning.config import Config
 from fashion_tuning.data import load_fashion_mnist
 from fashion_tuning.flags import tool_parser
@@ -43,18 +42,12 @@ def startup_and_throughput(args, dataset, report):
 
     config = Config(train_limit=args.train_limit)
     runs = ["plain", "tuner"] + (["plain_bf16"] if args.precision else [])
-    if args.space:
-        runs += ["cheapest", "dearest"] + (["cheapest_bf16", "dearest_bf16"]
-                                           if args.precision else [])
-    corners = space_corners()
-    tp = throughput(dataset, config, args.reps, args.timed_epochs, runs, corners)
+    tp = throughput(dataset, config, args.reps, args.timed_epochs, runs)
     report["throughput"] = tp
     ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
     report["tuner_over_plain_epoch_time"] = ratio
     labels = {"plain": "plain model.fit", "tuner": "inside KerasTuner search",
-              "plain_bf16": "plain model.fit, mixed_bfloat16",
-              **{name: f"{corner} model of the space ({corners[corner]}), {precision}"
-                 for name, (_, precision, corner) in RUNS.items() if corner}}
+              "plain_bf16": "plain model.fit, mixed_bfloat16"}
     for name in runs:
         print(f"Epoch, {labels[name]}: {tp[name]['images_per_s']:.0f} images/s "
               f"({tp[name]['epoch_s']:.1f} s, median of {tp[name]['epochs_timed']})", flush=True)
@@ -63,10 +56,6 @@ def startup_and_throughput(args, dataset, report):
         speedup = tp["plain"]["epoch_s"] / tp["plain_bf16"]["epoch_s"]
         report["bf16_speedup_plain"] = speedup
         print(f"mixed_bfloat16 / float32 speed: {speedup:.2f}x", flush=True)
-    if args.space:
-        spread = tp["cheapest"]["images_per_s"] / tp["dearest"]["images_per_s"]
-        report["cheapest_over_dearest_speed"] = spread
-        print(f"Cheapest / dearest model speed: {spread:.2f}x", flush=True)
 
 
 def run_benchmark(args):
@@ -124,9 +113,6 @@ def main(argv=None):
                         help="IDX folder (default: the scripts' search order)")
     parser.add_argument("--precision", action="store_true",
                         help="also time plain fit under mixed_bfloat16")
-    parser.add_argument("--space", action="store_true",
-                        help="also time the cheapest and the dearest model of the search space "
-                             "(with --precision, in both precisions)")
     parser.add_argument("--workers", action="store_true",
                         help="also time a 6-trial search: one process vs --workers 2")
     parser.add_argument("--pruning", type=int, metavar="SEEDS",

@@ -1,5 +1,5 @@
 """Start-up and epoch timing of the benchmark: a plain `fit` against a trial inside KerasTuner,
-float32 against mixed_bfloat16, and the cheapest against the dearest model of the space."""
+float32 against mixed_bfloat16."""
 
 import statistics
 import subprocess
@@ -47,9 +47,9 @@ def startup_seconds(reps, data_dir=None):
     return statistics.median(times), times
 
 
-def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", trunk=None):
-    """Per-epoch seconds (first epoch dropped: it traces the graph) of one model (`make_cnn`'s
-    defaults, or the `trunk` arguments given) trained `epochs` epochs, either by plain
+def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
+    """Per-epoch seconds (first epoch dropped: it traces the graph) of the model with
+    `make_cnn`'s defaults trained `epochs` epochs, either by plain
     `model.fit` or inside a one-trial KerasTuner search."""
     import keras
 
@@ -63,8 +63,7 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
     callbacks = trial_callbacks(config) + [timer]
     fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
     if mode == "plain":
-        make_cnn(precision=precision, **(trunk or {})).fit(*train, callbacks=callbacks,
-                                                          **fit_args)
+        make_cnn(precision=precision).fit(*train, callbacks=callbacks, **fit_args)
     else:
         import keras_tuner as kt
 
@@ -80,29 +79,14 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32", 
     return timer.times[1:]
 
 
-def space_corners():
-    """`make_cnn` arguments of the cheapest and the dearest trunk in the search space: the
-    fewest and the most filters and conv layers."""
-    from fashion_tuning.hypermodel import search_space, trunk
-
-    choices = {p["name"]: p["values"] for p in search_space() if p["class"] == "Choice"}
-    return {end: trunk(pick(choices["filters"]), pick(choices["stage2_convs"]))
-            for end, pick in (("cheapest", min), ("dearest", max))}
+# name -> (plain fit or inside a tuner, precision)
+RUNS = {"plain": ("plain", "float32"), "tuner": ("tuner", "float32"),
+        "plain_bf16": ("plain", "mixed_bfloat16")}
 
 
-# name -> (plain fit or inside a tuner, precision, trunk: None for make_cnn's defaults,
-# else a corner of the search space)
-RUNS = {"plain": ("plain", "float32", None), "tuner": ("tuner", "float32", None),
-        "plain_bf16": ("plain", "mixed_bfloat16", None),
-        "cheapest": ("plain", "float32", "cheapest"), "dearest": ("plain", "float32", "dearest"),
-        "cheapest_bf16": ("plain", "mixed_bfloat16", "cheapest"),
-        "dearest_bf16": ("plain", "mixed_bfloat16", "dearest")}
-
-
-def throughput(dataset, config, reps, epochs, runs, corners):
+def throughput(dataset, config, reps, epochs, runs):
     """Median images/s of each of `runs` (keys of RUNS), interleaved rep by rep so that
-    the machine's slow and fast moments fall on every run alike; `corners` are
-    `space_corners()`."""
+    the machine's slow and fast moments fall on every run alike."""
     from fashion_tuning.data import split
 
     _, train, val = split(dataset, config)
@@ -110,9 +94,8 @@ def throughput(dataset, config, reps, epochs, runs, corners):
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(reps):
             for name in runs:
-                mode, precision, corner = RUNS[name]
-                per_run[name] += epoch_times(mode, train, val, config, epochs, workdir,
-                                             precision, corner and corners[corner])
+                mode, precision = RUNS[name]
+                per_run[name] += epoch_times(mode, train, val, config, epochs, workdir, precision)
     images = len(train[1])
     return {name: {"images_per_s": images / statistics.median(t), "epoch_s": statistics.median(t),
                    "epochs_timed": len(t), "epoch_s_all": t} for name, t in per_run.items()}

@@ -7,6 +7,7 @@ import keras
 import keras_tuner as kt
 
 from fashion_tuning import atomic, results
+from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.hypermodel import TunedCNN
 
@@ -20,6 +21,10 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
     Returns:
         `(model, history, seconds)`: the trained Keras model, its per-epoch metrics and the
         training's wall time.
+
+    Raises:
+        UserError: `hyperparameters` names one the search space lacks (a summary written by
+            another version of the space, whose model this one cannot build).
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -28,6 +33,11 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
     cnn = TunedCNN(precision, recipe)
     start = time.perf_counter()
     model = cnn.build(hp)
+    unknown = sorted(set(hyperparameters) - {p.name for p in hp.space})
+    if unknown:
+        raise UserError(f"hyperparameter {unknown[0]!r} is not in this search space; the "
+                        "configuration comes from another version of it: take one from a "
+                        "run of this version")
     history = cnn.fit(hp, model, *train, epochs=epochs,
                       batch_size=batch_size, **fit_kwargs).history
     return model, {k: [float(v) for v in vs] for k, vs in history.items()}, \

@@ -58,21 +58,6 @@ BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", 
 # The settings that may differ between seeds: the seed, and where and how a run ran.
 PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
             "workers")
-# The hyperparameters that choose the trunk of the CNN (the rest shape its head and training).
-TRUNK = ("filters", "stage2_convs")
-
-
-def trunk(hyperparameters):
-    """The trunk that `hyperparameters` build, as "filters=32, stage2_convs=2"."""
-    return ", ".join(f"{k}={hyperparameters[k]}" for k in TRUNK if k in hyperparameters)
-
-
-def best_trunk(runs):
-    """The trunk of the trial with the highest validation accuracy over all `runs`."""
-    scored = [t for r in runs for t in r["trials"] if t["val_accuracy"] is not None]
-    return trunk(max(scored, key=lambda t: t["val_accuracy"])["hyperparameters"])
-
-
 def shared_trials(per_seed):
     """Configurations that one strategy drew at more than one seed, but the hand-picked one
     that every search tries first: [(strategy, seeds)]."""
@@ -112,7 +97,7 @@ def check_settings(per_seed):
 
 def aggregate(results_dir):
     """Per strategy: the per-seed scores and times, their mean and standard deviation, how
-    often its best trial had the best trunk, and its best-so-far curves by trial and by time.
+    often its best trial was the hand-picked first one, and its best-so-far curves by trial and by time.
     A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
     per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
@@ -123,7 +108,6 @@ def aggregate(results_dir):
     reported = {s: per_seed[s] for s in study["seeds"]}
     check_settings(reported)
     every_run = [r for runs in reported.values() for r in runs.values()]
-    study["best_trunk"] = best_trunk(every_run)
     study["budget"] = {k: every_run[0].get(k) for k in BUDGET}
     study["shared_trials"] = shared_trials(reported)
     for strategy in STRATEGIES:
@@ -133,8 +117,7 @@ def aggregate(results_dir):
             values = np.array([r[key] for r in runs], dtype=float)
             stats[key] = {"per_seed": values.tolist(), "mean": float(values.mean()),
                           "std": float(values.std(ddof=1)) if len(values) > 1 else None}
-        stats["found_best_trunk"] = sum(trunk(r["best_hyperparameters"]) == study["best_trunk"]
-                                        for r in runs)
+        stats["kept_hand_picked"] = sum(r["best_hyperparameters"] == HAND_PICKED for r in runs)
         rows = [best_so_far(r["trials"]) for r in runs]
         stats["best_so_far_curves"] = [[row[2] for row in run] for run in rows]
         stats["best_so_far_by_time"] = [[(row[3], row[2]) for row in run] for run in rows]
@@ -177,8 +160,8 @@ def study_markdown(study):
     rows = [[f"{label} (mean ± sd)", *(plus_minus(study["strategies"][name][key],
                                                   0 if key.endswith("seconds") else 4)
                                        for name in names)] for key, label in MEASURES.items()]
-    rows.append([f"Best trial has the best trunk ({study['best_trunk']})",
-                 *(f"{study['strategies'][name]['found_best_trunk']} of {n}" for name in names)])
+    rows.append(["Best trial is the hand-picked first one",
+                 *(f"{study['strategies'][name]['kept_hand_picked']} of {n}" for name in names)])
     lines = [f"## Multi-seed study ({n} seed{'s' * (n != 1)}: "
              f"{', '.join(map(str, study['seeds']))})", "",
              "Budget: " + ", ".join(f"{k}={v}" for k, v in study["budget"].items()), "",

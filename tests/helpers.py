@@ -199,8 +199,8 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
     """A complete summary dict (every `RunResult` field) as a run writes it; a None score is a
     failed trial."""
     trials = [{"trial_id": str(i), "status": "failed" if s is None else "completed",
-               "hyperparameters": {"units": 64 + 32 * i, "optimizer": "adam",
-                                   "filters": 16 * (1 + i % 2), "stage2_convs": 1 + i % 2},
+               "hyperparameters": {"units": 64 + 32 * i, "dropout": 0.1 * (1 + i % 2),
+                                   "learning_rate": 1e-3, "optimizer": "adam"},
                "val_accuracy": s, "epochs_run": 3, "best_epoch": 2, "seconds": 30.0 + i,
                "peak_rss_mb": 900.0, "worker": None, "message": "",
                "history": {} if s is None else {"val_accuracy": [s - 0.05, s]},

@@ -18,7 +18,7 @@ from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, build_model, ma
                                        predictor)
 from fashion_tuning.final_training import save_model
 
-NAMES = {"units", "dropout", "learning_rate", "optimizer", "filters", "stage2_convs"}
+NAMES = {"units", "dropout", "learning_rate", "optimizer"}
 
 
 def test_build_model_with_empty_hyperparameters():
@@ -28,7 +28,7 @@ def test_build_model_with_empty_hyperparameters():
     assert set(hp.values) == NAMES
 
 
-def test_search_space_holds_the_reference_ranges_and_the_trunk_choices():
+def test_search_space_holds_the_reference_ranges():
     hp = kt.HyperParameters()
     build_model(hp)
     space = {p.name: p.get_config() for p in hp.space}
@@ -39,17 +39,13 @@ def test_search_space_holds_the_reference_ranges_and_the_trunk_choices():
     assert (space["learning_rate"]["min_value"], space["learning_rate"]["max_value"],
             space["learning_rate"]["sampling"]) == (1e-4, 1e-2, "log")
     assert space["optimizer"]["values"] == ["adam", "rmsprop"]
-    assert space["filters"]["values"] == [16, 32]
-    assert space["stage2_convs"]["values"] == [1, 2]
 
 
-def test_the_space_deepens_the_second_stage_only():
-    hp = kt.HyperParameters()
-    hp.Fixed("filters", 32)
-    hp.Fixed("stage2_convs", 2)
-    model = build_model(hp)
-    convs = [l.filters for l in model.layers if isinstance(l, keras.layers.Conv2D)]
-    assert convs == [32, 64, 64]
+def test_every_model_of_the_space_has_the_fixed_trunk():
+    model = build_model(kt.HyperParameters())
+    convs = [(l.filters, l.output.shape[1]) for l in model.layers
+             if isinstance(l, keras.layers.Conv2D)]
+    assert convs == [(32, 28), (64, 14), (64, 14)]
 
 
 def test_every_model_of_the_space_has_batch_norm_after_each_conv():
@@ -153,7 +149,7 @@ def train_rates(hyperparameters, images, epochs):
     return log.rates, len(history.history["loss"])
 
 
-COSINE = {"learning_rate": 1e-3, "filters": 16}
+COSINE = {"learning_rate": 1e-3}
 
 
 @pytest.mark.slow
@@ -217,15 +213,14 @@ def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precisio
     recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,
                     first_stage_convs=2, third_stage=True)
     hp = kt.HyperParameters()
-    hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam",
-                      "filters": 16, "stage2_convs": 1})
+    hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"})
     cnn = TunedCNN(precision, recipe)
     model = cnn.build(hp)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    # Two at 28x28, one at 14x14, one at 7x7 averaged over the image.
-    assert [c.output.shape[1:] for c in convs] == [(28, 28, 16), (28, 28, 16), (14, 14, 32),
-                                                   (7, 7, 64)]
-    assert model.get_layer(index=-4).output.shape == (None, 64)  # Then dense, dropout, softmax.
+    # Two at 28x28, two at 14x14, one at 7x7 averaged over the image.
+    assert [c.output.shape[1:] for c in convs] == [(28, 28, 32), (28, 28, 32), (14, 14, 64),
+                                                   (14, 14, 64), (7, 7, 128)]
+    assert model.get_layer(index=-4).output.shape == (None, 128)  # Then dense, dropout, softmax.
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10
     cnn.fit(hp, model, x, y, validation_data=(x, y), epochs=2, batch_size=32, verbose=0)

@@ -8,12 +8,9 @@ import pytest
 
 from benchmarks import rank_study, recipe_study
 
-HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam", "filters": 16,
-        "stage2_convs": 1},
-       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop",
-        "filters": 16, "stage2_convs": 2},
-       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam", "filters": 16,
-        "stage2_convs": 1}]
+HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
+       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
+       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam"}]
 
 
 def trial(trial_id, hps, scores, status="completed"):
@@ -122,3 +119,14 @@ def test_an_unknown_recipe_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         recipe_study.main([str(tmp_path / "s.json"), "--recipes", "base,mixup"])
     assert e.value.code == 2 and "unknown recipe(s): mixup" in capsys.readouterr().err
+
+
+def test_a_configuration_of_another_space_is_refused_by_name(tiny_data):
+    from fashion_tuning import final_training
+    from fashion_tuning.data import load_fashion_mnist
+    from fashion_tuning.errors import UserError
+
+    data = load_fashion_mnist(str(tiny_data))
+    with pytest.raises(UserError, match="'filters' is not in this search space"):
+        final_training.train_configuration({**HPS[0], "filters": 16}, 1, 1,
+                                           (data.x_train, data.y_train), 32)

@@ -29,6 +29,8 @@ def test_study_aggregates_paired_seeds(tmp_path):
         summary["test_accuracy"] = tests[seed][summary["strategy"] == "bayesian_optimization"]
         if seed == 2:  # Where and how a seed ran may differ (results_dir does at every seed).
             summary["settings"].update(workers=2, overwrite=True, data_dir="elsewhere")
+        if seed == 3:
+            summary["best_hyperparameters"] = dict(HAND_PICKED)
 
     write_seeds(tmp_path, tests, change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
@@ -50,8 +52,8 @@ def test_study_aggregates_paired_seeds(tmp_path):
     # (t(0.975, 2) + t(0.80, 2)) * 0.0153 / sqrt(3): the difference 3 seeds find 4 times in 5.
     assert test_diff["detectable"] == pytest.approx(0.0473, abs=1e-4)
     assert "test accuracy of 0.0473 or more would show" in md
-    assert result["best_trunk"] == "filters=32, stage2_convs=2"  # Trial 1 of each, 0.85.
-    assert "| Best trial has the best trunk (filters=32, stage2_convs=2) | 3 of 3 | 3 of 3 |" in md
+    assert result["strategies"]["random_search"]["kept_hand_picked"] == 1
+    assert "| Best trial is the hand-picked first one | 1 of 3 | 1 of 3 |" in md
     # fake_summary draws the same four configurations at every seed.
     assert result["shared_trials"] == [[s, [1, 2, 3]] for s in (["random_search"] * 4 +
                                                               ["bayesian_optimization"] * 4)]
