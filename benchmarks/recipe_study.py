@@ -133,8 +133,10 @@ def run_study(args, recipes):
     runs = read_lines(args.out)
     if not args.report_only:
         from fashion_tuning import environment
+        from fashion_tuning.hypermodel import in_space
 
         summary = read_summary_at(args.summary, (*SPLIT, "best_hyperparameters"))
+        in_space(summary["best_hyperparameters"])  # Before the data: it fails in a second.
         train_data, val_data = split_of(summary, args.data_dir)
         done = {key(r) for r in runs}
         todo = [(name, int(seed)) for seed in args.seeds.split(",") for name in recipes

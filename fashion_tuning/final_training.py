@@ -9,7 +9,7 @@ import keras_tuner as kt
 from fashion_tuning import atomic, results
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
-from fashion_tuning.hypermodel import TunedCNN
+from fashion_tuning.hypermodel import TunedCNN, in_space
 
 
 def train_configuration(hyperparameters, seed, epochs, train, batch_size, precision="float32",
@@ -23,9 +23,10 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
         training's wall time.
 
     Raises:
-        UserError: `hyperparameters` names one the search space lacks (a summary written by
-            another version of the space, whose model this one cannot build).
+        UserError: `hyperparameters` come from another version of the space, whose model this
+            one cannot build (`hypermodel.in_space`, or a name the space lacks).
     """
+    hyperparameters = in_space(hyperparameters)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()

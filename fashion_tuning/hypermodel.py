@@ -11,16 +11,29 @@ from fashion_tuning.callbacks import CosineDecay
 from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.data import NUM_CLASSES
+from fashion_tuning.errors import UserError
 from fashion_tuning.idx import IMAGE_SIZE
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
 
-# The trunk, fixed rather than searched: 32 filters, one conv at 28x28 and two at 14x14. In
-# the seven-seed study of a space that also offered 16 filters and one conv at 14x14, the 7
-# searches that picked a cheaper trunk tested 0.9295 on average, the 7 that picked this one
-# 0.9365: 3-epoch trials rank the cheap trunks too high (docs/design.md).
+# The trunk: `FILTERS` at 28x28 (one conv, two with the `wide` recipe), then STAGE2_CONVS
+# convs of twice as many at 14x14. Fixed, not searched: 3-epoch trials rank cheaper trunks
+# too high (docs/design.md, "Why the trunk is not searched").
 FILTERS = 32
-STAGE_CONVS = (1, 2)
+STAGE2_CONVS = 2
+# The trunk as summaries of folder format 3 name it (that space searched it).
+TRUNK_HYPERPARAMETERS = {"filters": FILTERS, "stage2_convs": STAGE2_CONVS}
+
+
+def in_space(hyperparameters):
+    """`hyperparameters` without the trunk's names where they name the fixed trunk, as older
+    summaries record it; a UserError for another trunk, which this space cannot build."""
+    for name, fixed in TRUNK_HYPERPARAMETERS.items():
+        if hyperparameters.get(name, fixed) != fixed:
+            raise UserError(f"the configuration has {name}={hyperparameters[name]}, but the "
+                            f"trunk is fixed at {name}={fixed}; take a configuration from a "
+                            "run of this version")
+    return {k: v for k, v in hyperparameters.items() if k not in TRUNK_HYPERPARAMETERS}
 
 
 class FusedBatchNorm(layers.BatchNormalization):
@@ -64,7 +77,8 @@ def portable(model):
 
 def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
              learning_rate=HAND_PICKED["learning_rate"], optimizer=HAND_PICKED["optimizer"],
-             filters=FILTERS, stage_convs=STAGE_CONVS, batch_norm=True, flip=False,
+             filters=FILTERS, stage_convs=(Recipe.first_stage_convs, STAGE2_CONVS),
+             batch_norm=True, flip=False,
              shift=0, label_smoothing=0.0, ema=False, third_stage=False, precision="float32"):
     """Build and compile the CNN.
 
@@ -166,13 +180,12 @@ def build_model(hp, precision="float32", recipe=Recipe()):
     """KerasTuner entry point: sample the search space and build the CNN in `precision`, with
     what `recipe` adds.
 
-    The names are stable: KerasTuner keys saved trials by them. Each choice's effect and
-    cost, measured on a 2-core CPU, is in the README's search-space table. The defaults are
-    `HAND_PICKED`, which every search tries first.
+    The names are stable: KerasTuner keys saved trials by them. Why each choice, with its
+    measurements: docs/design.md. The defaults are `HAND_PICKED`, which every search tries
+    first.
     """
-    # Fixed, not searched, because they won wherever we measured them (README, "The search
-    # space"): the trunk (`FILTERS`, `STAGE_CONVS`), BatchNorm after every conv, and the
-    # cosine schedule `TunedCNN.fit` applies.
+    # Fixed, not searched, because they won wherever we measured them (docs/design.md): the
+    # trunk, BatchNorm after every conv, and the cosine schedule `TunedCNN.fit` applies.
     return make_cnn(
         # Width of the dense head: capacity of the classifier (reference range).
         units=hp.Int("units", 64, 512, step=32, default=HAND_PICKED["units"]),
@@ -184,7 +197,7 @@ def build_model(hp, precision="float32", recipe=Recipe()):
                                default=HAND_PICKED["learning_rate"]),
         # Update rule (reference choices).
         optimizer=hp.Choice("optimizer", list(OPTIMIZERS), default=HAND_PICKED["optimizer"]),
-        stage_convs=(recipe.first_stage_convs, *STAGE_CONVS[1:]),
+        stage_convs=(recipe.first_stage_convs, STAGE2_CONVS),
         batch_norm=True,
         **recipe.model_args(),
         precision=precision,

@@ -27,7 +27,8 @@ class Recipe:
         label_smoothing: train on labels mixed with this share of a uniform distribution.
         ema: predict with an exponential moving average of the weights (momentum 0.99).
         flip_tta: predict the mean of the softmax of an image and of its mirror.
-        first_stage_convs: conv layers at 28x28 (the search space always has 1).
+        first_stage_convs: conv layers at 28x28 (the trunk's default; the space's trials
+            have it).
         third_stage: a third stage (one conv of 4x the filters at 7x7) whose output is
             averaged over the image, in place of flattening the second stage's.
     """

@@ -19,7 +19,7 @@ import numpy as np
 
 from fashion_tuning import atomic, cli, flags
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_comparison
-from fashion_tuning.config import HAND_PICKED, STRATEGIES, fields_for, flag_name
+from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.report import markdown_table, plot_study, run_tool
@@ -58,16 +58,16 @@ BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", 
 # The settings that may differ between seeds: the seed, and where and how a run ran.
 PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
             "workers")
+
+
 def shared_trials(per_seed):
-    """Configurations that one strategy drew at more than one seed, but the hand-picked one
-    that every search tries first: [(strategy, seeds)]."""
+    """Configurations that one strategy drew at more than one seed, but each run's first
+    trial (the hand-picked one, which every search tries): [(strategy, seeds)]."""
     shared = []
     for strategy in STRATEGIES:
         seeds_of = {}
         for seed, runs in per_seed.items():
-            for t in runs.get(strategy, {}).get("trials", []):
-                if t["hyperparameters"] == HAND_PICKED:
-                    continue
+            for t in runs.get(strategy, {}).get("trials", [])[1:]:
                 key = tuple(sorted(t["hyperparameters"].items()))
                 seeds_of.setdefault(key, set()).add(seed)
         shared += [(strategy, sorted(seeds)) for seeds in seeds_of.values() if len(seeds) > 1]
@@ -97,8 +97,8 @@ def check_settings(per_seed):
 
 def aggregate(results_dir):
     """Per strategy: the per-seed scores and times, their mean and standard deviation, how
-    often its best trial was the hand-picked first one, and its best-so-far curves by trial and by time.
-    A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
+    often its best trial was the hand-picked first one, and its best-so-far curves by trial
+    and by time. A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
     per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
              "strategies": {}}
@@ -117,7 +117,8 @@ def aggregate(results_dir):
             values = np.array([r[key] for r in runs], dtype=float)
             stats[key] = {"per_seed": values.tolist(), "mean": float(values.mean()),
                           "std": float(values.std(ddof=1)) if len(values) > 1 else None}
-        stats["kept_hand_picked"] = sum(r["best_hyperparameters"] == HAND_PICKED for r in runs)
+        stats["kept_hand_picked"] = sum(r["best_trial_id"] == r["trials"][0]["trial_id"]
+                                        for r in runs)
         rows = [best_so_far(r["trials"]) for r in runs]
         stats["best_so_far_curves"] = [[row[2] for row in run] for run in rows]
         stats["best_so_far_by_time"] = [[(row[3], row[2]) for row in run] for run in rows]

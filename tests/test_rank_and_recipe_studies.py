@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import rank_study, recipe_study
+from helpers import one_error_line
 
 HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
        {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
@@ -121,12 +122,20 @@ def test_an_unknown_recipe_is_refused(tmp_path, capsys):
     assert e.value.code == 2 and "unknown recipe(s): mixup" in capsys.readouterr().err
 
 
-def test_a_configuration_of_another_space_is_refused_by_name(tiny_data):
-    from fashion_tuning import final_training
-    from fashion_tuning.data import load_fashion_mnist
-    from fashion_tuning.errors import UserError
+def test_a_configuration_of_another_trunk_is_refused_before_the_data(tmp_path, capsys):
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
+                                   "batch_size": 64, "best_hyperparameters": {
+                                       **HPS[0], "filters": 16, "stage2_convs": 2}}))
+    # No data folder exists: the configuration is refused first.
+    argv = [str(summary), "--recipes", "base", "--out", str(tmp_path / "runs.jsonl"),
+            "--data-dir", str(tmp_path / "absent")]
+    assert recipe_study.main(argv) == 2
+    assert "filters=16, but the trunk is fixed at filters=32" in one_error_line(capsys)
 
-    data = load_fashion_mnist(str(tiny_data))
-    with pytest.raises(UserError, match="'filters' is not in this search space"):
-        final_training.train_configuration({**HPS[0], "filters": 16}, 1, 1,
-                                           (data.x_train, data.y_train), 32)
+
+def test_older_summaries_naming_the_fixed_trunk_train_it():
+    from fashion_tuning.hypermodel import in_space
+
+    assert in_space({**HPS[0], "filters": 32, "stage2_convs": 2}) == HPS[0]
+    assert in_space(HPS[0]) == HPS[0]
