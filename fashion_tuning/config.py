@@ -31,6 +31,12 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
          "initial_points": 2}
 
 
+# A trial replaces the hand-picked configuration (--hand-picked-margin) only with a lead of
+# more than two standard deviations of the difference between two trials of equal worth: one
+# trial's score moves by 0.0019 (sd) with its seed alone, so 2 * sqrt(2) * 0.0019
+# (docs/results/trial-noise/).
+HAND_PICKED_MARGIN = 0.0055
+
 # Median stopping (pruning.py) judges a trial once this many trials have completed, and, like
 # early stopping, only from half its schedule on (`Config.judged_from_epoch`): with fewer, the
 # median is set by too few trials and cuts good ones (docs/design.md).
@@ -108,6 +114,11 @@ class Config:
             f"{name} ({what})" for name, (what, _) in RECIPE_PARTS.items()) + ", joined by "
         "commas; another recipe on a finished search redoes only the final training",
         Recipe.parse("flip,flip-tta"), metavar="PARTS", parse=Recipe.parse)
+    hand_picked_margin: float = _flag(
+        "the final training trains the best-scoring trial only if its val_accuracy beats the "
+        "first trial's, the hand-picked configuration's, by more than M; else the hand-picked "
+        "one (0: the best-scoring trial, whatever its lead). Another M on a finished search "
+        "redoes the final training only if the pick changes", HAND_PICKED_MARGIN, metavar="M")
     initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "
                                 "leave all 10 trials random)", 3, metavar="N",
@@ -140,6 +151,9 @@ class Config:
                             f"got {self.time_budget}")
         if self.train_limit is not None and self.train_limit < 100:
             raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")
+        if not 0 <= self.hand_picked_margin < 1:
+            raise UserError(f"--hand-picked-margin must be from 0 to 1 (exclusive), "
+                            f"got {self.hand_picked_margin}")
         if not 0 < self.val_fraction < 1:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "
                             f"got {self.val_fraction}")

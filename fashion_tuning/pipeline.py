@@ -69,7 +69,7 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
             log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
                 f"{config.time_budget:g} min; no new trial was started. A larger "
                 "--time-budget extends the search")
-        best = results.best_trial(records)
+        best = results.best_trial(records, config.hand_picked_margin)
         if best is None:
             raise NoCompletedTrial(f"none of the {len(records)} trials completed")
         final = final_model(folder, best, records, config, pool,
@@ -154,7 +154,8 @@ def final_model(folder, best, records, config, pool, test, precision, log):
         log(f"The search and the final training had finished: reporting the saved result "
             f"(test accuracy {final['test_accuracy']:.4f})")
         return final
-    log(f"Best trial {best.trial_id}: val_accuracy {best.val_accuracy:.4f} at epoch "
+    note = report.kept_note([asdict(r) for r in records], best.trial_id)
+    log(f"Best trial {best.trial_id}{note}: val_accuracy {best.val_accuracy:.4f} at epoch "
         f"{best.best_epoch}; final training on all {len(pool[1]):,} training images: "
         f"{report.final_training_line(plan)}")
     trained, _, seconds = final_training.train_configuration(

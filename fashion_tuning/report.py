@@ -46,6 +46,20 @@ def final_training_line(summary):
             + (f" with {', '.join(added)}" if added else ""))
 
 
+def kept_note(trials, picked_id):
+    """"" if the trial `picked_id` scored best among `trials` (summary dicts); else why the
+    final training trains it: the hand-picked first trial, whose lead the top trial's did not
+    pass (--hand-picked-margin)."""
+    scored = [t for t in trials if t["status"] in ("completed", "pruned")]
+    top = max(scored, key=lambda t: t["val_accuracy"], default=None)
+    if top is None or top["trial_id"] == picked_id:
+        return ""
+    picked = next(t for t in scored if t["trial_id"] == picked_id)
+    return (f" (the hand-picked first trial: trial {top['trial_id']} scored "
+            f"{top['val_accuracy'] - picked['val_accuracy']:.4f} higher, within "
+            "--hand-picked-margin)")
+
+
 def markdown_table(header, rows):
     """A Markdown table of `header` (cells) and `rows` (lists of cells)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -62,7 +76,8 @@ def summary_table(summary):
         ("Test accuracy", f"{summary['test_accuracy']:.4f}"),
         ("Test loss", number(summary["test_loss"])),
         ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
-        ("Best trial", summary["best_trial_id"]),
+        ("Best trial", summary["best_trial_id"]
+                       + kept_note(summary["trials"], summary["best_trial_id"])),
         ("Final training", final_training_line(summary)),
         ("Trials run", f"{trial_counts(summary['trials'])} (max {summary['max_trials']}"
                        + (f"; time budget {budget:g} min"

@@ -144,12 +144,22 @@ def trial_records(runs, oracle_trials):
     return records
 
 
-def best_trial(records):
-    """The scored trial (completed or pruned) with the highest val_accuracy (first one on
-    ties), or None. A pruned trial's score is its best before it was stopped, below the median
-    of the completed ones then, so it wins only if it really scored best."""
+def best_trial(records, margin=0.0):
+    """The trial whose configuration the final training trains, or None if none was scored.
+
+    That is the scored trial (completed or pruned) with the highest val_accuracy (first one on
+    ties), unless the first trial, the hand-picked configuration (`tuner.HandPickedFirst`),
+    scored within `margin` of it: a smaller lead is within what reseeding one configuration
+    changes, so the hand-picked one stays. A pruned trial's score is its best before it was
+    stopped, below the median of the completed ones then, so it wins only if it really scored
+    best.
+    """
     scored = [r for r in records if r.status in ("completed", "pruned")]
-    return max(scored, key=lambda r: r.val_accuracy, default=None)
+    top = max(scored, key=lambda r: r.val_accuracy, default=None)
+    first = records[0] if records else None
+    if first in scored and top.val_accuracy - first.val_accuracy <= margin:
+        return first
+    return top
 
 
 def trials_csv(trials):

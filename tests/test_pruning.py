@@ -48,6 +48,41 @@ def test_a_pruned_trial_is_best_only_with_the_best_score():
     assert best_trial([record("0", "failed", None)]) is None
 
 
+def test_the_first_trial_stays_unless_a_trial_beats_it_by_more_than_the_margin():
+    trials = [record("0", "completed", 0.910), record("1", "completed", 0.913),
+              record("2", "pruned", 0.85)]
+    assert best_trial(trials, margin=0.004).trial_id == "0"
+    assert best_trial(trials, margin=0.002).trial_id == "1"
+    assert best_trial(trials).trial_id == "1"
+    # A first trial that failed, or scored highest, changes nothing.
+    assert best_trial([record("0", "failed", None), *trials[1:]], margin=0.5).trial_id == "1"
+    assert best_trial([record("0", "completed", 0.92), *trials[1:]], margin=0.5).trial_id == "0"
+
+
+@pytest.mark.slow
+def test_the_margin_picks_the_final_trainings_trial_and_a_new_one_redoes_only_that(
+        tiny_data, tmp_path, monkeypatch, run_in_process):
+    # The first (hand-picked) trial stays at chance; the second learns the tiny data.
+    monkeypatch.setattr(hypermodel, "build_model", rigged({0: 0.0, 1: 3e-3}))
+    args = tiny_args(tiny_data, tmp_path, "--trial-epochs", 2, "--final-epochs", 1, trials=2,
+                     epochs=2, batch_size=32)
+    proc = run_in_process(*args, "--hand-picked-margin", 0.99)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = read_summary(tmp_path / "random_search")
+    first, second = summary["trials"]
+    lead = second["val_accuracy"] - first["val_accuracy"]
+    assert lead > 0 and summary["best_trial_id"] == "0"
+    note = f"(the hand-picked first trial: trial 1 scored {lead:.4f} higher, within"
+    assert f"Best trial 0 {note}" in proc.stdout
+    assert f"Best trial            0 {note}" in proc.stdout  # The closing table.
+
+    proc = run_in_process(*args, "--hand-picked-margin", 0)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Running Trial" not in proc.stdout and "Best trial 1:" in proc.stdout
+    again = read_summary(tmp_path / "random_search")
+    assert again["best_trial_id"] == "1" and again["trials"] == summary["trials"]
+
+
 def rigged(learning_rates):
     """A build_model that compiles trial n (0-based) with Adam at `learning_rates[n]`."""
     real = hypermodel.build_model
