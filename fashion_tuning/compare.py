@@ -15,7 +15,8 @@ from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import (final_training_line, format_duration, format_hyperparameters,
-                                   markdown_table, number, run_tool, save_figure, trial_counts)
+                                   hand_picked_margin, kept_note, markdown_table, number,
+                                   run_tool, save_figure, trial_counts)
 from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
@@ -49,7 +50,9 @@ def comparison_markdown(summaries):
         return [label, *(fn(x) for x in s)]
 
     main = markdown_table(["", *(LABELS[n] for n in names)], [
-        row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial {x['best_trial_id']})"),
+        row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial "
+            + ", ".join(filter(None, [x["best_trial_id"], kept_note(
+                x["trials"], x["best_trial_id"], hand_picked_margin(x))])) + ")"),
         row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
         row("Test loss", lambda x: number(x["test_loss"])),
         row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),

@@ -33,7 +33,7 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
 
 # A trial replaces the hand-picked configuration (--hand-picked-margin) only with a lead of
 # more than two standard deviations of the difference between two trials of equal worth: one
-# trial's score moves by 0.0019 (sd) with its seed alone, so 2 * sqrt(2) * 0.0019
+# trial's score moves by 0.00193 (sd) with its seed alone, so 2 * sqrt(2) * 0.00193
 # (docs/results/trial-noise/).
 HAND_PICKED_MARGIN = 0.0055
 
@@ -152,7 +152,7 @@ class Config:
         if self.train_limit is not None and self.train_limit < 100:
             raise UserError(f"--train-limit must be at least 100, got {self.train_limit}")
         if not 0 <= self.hand_picked_margin < 1:
-            raise UserError(f"--hand-picked-margin must be from 0 to 1 (exclusive), "
+            raise UserError(f"--hand-picked-margin must be at least 0 and below 1, "
                             f"got {self.hand_picked_margin}")
         if not 0 < self.val_fraction < 1:
             raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), "

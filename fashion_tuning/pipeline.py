@@ -154,7 +154,8 @@ def final_model(folder, best, records, config, pool, test, precision, log):
         log(f"The search and the final training had finished: reporting the saved result "
             f"(test accuracy {final['test_accuracy']:.4f})")
         return final
-    note = report.kept_note([asdict(r) for r in records], best.trial_id)
+    note = report.parenthesised(report.kept_note([asdict(r) for r in records], best.trial_id,
+                                                 config.hand_picked_margin))
     log(f"Best trial {best.trial_id}{note}: val_accuracy {best.val_accuracy:.4f} at epoch "
         f"{best.best_epoch}; final training on all {len(pool[1]):,} training images: "
         f"{report.final_training_line(plan)}")

@@ -8,6 +8,7 @@ import numpy as np
 from fashion_tuning import atomic
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.errors import UserError, disk_full
+from fashion_tuning.results import top_trial
 from fashion_tuning.flags import EXIT_USAGE
 
 
@@ -46,18 +47,28 @@ def final_training_line(summary):
             + (f" with {', '.join(added)}" if added else ""))
 
 
-def kept_note(trials, picked_id):
+def parenthesised(note):
+    """" (note)", or "" for no note."""
+    return f" ({note})" if note else ""
+
+
+def hand_picked_margin(summary):
+    """The summary's --hand-picked-margin; 0 for summaries written before it existed, whose
+    searches trained their top-scoring trial."""
+    return summary.get("settings", {}).get("hand_picked_margin", 0.0)
+
+
+def kept_note(trials, picked_id, margin):
     """"" if the trial `picked_id` scored best among `trials` (summary dicts); else why the
-    final training trains it: the hand-picked first trial, whose lead the top trial's did not
-    pass (--hand-picked-margin)."""
-    scored = [t for t in trials if t["status"] in ("completed", "pruned")]
-    top = max(scored, key=lambda t: t["val_accuracy"], default=None)
-    if top is None or top["trial_id"] == picked_id:
+    final training trains it: it is the hand-picked first trial, and the top trial's lead was
+    within `margin` (--hand-picked-margin)."""
+    top = top_trial(trials)
+    picked = next((t for t in trials if t["trial_id"] == picked_id), None)
+    if top is None or picked is None or top["trial_id"] == picked_id:
         return ""
-    picked = next(t for t in scored if t["trial_id"] == picked_id)
-    return (f" (the hand-picked first trial: trial {top['trial_id']} scored "
+    return (f"the hand-picked first trial: trial {top['trial_id']} scored "
             f"{top['val_accuracy'] - picked['val_accuracy']:.4f} higher, within "
-            "--hand-picked-margin)")
+            f"--hand-picked-margin {margin:g}")
 
 
 def markdown_table(header, rows):
@@ -76,8 +87,8 @@ def summary_table(summary):
         ("Test accuracy", f"{summary['test_accuracy']:.4f}"),
         ("Test loss", number(summary["test_loss"])),
         ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
-        ("Best trial", summary["best_trial_id"]
-                       + kept_note(summary["trials"], summary["best_trial_id"])),
+        ("Best trial", summary["best_trial_id"] + parenthesised(
+            kept_note(summary["trials"], summary["best_trial_id"], hand_picked_margin(summary)))),
         ("Final training", final_training_line(summary)),
         ("Trials run", f"{trial_counts(summary['trials'])} (max {summary['max_trials']}"
                        + (f"; time budget {budget:g} min"

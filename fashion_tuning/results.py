@@ -144,6 +144,10 @@ def trial_records(runs, oracle_trials):
     return records
 
 
+# The statuses of a trial with a score: pruned trials keep their best before they stopped.
+SCORED = ("completed", "pruned")
+
+
 def best_trial(records, margin=0.0):
     """The trial whose configuration the final training trains, or None if none was scored.
 
@@ -154,12 +158,19 @@ def best_trial(records, margin=0.0):
     stopped, below the median of the completed ones then, so it wins only if it really scored
     best.
     """
-    scored = [r for r in records if r.status in ("completed", "pruned")]
+    scored = [r for r in records if r.status in SCORED]
     top = max(scored, key=lambda r: r.val_accuracy, default=None)
     first = records[0] if records else None
-    if first in scored and top.val_accuracy - first.val_accuracy <= margin:
+    if first and first.status in SCORED and top.val_accuracy - first.val_accuracy <= margin:
         return first
     return top
+
+
+def top_trial(trials):
+    """The scored trial of `trials` (summary dicts) with the highest val_accuracy (first one on
+    ties), or None: the search's own best, whichever trial the final training trained."""
+    return max((t for t in trials if t["status"] in SCORED), key=lambda t: t["val_accuracy"],
+               default=None)
 
 
 def trials_csv(trials):

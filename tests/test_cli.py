@@ -27,8 +27,10 @@ from fashion_tuning.config import QUICK, Config
     (["--workers", "2", "--max-trials", "1"], "--workers must be from 1 to 1: a process needs "
                                               "a CPU core"),
     (["--data-dir", ""], "--data-dir is empty"),
-    (["--hand-picked-margin", "-0.01"], "--hand-picked-margin must be from 0 to 1"),
-    (["--hand-picked-margin", "nan"], "--hand-picked-margin must be from 0 to 1"),
+    (["--hand-picked-margin", "-0.01"], "--hand-picked-margin must be at least 0 and below 1"),
+    (["--hand-picked-margin", "nan"], "--hand-picked-margin must be at least 0 and below 1"),
+    (["--hand-picked-margin", "1"], "--hand-picked-margin must be at least 0 and below 1, got 1"),
+    (["--hand-picked-margin", "inf"], "--hand-picked-margin must be at least 0 and below 1"),
     (["--final-epochs", "0"], "--final-epochs must be at least 1, got 0"),
     (["--trial-epochs", "0"], "--trial-epochs must be at least 1, got 0"),
     (["--final-recipe", "flip,mixup"], "--final-recipe: unknown part 'mixup'; give none"),

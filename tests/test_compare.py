@@ -36,6 +36,11 @@ def test_markdown_table_has_the_summaries_numbers(tmp_path):
     table = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:4]] for r in rows}
     assert table["Test accuracy"] == ["**0.9123**", "**0.9234**"]
     assert table["Best val accuracy"] == ["0.8500 (trial 1)", "0.8800 (trial 1)"]
+    kept = fake_summary("random_search", scores=(0.84, 0.843))
+    kept.update(best_trial_id="0", best_val_accuracy=0.84)
+    assert compare.comparison_markdown({"random_search": kept}).count(
+        "| 0.8400 (trial 0, the hand-picked first trial: trial 1 scored 0.0030 higher, within "
+        "--hand-picked-margin 0.0055) |") == 1
     assert table["Trials run"] == ["3 completed, 1 failed of 4", "2 completed of 2"]
     assert table["Total time"] == ["2 min 26 s", "2 min 26 s"]
     assert "| Ankle boot | 0.590 | 0.590 |" in md

@@ -1,12 +1,14 @@
-"""Median stopping: the rule on plain numbers, and a forced decision in a real tiny search."""
+"""Median stopping: the rule on plain numbers, and a forced decision in a real tiny search; which
+trial the final training trains (the hand-picked margin)."""
 
 import csv
 import json
+from dataclasses import asdict
 
 import keras
 import pytest
 
-from fashion_tuning import hypermodel, pruning
+from fashion_tuning import hypermodel, pruning, report
 from fashion_tuning.results import TrialRecord, best_trial
 from helpers import progress_lines, read_summary, tiny_args
 
@@ -57,6 +59,20 @@ def test_the_first_trial_stays_unless_a_trial_beats_it_by_more_than_the_margin()
     # A first trial that failed, or scored highest, changes nothing.
     assert best_trial([record("0", "failed", None), *trials[1:]], margin=0.5).trial_id == "1"
     assert best_trial([record("0", "completed", 0.92), *trials[1:]], margin=0.5).trial_id == "0"
+    # A lead equal to the margin keeps it (values exact in binary).
+    exact = [record("0", "completed", 0.5), record("1", "completed", 0.75)]
+    assert best_trial(exact, margin=0.25).trial_id == "0"
+    assert best_trial(exact, margin=0.125).trial_id == "1"
+
+
+def test_the_note_says_why_the_hand_picked_trial_was_trained():
+    trials = [asdict(r) for r in (record("0", "completed", 0.5), record("1", "pruned", 0.75),
+                                  record("2", "failed", None))]
+    assert report.kept_note(trials, "0", 0.25) == (
+        "the hand-picked first trial: trial 1 scored 0.2500 higher, within "
+        "--hand-picked-margin 0.25")
+    assert report.kept_note(trials, "1", 0.25) == ""  # It trained the top trial.
+    assert report.kept_note(trials[2:], "2", 0.25) == ""  # Nothing scored.
 
 
 @pytest.mark.slow
@@ -72,15 +88,19 @@ def test_the_margin_picks_the_final_trainings_trial_and_a_new_one_redoes_only_th
     first, second = summary["trials"]
     lead = second["val_accuracy"] - first["val_accuracy"]
     assert lead > 0 and summary["best_trial_id"] == "0"
-    note = f"(the hand-picked first trial: trial 1 scored {lead:.4f} higher, within"
-    assert f"Best trial 0 {note}" in proc.stdout
-    assert f"Best trial            0 {note}" in proc.stdout  # The closing table.
+    note = (f"(the hand-picked first trial: trial 1 scored {lead:.4f} higher, within "
+            "--hand-picked-margin 0.99)")
+    assert f"Best trial 0 {note}: val_accuracy" in proc.stdout
+    assert f"Best trial            0 {note}\n" in proc.stdout  # The closing table.
 
+    # A margin that changes the pick redoes the final training; one that keeps it, nothing.
     proc = run_in_process(*args, "--hand-picked-margin", 0)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Running Trial" not in proc.stdout and "Best trial 1:" in proc.stdout
     again = read_summary(tmp_path / "random_search")
     assert again["best_trial_id"] == "1" and again["trials"] == summary["trials"]
+    proc = run_in_process(*args, "--hand-picked-margin", lead / 2)
+    assert "The search and the final training had finished" in proc.stdout
 
 
 def rigged(learning_rates):

@@ -29,13 +29,15 @@ def test_study_aggregates_paired_seeds(tmp_path):
         summary["test_accuracy"] = tests[seed][summary["strategy"] == "bayesian_optimization"]
         if seed == 2:  # Where and how a seed ran may differ (results_dir does at every seed).
             summary["settings"].update(workers=2, overwrite=True, data_dir="elsewhere")
-        if seed == 3:  # Its best trial is the first, the hand-picked one.
+        if seed == 3:  # It trained the first trial, the hand-picked one.
             summary["best_trial_id"] = summary["trials"][0]["trial_id"]
+            summary["best_val_accuracy"] = summary["trials"][0]["val_accuracy"]
 
     write_seeds(tmp_path, tests, change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "study.json").read_text())
     assert result["seeds"] == [1, 2, 3]
+    assert result["strategies"]["random_search"]["top_val_accuracy"]["per_seed"] == [0.85] * 3
     rnd = result["strategies"]["random_search"]["test_accuracy"]
     assert rnd["mean"] == pytest.approx(0.91) and rnd["std"] == pytest.approx(0.01)
     md = (tmp_path / "study.md").read_text()
@@ -53,7 +55,7 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert test_diff["detectable"] == pytest.approx(0.0473, abs=1e-4)
     assert "test accuracy of 0.0473 or more would show" in md
     assert result["strategies"]["random_search"]["kept_hand_picked"] == 1
-    assert "| Best trial is the hand-picked first one | 1 of 3 | 1 of 3 |" in md
+    assert "| Trained the hand-picked first trial | 1 of 3 | 1 of 3 |" in md
     # fake_summary draws the same four configurations at every seed; the first, as the
     # hand-picked trial, does not count.
     assert result["shared_trials"] == [[s, [1, 2, 3]] for s in (["random_search"] * 3 +
@@ -126,12 +128,15 @@ def test_seeds_run_with_other_settings_are_refused_by_name(tmp_path, capsys):
     def change(seed, summary):
         if seed == 3:
             summary["settings"].update(max_trials=3, final_epochs=2, final_recipe=asdict(Recipe.parse("flip")))
+        if seed == 1:  # Written before the margin existed: its search trained the top trial.
+            del summary["settings"]["hand_picked_margin"]
 
     write_seeds(tmp_path, (1, 2, 3), change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
     err = one_error_line(capsys)
     assert "max_trials 4 at seeds 1, 2 but 3 at seed 3" in err
     assert 'final_recipe "none" at seeds 1, 2 but "flip" at seed 3' in err
+    assert "hand_picked_margin 0.0 at seed 1 but 0.0055 at seeds 2, 3" in err
     assert "final_epochs" not in err  # The same at every seed.
     assert not (tmp_path / "study.json").exists()
 
