@@ -22,7 +22,7 @@ from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_co
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
-from fashion_tuning.report import markdown_table, plot_study, run_tool
+from fashion_tuning.report import hand_picked_margin, markdown_table, plot_study, run_tool
 from fashion_tuning.results import top_trial
 
 
@@ -83,8 +83,8 @@ def check_settings(per_seed):
     for strategy in STRATEGIES:
         seeds_of = {}  # setting -> {value as JSON: [seeds]}
         for seed, runs in per_seed.items():
-            # Summaries from before the margin trained their top trial: margin 0.
-            settings = {"hand_picked_margin": 0.0, **runs[strategy].get("settings", {})}
+            settings = {**runs[strategy].get("settings", {}),
+                        "hand_picked_margin": hand_picked_margin(runs[strategy])}
             for name, value in settings.items():
                 if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
                     shown = str(Recipe(**value)) if name == "final_recipe" else value
