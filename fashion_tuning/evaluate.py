@@ -26,11 +26,13 @@ def evaluate(model, test, batch_size, callbacks=()):
         A dict with `test_loss` (None if not finite: a diverged model), `test_accuracy`,
         `per_class_accuracy`, `confusion_matrix`.
     """
-    x, y = test
+    from fashion_tuning.hypermodel import batches  # Deferred: TensorFlow.
+
+    y = test[1]
     callbacks = list(callbacks)
-    test_loss, test_accuracy = model.evaluate(x, y, batch_size=batch_size, callbacks=callbacks,
+    test_loss, test_accuracy = model.evaluate(batches(*test, batch_size), callbacks=callbacks,
                                               verbose=0)
-    predicted = model.predict(x, batch_size=batch_size, callbacks=callbacks,
+    predicted = model.predict(batches(*test, batch_size), callbacks=callbacks,
                               verbose=0).argmax(axis=1)
     per_class, confusion = class_metrics(y, predicted)
     return {"test_loss": float(test_loss) if math.isfinite(test_loss) else None,

@@ -150,6 +150,22 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
     return model
 
 
+def batches(x, y, batch_size, shuffle=False):
+    """`(x, y)` as the `tf.data` pipeline that Keras builds from arrays itself (the same batches
+    in the same order: the same numbers), with tf.data's autotuning off. Ending an autotuned
+    iterator, as every epoch and evaluation does, waits for its tuning thread's next wake-up:
+    idle stalls of up to 10 s, in half the epochs on 2 cores (docs/results/stalls/)."""
+    # Keras' own array pipeline; no public API builds it.
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    adapter = ArrayDataAdapter(x, y, batch_size=batch_size, shuffle=shuffle)
+    dataset = adapter.get_tf_dataset().with_options(options)
+    # Known length, as for arrays: the progress line and `CosineDecay` count steps.
+    return dataset.apply(tf.data.experimental.assert_cardinality(adapter.num_batches))
+
+
 def one_hot(labels):
     """Integer class labels as one-hot float32 rows (what label smoothing trains on)."""
     return np.eye(NUM_CLASSES, dtype="float32")[labels]
@@ -224,13 +240,15 @@ class TunedCNN(kt.HyperModel):
         # Looked up per build: tests swap it.
         return build_model(hp, precision=self.precision, recipe=self.recipe)
 
-    def fit(self, hp, model, x, y, *args, epochs, callbacks=(), validation_data=None,
-            **kwargs):
+    def fit(self, hp, model, x, y, *args, epochs, batch_size, callbacks=(),
+            validation_data=None, **kwargs):
         if self.recipe.label_smoothing:
             y = one_hot(y)
             validation_data = validation_data and (validation_data[0],
                                                    one_hot(validation_data[1]))
-        return model.fit(x, y, *args, epochs=epochs, validation_data=validation_data,
+        validation_data = validation_data and batches(*validation_data, batch_size)
+        return model.fit(batches(x, y, batch_size, shuffle=True), *args, epochs=epochs,
+                         validation_data=validation_data, shuffle=False,  # Done by `batches`.
                          callbacks=[*callbacks, CosineDecay(epochs)], **kwargs)
 
 

@@ -14,8 +14,8 @@ import tensorflow as tf
 from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
 from fashion_tuning.recipe import Recipe
-from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, build_model, make_cnn, portable,
-                                       predictor)
+from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, batches, build_model, make_cnn,
+                                       portable, predictor)
 from fashion_tuning.final_training import save_model
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer"}
@@ -150,6 +150,30 @@ def train_rates(hyperparameters, images, epochs):
 
 
 COSINE = {"learning_rate": 1e-3}
+
+
+def test_a_trial_trains_as_keras_fit_on_arrays_and_its_datasets_are_not_autotuned():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (300, 28, 28), dtype=np.uint8), rng.integers(0, 10, 300)
+
+    def trained(fit):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(5)
+        cnn, hp = TunedCNN(), kt.HyperParameters()
+        model = cnn.build(hp)
+        history = fit(cnn, hp, model).history
+        return model.get_weights(), history["val_accuracy"]
+
+    arrays = trained(lambda cnn, hp, model: model.fit(
+        x, y, epochs=2, batch_size=64, validation_data=(x[:50], y[:50]),
+        callbacks=[CosineDecay(2)], verbose=0))
+    ours = trained(lambda cnn, hp, model: cnn.fit(
+        hp, model, x, y, epochs=2, batch_size=64, validation_data=(x[:50], y[:50]), verbose=0))
+    assert all(np.array_equal(a, b) for a, b in zip(arrays[0], ours[0]))
+    assert arrays[1] == ours[1]
+    dataset = batches(x, y, 64)
+    assert not dataset.options().autotune.enabled
+    assert dataset.cardinality() == 5  # 300 images: 4 full batches and one of 44.
 
 
 @pytest.mark.slow
