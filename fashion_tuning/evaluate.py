@@ -28,12 +28,10 @@ def evaluate(model, test, batch_size, callbacks=()):
     """
     from fashion_tuning.hypermodel import batches  # Deferred: TensorFlow.
 
-    y = test[1]
+    y, data = test[1], batches(*test, batch_size)
     callbacks = list(callbacks)
-    test_loss, test_accuracy = model.evaluate(batches(*test, batch_size), callbacks=callbacks,
-                                              verbose=0)
-    predicted = model.predict(batches(*test, batch_size), callbacks=callbacks,
-                              verbose=0).argmax(axis=1)
+    test_loss, test_accuracy = model.evaluate(data, callbacks=callbacks, verbose=0)
+    predicted = model.predict(data, callbacks=callbacks, verbose=0).argmax(axis=1)
     per_class, confusion = class_metrics(y, predicted)
     return {"test_loss": float(test_loss) if math.isfinite(test_loss) else None,
             "test_accuracy": float(test_accuracy),
