@@ -106,9 +106,9 @@ def read_runs(path):
 
 
 def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
-          recipe=None):
+          recipe=None, hypermodel=None):
     """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
-    schedule), with what `recipe` (a `recipe.Recipe`) adds.
+    schedule), with what `recipe` (a `recipe.Recipe`) adds, or by `hypermodel` when given.
 
     Returns:
         `(model, {"seconds": ..., "history": per-epoch metrics})`.
@@ -118,7 +118,7 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
 
     model, history, seconds = train_configuration(
         hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),
-        validation_data=val_data, verbose=0)
+        hypermodel, validation_data=val_data, verbose=0)
     return model, {"seconds": round(seconds, 1), "history": history}
 
 

@@ -31,12 +31,15 @@ from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
 
 # The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
-# space probe liked best (two convs at 28x28 as well).
+# space probe liked best (two convs at 28x28 as well); "alt_flip" mirrors in the data instead.
 RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
            "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip",
-           "deep_flip": "deep,flip", "flip_lr2": "flip", "flip_lr05": "flip"}
+           "deep_flip": "deep,flip", "flip_lr2": "flip", "flip_lr05": "flip",
+           "alt_flip": "none"}
 # Candidates that train the configuration at a multiple of its learning rate.
 LEARNING_RATE_SCALE = {"flip_lr2": 2.0, "flip_lr05": 0.5}
+# Candidates whose mirroring is done by the data (`alternating_flips`), not by a layer.
+ALTERNATING_FLIPS = {"alt_flip"}
 # The views that multi-view scoring averages, each with and without mirroring: the image as
 # it is and moved by one pixel down, up, right, left (rows, columns).
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
@@ -46,6 +49,55 @@ METRICS = ("val_accuracy", "val_accuracy_flip_tta", "val_accuracy_views")
 
 def key(run):
     return run["recipe"], run["epochs"], run["seed"]
+
+
+def alternating_flip_batches(x, y, batch_size, epochs, rng):
+    """`epochs` epochs of shuffled batches of `(x, y)` in one `tf.data` pipeline, each image
+    mirrored in every other epoch: a random half of them in the even epochs, the other half in
+    the odd ones (airbench's alternating flip), rather than each at random in each epoch.
+    Shuffling and the first epoch's half come from `rng` (a numpy Generator)."""
+    import tensorflow as tf
+
+    count = len(x)
+    first = rng.random(count) < 0.5
+    orders = tf.constant(np.stack([rng.permutation(count) for _ in range(epochs)]), tf.int32)
+    mirrored = tf.constant(np.stack([first ^ bool(e % 2) for e in range(epochs)]))
+    images, labels = tf.constant(x), tf.constant(y)
+
+    def batch(epoch, indices):
+        chosen = tf.gather(images, indices)
+        flip = tf.gather(mirrored[epoch], indices)[:, None, None]
+        return tf.where(flip, tf.reverse(chosen, [2]), chosen), tf.gather(labels, indices)
+
+    def epoch_batches(epoch):
+        return tf.data.Dataset.from_tensor_slices(orders[epoch]).batch(batch_size).map(
+            lambda indices: batch(epoch, indices))
+
+    options = tf.data.Options()
+    options.autotune.enabled = False  # As the product's own batches (`hypermodel.batches`).
+    steps = -(-count // batch_size)
+    return (tf.data.Dataset.range(epochs).flat_map(epoch_batches).with_options(options)
+            .apply(tf.data.experimental.assert_cardinality(epochs * steps)), steps)
+
+
+def alternating_flips(precision):
+    """A `TunedCNN` (no recipe) whose `fit` trains on `alternating_flip_batches`, with the
+    product's schedule and validation batches."""
+    from fashion_tuning.callbacks import CosineDecay
+    from fashion_tuning.hypermodel import TunedCNN, batches
+
+    class AlternatingFlips(TunedCNN):
+        def fit(self, hp, model, x, y, *args, epochs, batch_size, callbacks=(),
+                validation_data=None, **kwargs):
+            # Seeded, as the weights are, by `train_configuration`'s `set_random_seed`.
+            rng = np.random.default_rng(np.random.randint(2 ** 31))
+            data, steps = alternating_flip_batches(x, y, batch_size, epochs, rng)
+            validation_data = validation_data and batches(*validation_data, batch_size)
+            return model.fit(data, *args, epochs=epochs, steps_per_epoch=steps,
+                             validation_data=validation_data, shuffle=False,  # Done above.
+                             callbacks=[*callbacks, CosineDecay(epochs)], **kwargs)
+
+    return AlternatingFlips(precision)
 
 
 def score(model, val_data, batch_size, flip_tta):
@@ -147,7 +199,9 @@ def run_study(args, recipes):
             hyperparameters["learning_rate"] *= LEARNING_RATE_SCALE.get(name, 1.0)
             model, trained = train(hyperparameters, seed, args.epochs,
                                    train_data, val_data, summary["batch_size"], args.precision,
-                                   Recipe.parse(RECIPES[name]))
+                                   Recipe.parse(RECIPES[name]),
+                                   alternating_flips(args.precision)
+                                   if name in ALTERNATING_FLIPS else None)
             run = {"recipe": name, "epochs": args.epochs, "seed": seed,
                    "arguments": Recipe.parse(RECIPES[name]).changes(), "source": args.summary,
                    "hyperparameters": hyperparameters,

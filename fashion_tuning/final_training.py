@@ -13,10 +13,10 @@ from fashion_tuning.hypermodel import TunedCNN, in_space
 
 
 def train_configuration(hyperparameters, seed, epochs, train, batch_size, precision="float32",
-                        recipe=Recipe(), **fit_kwargs):
+                        recipe=Recipe(), hypermodel=None, **fit_kwargs):
     """Train a fresh model of `hyperparameters` on `train` as a trial is trained (`TunedCNN`:
-    seeded with `seed`, a complete schedule over `epochs`), with what `recipe` adds.
-    `fit_kwargs` go to `fit`.
+    seeded with `seed`, a complete schedule over `epochs`), with what `recipe` adds, or by
+    `hypermodel` (a `TunedCNN` that trains otherwise) when given. `fit_kwargs` go to `fit`.
 
     Returns:
         `(model, history, seconds)`: the trained Keras model, its per-epoch metrics and the
@@ -31,7 +31,7 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
     keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()
     hp.values.update(hyperparameters)
-    cnn = TunedCNN(precision, recipe)
+    cnn = hypermodel or TunedCNN(precision, recipe)
     start = time.perf_counter()
     model = cnn.build(hp)
     unknown = sorted(set(hyperparameters) - {p.name for p in hp.space})

@@ -87,26 +87,48 @@ def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_pa
     summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
                                    "batch_size": 64, "best_hyperparameters": HPS[0]}))
     out = tmp_path / "runs.jsonl"
-    argv = [str(summary), "--epochs", "1", "--seeds", "1,2", "--recipes", "base,flip_lr2",
-            "--out", str(out), "--data-dir", str(tiny_data)]
+    argv = [str(summary), "--epochs", "2", "--seeds", "1,2", "--recipes",
+            "base,flip_lr2,alt_flip", "--out", str(out), "--data-dir", str(tiny_data)]
     assert recipe_study.main(argv) == 0
     runs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["recipe"], r["seed"]) for r in runs] == [
-        ("base", 1), ("flip_lr2", 1), ("base", 2), ("flip_lr2", 2)]
+        ("base", 1), ("flip_lr2", 1), ("alt_flip", 1), ("base", 2), ("flip_lr2", 2),
+        ("alt_flip", 2)]
+    alternating = runs[2]["history"]
+    assert len(alternating["loss"]) == 2 and len(alternating["val_accuracy"]) == 2
     assert all(0 <= r[k] <= 1 for r in runs
                for k in ("val_accuracy", "val_accuracy_flip_tta", "val_accuracy_views"))
     assert runs[1]["hyperparameters"] == {**HPS[0], "learning_rate": 2e-3}
     assert runs[1]["arguments"] == {"flip": True}
     assert recipe_study.main(argv) == 0
-    assert len(out.read_text().splitlines()) == 4
+    assert len(out.read_text().splitlines()) == 6
     assert "0 trainings to go" in capsys.readouterr().out
     rows = json.loads(out.with_suffix(".json").read_text())
-    assert [(r["recipe"], r["seeds"]) for r in rows] == [("base", [1, 2]), ("flip_lr2", [1, 2])]
+    assert [(r["recipe"], r["seeds"]) for r in rows] == [
+        ("base", [1, 2]), ("flip_lr2", [1, 2]), ("alt_flip", [1, 2])]
     assert rows[0]["val_accuracy"]["minus_reference"] == 0 and rows[0]["time_over_reference"] == 1
     gain = rows[1]["val_accuracy"]
     assert gain["minus_reference"] == pytest.approx(
         statistics.fmean(gain["per_seed"]) - rows[0]["val_accuracy"]["mean"])
-    assert "| flip_lr2 | 1 | 2 |" in out.with_suffix(".md").read_text()
+    assert "| flip_lr2 | 2 | 2 |" in out.with_suffix(".md").read_text()
+
+
+def test_alternating_flips_show_each_image_once_an_epoch_mirrored_every_other_epoch():
+    images = np.arange(10 * 2 * 3, dtype="uint8").reshape(10, 2, 3)  # No image is symmetric.
+    data, steps = recipe_study.alternating_flip_batches(
+        images, np.arange(10), 4, 3, np.random.default_rng(0))
+    batches = [(x.numpy(), y.numpy()) for x, y in data]
+    assert steps == 3 and [len(y) for _, y in batches] == [4, 4, 2] * 3
+    mirrored = np.zeros((3, 10), bool)
+    for i, (x, y) in enumerate(batches):
+        for image, label in zip(x, y):
+            assert (image == images[label]).all() or (image == images[label][:, ::-1]).all()
+            mirrored[i // steps, label] = (image != images[label]).any()
+    epochs = [np.concatenate([y for _, y in batches[e * steps:(e + 1) * steps]]) for e in range(3)]
+    assert all(sorted(labels) == list(range(10)) for labels in epochs)
+    assert epochs[0].tolist() != epochs[1].tolist()  # Shuffled afresh each epoch.
+    assert (mirrored[1] == ~mirrored[0]).all() and (mirrored[2] == mirrored[0]).all()
+    assert 0 < mirrored[0].sum() < 10
 
 
 def test_multi_view_scoring_moves_images_by_one_pixel_with_a_black_border():
