@@ -35,7 +35,7 @@ from fashion_tuning.report import run_tool
 RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
            "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip",
            "deep_flip": "deep,flip", "flip_lr2": "flip", "flip_lr05": "flip",
-           "alt_flip": "none"}
+           "alt_flip": "none", "flip_whiten": "flip,whiten"}
 # Candidates that train the configuration at a multiple of its learning rate.
 LEARNING_RATE_SCALE = {"flip_lr2": 2.0, "flip_lr05": 0.5}
 # Candidates whose mirroring is done by the data (`alternating_flips`), not by a layer.

@@ -21,6 +21,9 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop
 # too high (docs/design.md, "Why the trunk is not searched").
 FILTERS = 32
 STAGE2_CONVS = 2
+# The `whiten` recipe's fixed first layer: its name, and the side of the patches it whitens.
+WHITENING = "whitening"
+WHITENED_PATCH = 3
 # The trunk as summaries of folder format 3 name it (that space searched it).
 TRUNK_HYPERPARAMETERS = {"filters": FILTERS, "stage2_convs": STAGE2_CONVS}
 
@@ -79,7 +82,8 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
              learning_rate=HAND_PICKED["learning_rate"], optimizer=HAND_PICKED["optimizer"],
              filters=FILTERS, stage_convs=(Recipe.first_stage_convs, STAGE2_CONVS),
              batch_norm=True, flip=False,
-             shift=0, label_smoothing=0.0, ema=False, third_stage=False, precision="float32"):
+             shift=0, label_smoothing=0.0, ema=False, third_stage=False, whiten=False,
+             precision="float32"):
     """Build and compile the CNN.
 
     Takes raw uint8 images (N, 28, 28) and rescales inside the model, so the saved
@@ -94,8 +98,9 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
         stage_convs: 3x3 conv layers in the first (28x28) and the second (14x14) stage,
             e.g. (1, 1); each count 1 or more.
         batch_norm: BatchNormalization after each conv layer (which then has no bias).
-        flip, shift, label_smoothing, ema, third_stage: as in `Recipe`; with label smoothing
-            the model trains on one-hot labels (`TunedCNN.fit` makes them).
+        flip, shift, label_smoothing, ema, third_stage, whiten: as in `Recipe`; with label
+            smoothing the model trains on one-hot labels (`TunedCNN.fit` makes them); the
+            whitening filters are set by `TunedCNN.fit` (`whitening_filters`).
         precision: Keras dtype policy of every layer but the softmax, e.g. "float32" or
             "mixed_bfloat16". It is given to each layer, not set globally: Keras'
             `clear_session()`, which KerasTuner calls before every build, resets a global one.
@@ -116,9 +121,9 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
     # Two stages of same-padded 3x3 convs, each ending in a 2x2 max-pool that halves the
     # resolution (28 -> 14 -> 7); a third stage, down to 3x3, scored no higher
     # (docs/results/space-probe/).
-    def stage(x, width, convs):
-        for _ in range(convs):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
+    def stage(x, width, convs, first_kernel=3):
+        for kernel in (first_kernel, *[3] * (convs - 1)):
+            x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm,
                               dtype=policy)(x)
             if batch_norm:
                 # Momentum 0.9 (PyTorch's), not Keras' 0.99: the moving statistics that
@@ -128,8 +133,14 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
             x = layers.Activation("relu", dtype=policy)(x)
         return x
 
-    for width, convs in zip((filters, 2 * filters), stage_convs, strict=True):
-        x = layers.MaxPooling2D(dtype=policy)(stage(x, width, convs))
+    if whiten:  # Fixed: the patches come to the first conv already whitened.
+        x = layers.Conv2D(2 * WHITENED_PATCH ** 2, WHITENED_PATCH, padding="same",
+                          use_bias=False, trainable=False, name=WHITENING, dtype=policy)(x)
+        x = layers.Activation("relu", dtype=policy)(x)
+    first_kernels = (1 if whiten else 3, 3)
+    for width, convs, kernel in zip((filters, 2 * filters), stage_convs, first_kernels,
+                                    strict=True):
+        x = layers.MaxPooling2D(dtype=policy)(stage(x, width, convs, kernel))
     if third_stage:
         x = layers.GlobalAveragePooling2D(dtype=policy)(stage(x, 4 * filters, 1))
     else:
@@ -164,6 +175,20 @@ def batches(x, y, batch_size, shuffle=False):
     dataset = adapter.get_tf_dataset().with_options(options)
     # Known length, as for arrays: the progress line and `CosineDecay` count steps.
     return dataset.apply(tf.data.experimental.assert_cardinality(adapter.num_batches))
+
+
+def whitening_filters(images, eps=5e-4, limit=2500):
+    """The kernel of the whitening layer, (3, 3, 1, 18): the eigenvectors of the (uncentred)
+    covariance of the 3x3 patches of `images`' first `limit` (scaled to [0, 1], as the model
+    sees them), each divided by the square root of its eigenvalue plus `eps`, then their
+    negatives (so that the ReLU after them passes both signs)."""
+    pixels = images[:limit].astype("float64") / 255
+    patches = np.lib.stride_tricks.sliding_window_view(
+        pixels, (WHITENED_PATCH, WHITENED_PATCH), axis=(1, 2)).reshape(-1, WHITENED_PATCH ** 2)
+    values, vectors = np.linalg.eigh(patches.T @ patches / len(patches))
+    scaled = vectors / np.sqrt(values + eps)  # Column i: filter i, over the patch's pixels.
+    kernel = np.concatenate([scaled, -scaled], axis=1)
+    return kernel.reshape(WHITENED_PATCH, WHITENED_PATCH, 1, -1).astype("float32")
 
 
 def one_hot(labels):
@@ -246,6 +271,8 @@ class TunedCNN(kt.HyperModel):
             y = one_hot(y)
             validation_data = validation_data and (validation_data[0],
                                                    one_hot(validation_data[1]))
+        if self.recipe.whiten:
+            model.get_layer(WHITENING).set_weights([whitening_filters(x)])
         validation_data = validation_data and batches(*validation_data, batch_size)
         return model.fit(batches(x, y, batch_size, shuffle=True), *args, epochs=epochs,
                          validation_data=validation_data, shuffle=False,  # Done by `batches`.

@@ -13,6 +13,7 @@ RECIPE_PARTS = {
     "flip-tta": ("predicting the mean over an image and its mirror", {"flip_tta": True}),
     "wide": ("a second conv at 28x28", {"first_stage_convs": 2}),
     "deep": ("a third conv stage at 7x7 and global average pooling", {"third_stage": True}),
+    "whiten": ("fixed patch-whitening 3x3 filters before a 1x1 first conv", {"whiten": True}),
 }
 
 
@@ -31,6 +32,9 @@ class Recipe:
             have it).
         third_stage: a third stage (one conv of 4x the filters at 7x7) whose output is
             averaged over the image, in place of flattening the second stage's.
+        whiten: fixed 3x3 filters that whiten the training images' patches, each with its
+            negative, then a ReLU, and the first stage's first conv 1x1 (airbench's first
+            layer).
     """
 
     flip: bool = False
@@ -40,6 +44,7 @@ class Recipe:
     flip_tta: bool = False
     first_stage_convs: int = 1
     third_stage: bool = False
+    whiten: bool = False
 
     @classmethod
     def parse(cls, text):

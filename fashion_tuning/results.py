@@ -11,6 +11,7 @@ from pathlib import Path
 from fashion_tuning import atomic
 from fashion_tuning.atomic import read_json
 from fashion_tuning.errors import UserError
+from fashion_tuning.recipe import Recipe
 
 SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
@@ -233,7 +234,12 @@ def recorded_final(folder, best, records, plan):
         return None
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]
-    same_plan = {k: summary[k] for k in FINAL_PLAN} == plan
+    try:  # As a recipe: a field added to `Recipe` since takes its default, as that run did.
+        recorded = Recipe(**summary["final_recipe"])
+    except TypeError:  # A field this version lacks.
+        return None
+    same_plan = (summary["final_epochs"] == plan["final_epochs"]
+                 and recorded == Recipe(**plan["final_recipe"]))
     if not same_trials or summary["best_trial_id"] != best.trial_id or not same_plan:
         return None
-    return {k: summary[k] for k in FINAL_FIELDS}
+    return {**{k: summary[k] for k in FINAL_FIELDS}, **plan}

@@ -15,7 +15,7 @@ from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
 from fashion_tuning.recipe import Recipe
 from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, batches, build_model, make_cnn,
-                                       portable, predictor)
+                                       portable, predictor, whitening_filters)
 from fashion_tuning.final_training import save_model
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer"}
@@ -225,30 +225,51 @@ def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, 
 @pytest.mark.parametrize("text, parts", [
     ("none", []), ("flip,flip-tta", ["flip", "flip-tta"]),
     ("wide,smooth,ema,shift", ["shift", "smooth", "ema", "wide"]),
-    ("deep,flip", ["flip", "deep"])])
+    ("deep,flip", ["flip", "deep"]), ("whiten,flip", ["flip", "whiten"])])
 def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
     assert Recipe.parse(text).parts() == parts
     assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
+
+
+def test_the_whitening_filters_whiten_the_patches_of_the_images():
+    rng = np.random.default_rng(0)
+    # Correlated neighbours, as in real images.
+    field = rng.integers(0, 86, (40, 29, 29))
+    images = (2 * field[:, :-1, :-1] + field[:, 1:, 1:]).astype(np.uint8)
+    kernel = whitening_filters(images)
+    assert kernel.shape == (3, 3, 1, 18)
+    np.testing.assert_array_equal(kernel[..., 9:], -kernel[..., :9])
+    patches = np.lib.stride_tricks.sliding_window_view(
+        images / 255, (3, 3), axis=(1, 2)).reshape(-1, 9)
+    whitened = patches @ kernel[..., :9].reshape(9, 9)
+    covariance = whitened.T @ whitened / len(whitened)
+    # Uncorrelated, each of variance 1 but for what `eps` takes off the smallest.
+    np.testing.assert_allclose(covariance - np.diag(np.diag(covariance)), 0, atol=1e-6)
+    assert (0.9 < np.diag(covariance)).all() and (np.diag(covariance) < 1).all()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
     recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,
-                    first_stage_convs=2, third_stage=True)
+                    first_stage_convs=2, third_stage=True, whiten=True)
     hp = kt.HyperParameters()
     hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"})
     cnn = TunedCNN(precision, recipe)
     model = cnn.build(hp)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    # Two at 28x28, two at 14x14, one at 7x7 averaged over the image.
-    assert [c.output.shape[1:] for c in convs] == [(28, 28, 32), (28, 28, 32), (14, 14, 64),
-                                                   (14, 14, 64), (7, 7, 128)]
+    # The fixed whitening filters, then two at 28x28 (1x1 first), two at 14x14, one at 7x7
+    # averaged over the image.
+    assert [(c.output.shape[1:], c.kernel.shape[0], c.trainable) for c in convs] == [
+        ((28, 28, 18), 3, False), ((28, 28, 32), 1, True), ((28, 28, 32), 3, True),
+        ((14, 14, 64), 3, True), ((14, 14, 64), 3, True), ((7, 7, 128), 3, True)]
     assert model.get_layer(index=-4).output.shape == (None, 128)  # Then dense, dropout, softmax.
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10
     cnn.fit(hp, model, x, y, validation_data=(x, y), epochs=2, batch_size=32, verbose=0)
     assert model.loss.label_smoothing == 0.1
+    # Set from the training images before training, and left as set.
+    np.testing.assert_allclose(convs[0].get_weights()[0], whitening_filters(x))
     final = predictor(model, recipe.flip_tta)
     mirrored = np.ascontiguousarray(x[:, :, ::-1])
     plain = portable(model)

@@ -41,7 +41,7 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
         2, 3, 300)
     assert summary["final_recipe"] == {"flip": True, "shift": 2, "label_smoothing": 0.0,
                                        "ema": False, "flip_tta": True, "first_stage_convs": 1,
-                                       "third_stage": False}
+                                       "third_stage": False, "whiten": False}
     assert all(t["epochs_run"] == 2 for t in summary["trials"])
     assert summary["total_seconds"] == pytest.approx(
         summary["search_seconds"] + summary["final_seconds"], abs=0.2)

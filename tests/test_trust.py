@@ -149,6 +149,20 @@ def test_temporary_files_of_killed_writes_are_removed_when_the_folder_is_next_us
 
 
 @pytest.mark.slow
+def test_a_summary_from_before_a_recipe_field_existed_is_reported_not_retrained(
+        copy, in_process, capsys):
+    data_dir, results, folder = copy
+    summary_file = folder / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    del summary["final_recipe"]["whiten"]  # A field added to `Recipe` since that run.
+    summary_file.write_text(json.dumps(summary))
+    code, out, err = run_main(tiny_args(data_dir, results, trials=2), capsys)
+    assert code == 0, err
+    assert "reporting the saved result" in out
+    assert read_summary(folder)["final_recipe"]["whiten"] is False
+
+
+@pytest.mark.slow
 def test_overwrite_clears_nothing_when_the_data_is_wrong(copy, tmp_path, in_process, capsys):
     data_dir, results, folder = copy
     before = folder_files(folder)
