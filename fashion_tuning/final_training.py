@@ -27,6 +27,8 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
             one cannot build (`hypermodel.in_space`, or a name the space lacks).
     """
     hyperparameters = in_space(hyperparameters)
+    if hypermodel and recipe != Recipe():
+        raise ValueError("a hypermodel trains its own way: give it the recipe, not both")
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     hp = kt.HyperParameters()

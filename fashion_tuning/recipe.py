@@ -20,6 +20,7 @@ RECIPE_PARTS = {
 @dataclass(frozen=True)
 class Recipe:
     """What a training adds to a configuration of the search space; trials add nothing.
+    A field added later defaults to how earlier versions trained: their summaries lack it.
 
     Args:
         flip: mirror each training image left-right at random.

@@ -238,8 +238,8 @@ def recorded_final(folder, best, records, plan):
         recorded = Recipe(**summary["final_recipe"])
     except TypeError:  # A field this version lacks.
         return None
-    same_plan = (summary["final_epochs"] == plan["final_epochs"]
-                 and recorded == Recipe(**plan["final_recipe"]))
+    same_plan = recorded == Recipe(**plan["final_recipe"]) and all(
+        summary[k] == plan[k] for k in FINAL_PLAN if k != "final_recipe")
     if not same_trials or summary["best_trial_id"] != best.trial_id or not same_plan:
         return None
     return {**{k: summary[k] for k in FINAL_FIELDS}, **plan}

@@ -113,6 +113,24 @@ def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_pa
     assert "| flip_lr2 | 2 | 2 |" in out.with_suffix(".md").read_text()
 
 
+def test_alternating_flips_train_the_schedule_an_epoch_at_a_time():
+    from fashion_tuning.final_training import train_configuration
+    from fashion_tuning.recipe import Recipe
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (96, 28, 28), dtype=np.uint8), np.arange(96) % 10
+    model, history, _ = train_configuration(
+        HPS[0], 1, 2, (x[:64], y[:64]), 32, hypermodel=recipe_study.alternating_flips("float32"),
+        validation_data=(x[64:], y[64:]), verbose=0)
+    assert int(model.optimizer.iterations) == 2 * 2 and len(history["val_accuracy"]) == 2
+    # The rate of the last step, epoch 2's second of two: 3/4 of the way along the cosine.
+    assert float(model.optimizer.learning_rate) == pytest.approx(
+        HPS[0]["learning_rate"] * 0.5 * (1 + np.cos(0.75 * np.pi)), rel=1e-5)
+    with pytest.raises(ValueError, match="not both"):
+        train_configuration(HPS[0], 1, 1, (x[:64], y[:64]), 32, recipe=Recipe(flip=True),
+                            hypermodel=recipe_study.alternating_flips("float32"))
+
+
 def test_alternating_flips_show_each_image_once_an_epoch_mirrored_every_other_epoch():
     images = np.arange(10 * 2 * 3, dtype="uint8").reshape(10, 2, 3)  # No image is symmetric.
     data, steps = recipe_study.alternating_flip_batches(
