@@ -7,13 +7,14 @@ import sys
 import time
 
 from fashion_tuning import distributed, interrupt
-from fashion_tuning.errors import DiskFull, NoCompletedTrial, UserError, disk_full
+from fashion_tuning.errors import (NoCompletedTrial, UserError, WriteFailed, cannot_write,
+                                   store_errno)
 from fashion_tuning.flags import EXIT_USAGE, parse_config
 from fashion_tuning.results import utc_now
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
 EXIT_NO_TRIAL = 1
-_ended = {"disk_full": False}
+_ended = {"write_failed": False}
 
 
 def main(strategy, argv=None, description=""):
@@ -40,14 +41,13 @@ def main(strategy, argv=None, description=""):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (OSError, DiskFull) as e:
-        if not disk_full(e):
+    except (OSError, WriteFailed) as e:
+        if isinstance(e, OSError) and not store_errno(e):
             raise
-        _quiet_disk_full_echoes()
-        print(f"error: no space left on the device of {folder} while writing "
-              f"{e.filename or 'the results'}; free some space and run the same command again "
-              "(completed trials are kept), or pass another --results-dir", file=sys.stderr)
-        _ended["disk_full"] = True
+        _quiet_write_failure_echoes()
+        print("error: " + cannot_write(e, getattr(e, "where", None) or folder,
+                                       getattr(e, "flag", "--results-dir")), file=sys.stderr)
+        _ended["write_failed"] = True
         return EXIT_USAGE
     except interrupt.Interrupted as e:
         print(f"\ninterrupted by {signal.Signals(e.signum).name}; completed trials are saved in "
@@ -60,17 +60,17 @@ def main(strategy, argv=None, description=""):
     return 0
 
 
-def _quiet_disk_full_echoes():
+def _quiet_write_failure_echoes():
     """Keep stderr to our one line: h5py reports the failed write again, as a traceback and
     as "Exception ignored", while it frees the objects of the file it could not write."""
     default_unraisable = sys.unraisablehook
 
     def unraisable(info):
-        if not disk_full(info.exc_value):
+        if not store_errno(info.exc_value):
             default_unraisable(info)
 
     def excepthook(kind, value, traceback):
-        if not disk_full(value):
+        if not store_errno(value):
             sys.__excepthook__(kind, value, traceback)
 
     sys.unraisablehook, sys.excepthook = unraisable, excepthook
@@ -79,11 +79,11 @@ def _quiet_disk_full_echoes():
 def run_script(strategy, description=""):
     """The entry scripts' `__main__`: run `main` and exit with its code.
 
-    After a full disk the process ends without the interpreter's teardown, in which h5py,
+    After a failed write the process ends without the interpreter's teardown, in which h5py,
     freeing a weights file it could not finish writing, prints tracebacks and can segfault.
     """
     code = main(strategy, description=description)
-    if _ended["disk_full"]:
+    if _ended["write_failed"]:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

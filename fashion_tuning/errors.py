@@ -1,10 +1,29 @@
-"""The exceptions that end a run with a message of its own rather than a traceback."""
+"""The exceptions that end a run with a message of its own rather than a traceback, and the one
+line that says a write failed."""
 
+import errno
+import os
 import re
-
 
 # The fix for a results folder that cannot be resumed.
 FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
+
+# Errors of a store that refuses our writes, by errno: what happened and how to fix it. A
+# quota (EDQUOT, shared servers) and a size limit (EFBIG) are a full disk to the user.
+_SPACE = "free some space"
+STORE_ERRORS = {
+    errno.ENOSPC: ("no space left on the device of {where}", _SPACE),
+    getattr(errno, "EDQUOT", 122): ("the disk quota is exceeded on the device of {where}", _SPACE),
+    errno.EFBIG: ("a file grew past the size limit of the device of {where}", _SPACE),
+    errno.EROFS: ("{where} is on a read-only file system", "make it writable"),
+    errno.EACCES: ("no permission to write into {where}", "make it writable"),
+    errno.EPERM: ("no permission to write into {where}", "make it writable"),
+    errno.EIO: ("the device of {where} failed a write (input/output error)",
+                "check the device"),
+}
+# Where Python frames write TensorBoard logs: Keras' callback and the HParams one KerasTuner adds.
+LOG_WRITERS = tuple(os.path.join(*parts) for parts in (
+    ("callbacks", "tensorboard.py"), ("hparams", "_keras.py"), ("ops", "summary_ops_v2.py")))
 
 
 class UserError(Exception):
@@ -15,24 +34,62 @@ class NoCompletedTrial(Exception):
     """The search ended without a single completed trial; no final model can be trained."""
 
 
-class DiskFull(BaseException):
-    """The disk ran full during a trial. A BaseException, so that KerasTuner's `except
-    Exception` around a trial cannot record it as a failed trial and carry on."""
+class WriteFailed(BaseException):
+    """A write of ours, KerasTuner's or TensorBoard's was refused by the store (`store_errno`)
+    or failed in the log writer. A BaseException, so that KerasTuner's `except Exception`
+    around a trial cannot record it as the trial's failure and carry on: the run ends, the
+    trial is kept unfinished, and a resume runs it again.
 
-    def __init__(self, error):
+    Args:
+        error: what was raised.
+        where: the folder written into, where known (the TensorBoard folder for logs).
+        flag: the flag that names another such folder.
+    """
+
+    def __init__(self, error, where=None, flag="--results-dir"):
         super().__init__(str(error))
+        self.error, self.where, self.flag = error, where, flag
         # h5py names the file only in its message: "..., filename = '/x/y.h5', ...".
         named = re.search(r"filename = '([^']+)'", str(error))
         self.filename = getattr(error, "filename", None) or (named and named.group(1))
 
 
-def disk_full(error):
-    """Whether `error`, or an error it was raised from, is "no space left on device" (h5py
-    reports it as an OSError without errno, in its message)."""
+def store_errno(error):
+    """The errno of `STORE_ERRORS` that `error`, or an error it was raised from, carries
+    (h5py and TensorFlow report it only in their messages), or None."""
     while error is not None:
-        if isinstance(error, DiskFull) or (isinstance(error, OSError) and error.errno == 28):
-            return True
-        if "No space left on device" in str(error) or "errno = 28" in str(error):
-            return True
+        if isinstance(error, WriteFailed):
+            return store_errno(error.error)
+        if isinstance(error, OSError) and error.errno in STORE_ERRORS:
+            return error.errno
+        text = str(error)
+        for number in STORE_ERRORS:
+            if f"errno = {number}," in text or os.strerror(number) in text:
+                return number
         error = error.__cause__ or error.__context__
+    return None
+
+
+def in_log_writer(error):
+    """Whether `error` was raised while writing TensorBoard logs."""
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename.endswith(LOG_WRITERS):
+            return True
+        frame = frame.tb_next
     return False
+
+
+def cannot_write(error, where, flag="--results-dir", kept=" (completed trials are kept)"):
+    """The one line for a failed write: what the store said, the file, the fix, and that the
+    same command resumes (`kept`: what a rerun keeps)."""
+    number = store_errno(error)
+    filename = getattr(error, "filename", None)
+    if number is None:  # A log writer's own error: its first line says what.
+        reason, fix = (f"cannot write into {where} ({str(error).strip().splitlines()[0]})",
+                       "fix it")
+    else:
+        reason, fix = STORE_ERRORS[number]
+        reason = reason.format(where=where)
+    return (reason + (f" while writing {filename}" if filename else "")
+            + f"; {fix} and run the same command again{kept}, or pass another {flag}")

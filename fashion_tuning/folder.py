@@ -25,26 +25,30 @@ FORMAT = 4
 TEMPORARY = ".tmp-*"  # `atomic.replacing`'s names: what a killed write leaves behind.
 
 
-def check_writable(folder):
+def check_writable(folder, flag="--results-dir", holds="results"):
     """Create `folder` and prove it is writable, before any data is loaded.
 
     The probe file is unique to this call: a distributed chief and its workers check the
     same folder at the same moment, and a shared name let one delete the other's probe.
+
+    Args:
+        flag: the flag that names another folder, for the message.
+        holds: what the folder is for, for the message.
     """
     import tempfile
 
     folder = Path(folder)
     blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        raise UserError(f"{blocker}: is a file, not a folder, so {folder} cannot hold results; "
-                        "move the file away or pass another --results-dir")
+        raise UserError(f"{blocker}: is a file, not a folder, so {folder} cannot hold {holds}; "
+                        f"move the file away or pass another {flag}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise UserError(f"{folder}: results folder is not writable ({e.strerror}); "
-                        "fix its permissions or pass another --results-dir") from None
+        raise UserError(f"{folder}: {holds} folder is not writable ({e.strerror}); "
+                        f"fix its permissions or pass another {flag}") from None
 
 
 def lock(folder):

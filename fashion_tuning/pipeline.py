@@ -38,6 +38,9 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
     owner = role != "worker"
     # What needs no TensorFlow is checked first, and --overwrite clears only after it passed.
     results_folder.check_writable(folder)
+    if config.tensorboard_dir:  # Else each trial's log writer would fail, mid-search.
+        results_folder.check_writable(config.tensorboard_dir, "--tensorboard-dir",
+                                      "TensorBoard logs")
     dataset = data.load_fashion_mnist(config.data_dir)
     with results_folder.lock(folder) if owner else contextlib.nullcontext():
         if owner:

@@ -7,7 +7,7 @@ import numpy as np
 
 from fashion_tuning import atomic
 from fashion_tuning.recipe import Recipe
-from fashion_tuning.errors import UserError, disk_full
+from fashion_tuning.errors import UserError, cannot_write, store_errno
 from fashion_tuning.results import top_trial
 from fashion_tuning.flags import EXIT_USAGE
 
@@ -173,8 +173,7 @@ def run_tool(run, folder=None, flag="--results-dir"):
     except OSError as e:
         if folder is None:
             raise
-        message = (f"no space left on the device of {folder}; free some space and run the same "
-                   "command again" if disk_full(e) else
+        message = (cannot_write(e, folder, flag, kept="") if store_errno(e) else
                    f"cannot write into {folder} ({e.strerror or e}); make it writable or pass "
                    f"another {flag}")
     print(f"error: {message}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 
 from fashion_tuning import atomic, distributed, progress, pruning, system, trial_log
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
-from fashion_tuning.errors import DiskFull, disk_full
+from fashion_tuning.errors import WriteFailed, in_log_writer, store_errno
 
 
 class TrialRunner(kt.Tuner):
@@ -55,8 +55,13 @@ class TrialRunner(kt.Tuner):
                 pruned_at_epoch=stopper and stopper.pruned_at,
                 median_at_pruning=stopper and stopper.median))
         except Exception as e:
-            if disk_full(e):  # Not a failed trial: the run stops, and a resume re-runs it.
-                raise DiskFull(e) from e
+            # Not a failed trial: the run stops, and a resume runs this trial again.
+            if store_errno(e):
+                raise WriteFailed(e) from e
+            if in_log_writer(e):
+                logs = next((c.log_dir for c in kwargs.get("callbacks", ())
+                             if isinstance(c, keras.callbacks.TensorBoard)), None)
+                raise WriteFailed(e, logs, "--tensorboard-dir") from e
             raise
         if bad:
             # FailedTrialError makes KerasTuner mark the trial FAILED (no retry),
@@ -89,14 +94,15 @@ def save_state(path, state):
     temporary name renamed into place: a kill or a full disk mid-write leaves the old file.
 
     Raises:
-        DiskFull: the disk ran full; a BaseException, so that no `except Exception` of
-            KerasTuner's around a trial records it as the trial's failure.
+        WriteFailed: the store refused the write (`errors.store_errno`); a BaseException, so
+            that no `except Exception` of KerasTuner's around a trial records it as the
+            trial's failure.
     """
     try:
         atomic.write_text(path, json.dumps(state))
     except OSError as e:
-        if disk_full(e):
-            raise DiskFull(e) from e
+        if store_errno(e):
+            raise WriteFailed(e) from e
         raise
 
 
