@@ -62,13 +62,17 @@ def _fixed(help, default, **extra):
 class Config:
     """Settings of one run. Field names become `--kebab-case` flags."""
 
-    # The reference setup: 10 trials, <= 30 epochs, batch 128, early stopping.
+    # The reference project's contract: 10 trials, at most 30 epochs, batch 128, early
+    # stopping. The cap and the patience act on longer schedules than the defaults.
     max_trials: int = _flag("number of hyperparameter sets to try", 10, metavar="N")
-    epochs: int = _fixed("at most N epochs for a trial and for the final training", 30,
-                         metavar="N")
+    epochs: int = _fixed("at most N epochs for a trial and for the final training; it "
+                         "shortens nothing at the defaults (3-epoch trials, a 25-epoch "
+                         "final training)", 30, metavar="N")
     batch_size: int = _fixed("mini-batch size of the trials and the final training", 128,
                              metavar="N")
-    patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy", 3,
+    patience: int = _fixed("early-stopping patience, in epochs without a higher val_accuracy, "
+                           "from half a trial's schedule on; it can stop only trials longer "
+                           "than N + half their schedule, so none at the default 3 epochs", 3,
                            metavar="N")
     seed: int = _fixed("seeds the split, each trial's weights and the tuner's draws; any two "
                        "seeds draw unrelated trials, and both scripts with one seed share "
