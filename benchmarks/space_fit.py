@@ -1,0 +1,178 @@
+"""Fit the surrogate to the real trials of `benchmarks.space_trials` and report what it says of
+the space: its validation on held-out configurations, the optimum and the headroom over the
+hand-picked configuration, the share of the space near the optimum, and a functional ANOVA.
+
+    python -m benchmarks.space_fit                 # docs/results/verdict/trials.jsonl
+    python -m benchmarks.space_fit --trials PATH --folds 10
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.surrogate import Surrogate, features, functional_anova, grid
+
+TRIALS = "docs/results/verdict/trials.jsonl"
+HAND_PICKED_ID = "hand-picked"
+# A training counts as timed alone when the 1-minute load average at its start was below this
+# (2 cores: one training's own threads).
+CLEAN_LOAD = 2.5
+
+
+def read_trials(path):
+    """The scored trainings recorded in `path` (JSON lines; a cut last line is left out)."""
+    records = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("score") is not None:
+            records.append(record)
+    return records
+
+
+def by_configuration(records):
+    """`{config id: [records]}` in the order the configurations first appear."""
+    groups = {}
+    for r in records:
+        groups.setdefault(r["config"], []).append(r)
+    return groups
+
+
+def fit(records, seed=0):
+    """The `Surrogate` of `records`: the mean on every training, the noise on the repeats,
+    the seconds on the trainings timed alone (all of them if none was)."""
+    groups = by_configuration(records)
+    repeats = {c: [r["score"] for r in rs] for c, rs in groups.items() if len(rs) > 1}
+    hps = {c: rs[0]["hyperparameters"] for c, rs in groups.items()}
+    clean = [r for r in records if (r.get("loadavg_start") or 0) < CLEAN_LOAD]
+    timed = {id(r) for r in (clean or records)}
+    rows = [{**r, "seconds": r["seconds"] if id(r) in timed else None} for r in records]
+    return Surrogate(rows, repeats, hps, seed=seed)
+
+
+def fit_surrogate(path=TRIALS):
+    """`fit` of the trials recorded in `path`."""
+    return fit(read_trials(path))
+
+
+def validate(records, folds=10, subsets=2000, seed=0):
+    """Held-out quality of the mean: configurations in `folds` groups, each predicted by a
+    surrogate fitted to the others. Returns Spearman's rho and R^2 of the predictions against
+    the scores (each configuration's mean score), and the error in the value of the best of
+    10: over `subsets` random 10-configuration subsets, the surrogate's expected best score
+    (mean plus its noise, simulated) minus the real best score."""
+    from scipy import stats
+
+    groups = list(by_configuration(records).items())
+    order = np.random.default_rng(seed).permutation(len(groups))
+    predicted, noise, observed = np.zeros(len(groups)), np.zeros(len(groups)), np.zeros(len(groups))
+    for k in range(folds):
+        held = set(order[k::folds].tolist())
+        train = [r for i, (_, rs) in enumerate(groups) if i not in held for r in rs]
+        model = fit(train, seed)
+        for i in held:
+            x = features([groups[i][1][0]["hyperparameters"]])
+            predicted[i], noise[i] = model.mean(x)[0], model.noise_sd(x)[0]
+            observed[i] = np.mean([r["score"] for r in groups[i][1]])
+    # The real best of 10 uses one training per configuration: its first.
+    first = np.array([rs[0]["score"] for _, rs in groups])
+    rng = np.random.default_rng(seed + 1)
+    errors = []
+    for _ in range(subsets):
+        pick = rng.choice(len(groups), 10, replace=False)
+        simulated = (predicted[pick] + noise[pick] * rng.standard_normal((200, 10))).max(axis=1)
+        errors.append(simulated.mean() - first[pick].max())
+    errors = np.array(errors)
+    residual = observed - predicted
+    return {"configurations": len(groups), "folds": folds,
+            "spearman_rho": float(stats.spearmanr(predicted, observed).statistic),
+            "r2": float(1 - (residual ** 2).sum() / ((observed - observed.mean()) ** 2).sum()),
+            "rmse": float(np.sqrt((residual ** 2).mean())),
+            "best_of_10_error": {"mean": float(errors.mean()), "sd": float(errors.std()),
+                                 "rmse": float(np.sqrt((errors ** 2).mean()))}}
+
+
+def analyse(surrogate, hand_picked):
+    """The optimum of the surrogate's mean on the space's grid, the hand-picked configuration's
+    mean (their difference: the headroom at trial length), the share of the space whose mean is
+    within one trial-noise sd of the optimum, the noise sd there, and the functional ANOVA."""
+    configs, x = grid()
+    means = surrogate.mean(x)
+    best = int(np.argmax(means))
+    noise_at_best = float(surrogate.noise_sd(x[best])[0])
+    hand = float(surrogate.mean(features([hand_picked]))[0])
+    top = np.argsort(-means)[:5]
+    return {"optimum": float(means[best]), "optimum_configuration": configs[best],
+            "top_configurations": [{**configs[i], "mean": float(means[i])} for i in top],
+            "hand_picked_mean": hand, "headroom": float(means[best]) - hand,
+            "noise_sd_at_optimum": noise_at_best,
+            "noise_sd_at_hand_picked": float(surrogate.noise_sd(features([hand_picked]))[0]),
+            "share_within_one_noise_sd": float((means >= means[best] - noise_at_best).mean()),
+            "anova": functional_anova(surrogate)}
+
+
+def report_markdown(validation, analysis, records):
+    """The surrogate's validation and what it says of the space, as Markdown."""
+    from fashion_tuning.report import format_hyperparameters, markdown_table
+
+    v, a = validation, analysis
+    anova = sorted(a["anova"].items(), key=lambda kv: -kv[1])
+    return "\n".join([
+        f"## The surrogate ({len(records)} trainings of "
+        f"{len(by_configuration(records))} configurations)", "",
+        f"Held out ({v['folds']}-fold, by configuration): Spearman's rho {v['spearman_rho']:.3f}, "
+        f"R² {v['r2']:.3f}, RMSE {v['rmse']:.4f}; the best of 10 configurations, simulated "
+        f"minus real: {v['best_of_10_error']['mean']:+.4f} (sd "
+        f"{v['best_of_10_error']['sd']:.4f}, RMSE {v['best_of_10_error']['rmse']:.4f}).", "",
+        f"Optimum of the mean: {a['optimum']:.4f} at "
+        f"{format_hyperparameters(a['optimum_configuration'])}; the hand-picked configuration: "
+        f"{a['hand_picked_mean']:.4f}; headroom at trial length {a['headroom']:+.4f}. A trial's "
+        f"noise (sd) {a['noise_sd_at_optimum']:.4f} at the optimum, "
+        f"{a['noise_sd_at_hand_picked']:.4f} at the hand-picked one; "
+        f"{a['share_within_one_noise_sd']:.1%} of the space lies within one noise sd of the "
+        "optimum.", "",
+        "Top of the space (the surrogate's mean):", "",
+        markdown_table(["mean", "configuration"], [
+            [f"{c['mean']:.4f}", format_hyperparameters(
+                {k: v for k, v in c.items() if k != "mean"})] for c in a["top_configurations"]]),
+        "", "Functional ANOVA of the mean over the uniform space (share of its variance):", "",
+        markdown_table(["effect", "share"], [[name, f"{share:.1%}"] for name, share in anova]),
+        ""])
+
+
+def run(args):
+    from fashion_tuning import atomic
+    from fashion_tuning.config import HAND_PICKED
+    from fashion_tuning.errors import UserError
+
+    if not Path(args.trials).is_file():
+        raise UserError(f"{args.trials}: no such file; run python -m benchmarks.space_trials "
+                        "first, or pass --trials")
+    records = read_trials(args.trials)
+    validation = validate(records, args.folds)
+    analysis = analyse(fit(records), HAND_PICKED)
+    out = Path(args.trials).with_name("surrogate")
+    atomic.write_json(out.with_suffix(".json"), {"validation": validation, **analysis})
+    text = report_markdown(validation, analysis, records)
+    atomic.write_text(out.with_suffix(".md"), text)
+    print(text)
+    return 0
+
+
+def main(argv=None):
+    from fashion_tuning.flags import tool_parser
+    from fashion_tuning.report import run_tool
+
+    parser = tool_parser(__doc__)
+    parser.add_argument("--trials", default=TRIALS, help="the real trials (JSON lines)")
+    parser.add_argument("--folds", type=int, default=10, help="cross-validation folds")
+    args = parser.parse_args(argv)
+    return run_tool(lambda: run(args), Path(args.trials).parent, "--trials")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The surrogate of the search space: a trial's validation accuracy (mean and noise) and its
+seconds as functions of the four hyperparameters, fitted to real trials (`space_trials`).
+
+The mean is a Gaussian process (scikit-learn; an anisotropic Matern 5/2 kernel plus a white
+noise term) over the hyperparameters scaled to [0, 1] (the learning rate on its log scale, the
+optimizer as 0/1): the response is smooth in four dimensions and 200 points are few, the
+setting in which GPs beat forests as surrogates (Eggensperger et al., AAAI 2015). The noise of
+a trial's score around that mean is measured, not fitted: the pooled spread of configurations
+trained at several trial seeds, as a log-linear function of the learning rate (it may grow
+with it). Seconds are a least-squares line in the units and the optimizer.
+"""
+
+import math
+
+import numpy as np
+
+# The search space (`hypermodel.build_model`), as ranges for scaling and the analysis grid.
+UNITS = (64, 512, 32)
+DROPOUT = (0.1, 0.5, 0.1)
+LOG_LR = (-4.0, -2.0)
+OPTIMIZERS = ("adam", "rmsprop")
+NAMES = ("units", "dropout", "learning_rate", "optimizer")
+
+
+def features(hyperparameters):
+    """Rows of the four hyperparameters scaled to [0, 1], from a list of dicts."""
+    return np.array([[(h["units"] - UNITS[0]) / (UNITS[1] - UNITS[0]),
+                      (h["dropout"] - DROPOUT[0]) / (DROPOUT[1] - DROPOUT[0]),
+                      (math.log10(h["learning_rate"]) - LOG_LR[0]) / (LOG_LR[1] - LOG_LR[0]),
+                      OPTIMIZERS.index(h["optimizer"])] for h in hyperparameters], dtype=float)
+
+
+def grid(lr_points=41):
+    """Every configuration of the space on a grid (the learning rate at `lr_points` log-spaced
+    values): `(list of dicts, feature rows)`, for the optimum and the functional ANOVA."""
+    units = range(UNITS[0], UNITS[1] + 1, UNITS[2])
+    dropouts = np.round(np.arange(DROPOUT[0], DROPOUT[1] + 1e-9, DROPOUT[2]), 1)
+    rates = np.logspace(*LOG_LR, lr_points)
+    configs = [{"units": u, "dropout": float(d), "learning_rate": float(r), "optimizer": o}
+               for u in units for d in dropouts for r in rates for o in OPTIMIZERS]
+    return configs, features(configs)
+
+
+class Surrogate:
+    """A fitted surrogate: `mean(X)`, `noise_sd(X)`, `seconds(X)` on feature rows.
+
+    Args:
+        rows: real trials, dicts with `hyperparameters`, `score` and `seconds`.
+        repeats: `{configuration key: [scores at different trial seeds]}` with their
+            hyperparameters (`{key: hyperparameters}` in `repeat_hps`), for the noise.
+        seed: the GP optimiser's random state, so that a fit is reproducible.
+    """
+
+    def __init__(self, rows, repeats, repeat_hps, seed=0):
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        x = features([r["hyperparameters"] for r in rows])
+        y = np.array([r["score"] for r in rows], dtype=float)
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3))
+                  * Matern([0.5] * 4, (1e-2, 1e2), nu=2.5)
+                  + WhiteKernel(1e-2, (1e-6, 1.0)))
+        self.gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=5,
+                                           random_state=seed).fit(x, y)
+        self.noise = noise_model(repeats, repeat_hps)
+        clean = [r for r in rows if r.get("seconds") is not None]
+        xs = features([r["hyperparameters"] for r in clean])
+        design = np.column_stack([np.ones(len(xs)), xs[:, 0], xs[:, 3]])
+        self.seconds_coef = np.linalg.lstsq(design, [r["seconds"] for r in clean],
+                                            rcond=None)[0]
+
+    def mean(self, x):
+        return self.gp.predict(np.atleast_2d(x))
+
+    def noise_sd(self, x):
+        a, b = self.noise
+        return np.exp(a + b * np.atleast_2d(x)[:, 2])
+
+    def seconds(self, x):
+        x = np.atleast_2d(x)
+        return self.seconds_coef[0] + self.seconds_coef[1] * x[:, 0] + self.seconds_coef[2] * x[:, 3]
+
+
+def noise_model(repeats, repeat_hps):
+    """`(a, b)` of sd = exp(a + b * scaled log learning rate), by maximum likelihood on the
+    deviations of each repeated configuration's scores from their own mean (each config's
+    mean is estimated, so a deviation's variance is sd**2 * (n - 1) / n)."""
+    from scipy.optimize import minimize
+
+    lr, dev, shrink = [], [], []
+    for key, scores in repeats.items():
+        scores = np.asarray(scores, dtype=float)
+        if len(scores) < 2:
+            continue
+        x = features([repeat_hps[key]])[0, 2]
+        for s in scores - scores.mean():
+            lr.append(x), dev.append(s), shrink.append((len(scores) - 1) / len(scores))
+    lr, dev, shrink = map(np.array, (lr, dev, shrink))
+
+    def negative_log_likelihood(params):
+        var = np.exp(2 * (params[0] + params[1] * lr)) * shrink
+        return 0.5 * np.sum(np.log(var) + dev ** 2 / var)
+
+    start = [math.log(max(dev.std(), 1e-4)), 0.0]
+    return tuple(minimize(negative_log_likelihood, start, method="Nelder-Mead").x)
+
+
+def functional_anova(surrogate, lr_points=41):
+    """Each hyperparameter's and each pair's share of the variance of the surrogate's mean over
+    the uniform space (on `grid`): `{name or "a x b": share}`, shares of the total."""
+    configs, x = grid(lr_points)
+    shape = (len(range(UNITS[0], UNITS[1] + 1, UNITS[2])), 5, lr_points, len(OPTIMIZERS))
+    f = surrogate.mean(x).reshape(shape)
+    total = f.var()
+    mean = f.mean()
+    axes = range(4)
+    main = {i: f.mean(axis=tuple(a for a in axes if a != i)) - mean for i in axes}
+    shares = {NAMES[i]: float((main[i] ** 2).mean() / total) for i in axes}
+    for i in axes:
+        for j in axes:
+            if j <= i:
+                continue
+            pair = f.mean(axis=tuple(a for a in axes if a not in (i, j)))
+            inter = pair - mean - main[i][:, None] - main[j][None, :]
+            shares[f"{NAMES[i]} x {NAMES[j]}"] = float((inter ** 2).mean() / total)
+    return shares

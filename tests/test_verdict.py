@@ -1,0 +1,95 @@
+"""The surrogate, its fit to real trials, and the simulated study, on synthetic trials whose
+truth is known."""
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+
+from benchmarks import simulate, space_fit, surrogate
+
+NOISE = 0.003
+
+
+def truth(h):
+    """A smooth response: best at a learning rate of 10**-2.9, a little better with units."""
+    x = surrogate.features([h])[0]
+    return 0.91 - 0.1 * (x[2] - 0.55) ** 2 + 0.006 * x[0] - 0.004 * x[3]
+
+
+def synthetic_records(configs=80, repeated=15, seed=0):
+    """Records as `space_trials` writes them: `configs` drawn uniformly, the first `repeated`
+    trained at 3 trial seeds, each score the truth plus noise of sd `NOISE`."""
+    draw, rng = random.Random(seed), np.random.default_rng(seed)
+    records = []
+    for i in range(configs):
+        h = {"units": draw.randrange(64, 513, 32), "dropout": draw.choice([.1, .2, .3, .4, .5]),
+             "learning_rate": 10 ** draw.uniform(-4, -2),
+             "optimizer": draw.choice(["adam", "rmsprop"])}
+        for repeat in range(3 if i < repeated else 1):
+            records.append({"config": f"draw-{i:03d}", "hyperparameters": h,
+                            "score": truth(h) + NOISE * rng.standard_normal(),
+                            "seconds": 40 + 30 * h["units"] / 512, "loadavg_start": 1.0})
+    return records
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    records = synthetic_records()
+    return records, space_fit.fit(records)
+
+
+def test_the_surrogate_recovers_the_truth_and_the_noise(fitted):
+    records, model = fitted
+    configs, x = surrogate.grid(lr_points=9)
+    error = model.mean(x) - np.array([truth(c) for c in configs])
+    assert np.sqrt((error ** 2).mean()) < 0.004
+    assert 0.5 * NOISE < model.noise_sd(x[0])[0] < 1.6 * NOISE
+    assert model.seconds(surrogate.features([{**configs[0], "units": 512}]))[0] == \
+        pytest.approx(70, abs=1)
+
+
+def test_validation_and_the_analysis_name_what_matters(fitted):
+    records, model = fitted
+    v = space_fit.validate(records, folds=5, subsets=200)
+    assert v["spearman_rho"] > 0.8 and v["configurations"] == 80
+    assert abs(v["best_of_10_error"]["mean"]) < 0.005
+    a = space_fit.analyse(model, {"units": 256, "dropout": 0.3, "learning_rate": 1e-3,
+                                  "optimizer": "adam"})
+    assert a["anova"]["learning_rate"] > 0.5 > a["anova"]["dropout"]
+    assert a["optimum_configuration"]["optimizer"] == "adam"
+    assert math.isclose(math.log10(a["optimum_configuration"]["learning_rate"]), -2.9,
+                        abs_tol=0.3)
+    assert a["headroom"] == pytest.approx(a["optimum"] - a["hand_picked_mean"])
+    assert 0 < a["share_within_one_noise_sd"] < 0.5
+
+
+def test_the_product_picks_the_hand_picked_trial_within_the_margin():
+    trials = [{"score": 0.910}, {"score": 0.914}, {"score": 0.900}]
+    assert simulate.pick(trials, 0.0055) == 0 and simulate.pick(trials, 0.0) == 1
+
+
+@pytest.mark.slow
+def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
+    records, model = fitted
+    space = simulate.hyperparameter_space()
+    runs = [simulate.simulate_run(s, seed, model, space, trials=5)
+            for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
+    for run in runs:
+        assert len(run["trials"]) == 5
+        assert run["trials"][0]["hyperparameters"] == {
+            "units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam"}
+    # The same seed: the same noise for the hand-picked trial under both strategies, and the
+    # Bayesian search's initial random trials are the random search's.
+    assert runs[0]["trials"][0]["score"] == runs[1]["trials"][0]["score"]
+    assert runs[0]["trials"][1]["hyperparameters"] == runs[1]["trials"][1]["hyperparameters"]
+    best_mean, _ = simulate.optimum(model)
+    report = simulate.summarize(runs, best_mean, budgets=(3, 5))
+    assert report["seeds"] == 2 and set(report["budgets"]) == {3, 5}
+    for row in report["budgets"].values():
+        for s in ("random_search", "bayesian_optimization"):
+            assert row[s]["regret@0.0055"] >= 0 and row[s]["true@0"] <= best_mean
+    assert "B − R" in simulate.report_markdown(report)
+    json.dumps(report)  # The report is saved as JSON.
