@@ -3,11 +3,12 @@ seeds, and its record beside the trainings (`<name>.plan.json`), which a rerun m
 
 The plan: the hand-picked configuration at trial seed 42 (the default seed-42 search's trial
 00); then the configurations drawn by KerasTuner's `RandomSearchOracle`, each at its own trial
-seed, in blocks of (configurations / noise configurations); after each of the first blocks, one
-of its configurations again at `NOISE_SEEDS` - 1 more trial seeds (chosen so that the first few
-cover the learning-rate range for each optimizer), and the hand-picked one at another seed while
-its repeats last. Any prefix of the plan is a sample of the same design, and the plan of twice
-the configurations and noise configurations begins with this one.
+seed, in blocks of (configurations / noise configurations); after each of the first (noise
+configurations) blocks, one of its configurations again at `NOISE_SEEDS` - 1 more trial seeds
+(chosen so that the first few cover the learning-rate range for each optimizer), and the
+hand-picked one at another seed while its repeats last. Any prefix of the plan is a sample of
+the same design (and, where the blocks are whole, the plan of twice as many of each begins
+with this one).
 """
 
 import hashlib

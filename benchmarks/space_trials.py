@@ -81,12 +81,14 @@ def train_entry(entry, train, val, config):
     callbacks), unpruned, scored on `val`; returns what its line records of it."""
     from fashion_tuning import callbacks, final_training
 
-    epochs, started_at, load, cpu = [], utc_now(), load_average(), time.process_time()
-    _, history, seconds = final_training.train_configuration(
+    epochs, started_at, load = [], utc_now(), load_average()
+    # Timed as KerasTuner times a trial: from the clean-up of the last session to the fit's end.
+    wall, cpu = time.perf_counter(), time.process_time()
+    _, history, _ = final_training.train_configuration(
         entry["hyperparameters"], entry["trial_seed"], config.trial_epochs, train,
         config.batch_size, config.precision, validation_data=val, verbose=0,
         callbacks=[*callbacks.trial_callbacks(config), epoch_clock(epochs)])
-    cpu = time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     # Strict JSON: a diverged training's non-finite values are null; KerasTuner fails it.
     history = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in history.items()}
     failed = None in history["loss"] or None in history["val_accuracy"]
@@ -95,7 +97,7 @@ def train_entry(entry, train, val, config):
             "outcome": "failed" if failed else "completed", "score": score,
             "best_epoch": None if failed else history["val_accuracy"].index(score) + 1,
             "history": history, "epoch_seconds": [round(w, 2) for w, _ in epochs],
-            "epoch_cpu_seconds": [round(c, 2) for _, c in epochs], "seconds": round(seconds, 2),
+            "epoch_cpu_seconds": [round(c, 2) for _, c in epochs], "seconds": round(wall, 2),
             "cpu_seconds": round(cpu, 2), "loadavg_start": load, "loadavg_end": load_average(),
             "started_at": started_at, "finished_at": utc_now(),
             "trial": {k: getattr(config, k) for k in TRIAL_SETTINGS}}
