@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import space_plan, space_trials
 from fashion_tuning.config import HAND_PICKED, Config
+from fashion_tuning.errors import UserError
 from helpers import one_error_line, write_idx_dir
 
 TINY_PLAN = ("--configs", "3", "--noise-configs", "1", "--hand-picked-repeats", "0")
@@ -74,7 +75,7 @@ def test_a_cut_last_line_is_left_out_and_cut_with_a_handle(tmp_path):
         assert len(space_trials.read_records(path, handle)) == 2
     assert path.read_bytes() == b'{"plan_index": 0}\n{"plan_index": 1}\n'
     path.write_bytes(b'{"plan_index": 0}\nnot json\n')
-    with pytest.raises(space_trials.UserError, match="not JSON"):
+    with pytest.raises(UserError, match="not JSON"):
         space_trials.read_records(path)
 
 
