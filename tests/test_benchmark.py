@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from fashion_tuning import cli
+from fashion_tuning.results import setting
 from helpers import SCRIPTS, fake_summary, one_error_line, read_summary, write_summary
 
 
@@ -62,7 +63,7 @@ def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monke
     assert result["search_time_on_over_off"] > 0
     for label, pruning in (("on", True), ("off", False)):
         summary = read_summary(tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search")
-        assert summary["pruning"] is pruning and summary["max_trials"] == 1
+        assert setting(summary, "pruning") is pruning and setting(summary, "max_trials") == 1
 
 
 def test_benchmark_without_the_data_gives_the_scripts_one_line(tmp_path, capsys, monkeypatch):
