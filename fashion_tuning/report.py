@@ -41,7 +41,7 @@ def trial_counts(trials):
 def final_training_line(summary):
     """"12 epochs on 60,000 images" (and the recipe's additions, where it has any), from a
     summary or a final-training plan."""
-    added = Recipe(**summary.get("final_recipe", {})).parts()
+    added = Recipe.recorded(summary.get("final_recipe", {})).parts()
     images = summary.get("final_images")
     return (f"{summary['final_epochs']} epochs" + (f" on {images:,} images" if images else "")
             + (f" with {', '.join(added)}" if added else ""))

@@ -235,7 +235,7 @@ def recorded_final(folder, best, records, plan):
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]
     try:  # As a recipe: a field added to `Recipe` since takes its default, as that run did.
-        recorded = Recipe(**summary["final_recipe"])
+        recorded = Recipe.recorded(summary["final_recipe"])
     except TypeError:  # A field this version lacks.
         return None
     same_plan = recorded == Recipe(**plan["final_recipe"]) and all(
