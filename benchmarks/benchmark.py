@@ -46,8 +46,8 @@ def startup_and_throughput(args, dataset, report):
     report["throughput"] = tp
     ratio = tp["tuner"]["epoch_s"] / tp["plain"]["epoch_s"]
     report["tuner_over_plain_epoch_time"] = ratio
-    labels = {"plain": "plain model.fit", "tuner": "inside KerasTuner search",
-              "plain_bf16": "plain model.fit, mixed_bfloat16"}
+    labels = {"plain": "the first trial alone", "tuner": "inside KerasTuner search",
+              "plain_bf16": "the first trial alone, mixed_bfloat16"}
     for name in runs:
         print(f"Epoch, {labels[name]}: {tp[name]['images_per_s']:.0f} images/s "
               f"({tp[name]['epoch_s']:.1f} s, median of {tp[name]['epochs_timed']})", flush=True)

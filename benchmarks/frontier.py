@@ -18,7 +18,7 @@ import sys
 from glob import glob
 from pathlib import Path
 
-from benchmarks.rank_study import read_summary_at, write_report
+from benchmarks.common import read_summary_at, write_report
 from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import markdown_table, run_tool, save_figure

@@ -21,7 +21,7 @@ run's best trial is the best at that horizon.
 import json
 import sys
 
-from benchmarks.rank_study import read_lines, read_summary_at
+from benchmarks.common import read_lines, read_summary_at
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.pruning import median_to_beat
 from fashion_tuning.report import run_tool

@@ -22,11 +22,10 @@ import json
 import sys
 from pathlib import Path
 
-from fashion_tuning import atomic
-from fashion_tuning.errors import UserError
+from benchmarks.common import (SPLIT, append_line, read_lines, read_summary_at, split_of, train,
+                               write_report)
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
-from fashion_tuning.results import SUMMARY_FILE, read_summary
 
 
 def configurations(summaries):
@@ -59,78 +58,12 @@ def configurations(summaries):
     return configs
 
 
-# What the studies need of a run's summary, which archived runs of earlier versions have too.
-SPLIT = ("seed", "val_fraction", "train_limit", "batch_size")
 STUDIED = ("strategy", "trials", *SPLIT)
-
-
-def read_summary_at(path, required):
-    """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
-    reads it, with the `required` fields.
-
-    Raises:
-        UserError: there is none, or it is damaged.
-    """
-    path = Path(path)
-    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path, required)
-    if summary is None:
-        raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
-                        "finished run")
-    return summary
-
-
-def read_lines(path):
-    """The JSON objects, one a line, in `path` (none if it does not exist)."""
-    if not Path(path).is_file():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def append_line(path, record):
-    """Append `record` to `path` as one JSON line: each finished training is kept at once."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record, allow_nan=False) + "\n")  # Strict JSON, as atomic's.
-
-
-def write_report(out, result, markdown):
-    """Write `result` and `markdown` beside the JSON lines `out` (.json, .md); print `markdown`."""
-    out = Path(out)
-    atomic.write_json(out.with_suffix(".json"), result)
-    atomic.write_text(out.with_suffix(".md"), markdown)
-    print(markdown)
 
 
 def read_runs(path):
     """`{(key, horizon): run}` of the trainings recorded in `path`."""
     return {(r["key"], r["horizon"]): r for r in read_lines(path)}
-
-
-def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
-          recipe=None, hypermodel=None):
-    """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
-    schedule), with what `recipe` (a `recipe.Recipe`) adds, or by `hypermodel` when given.
-
-    Returns:
-        `(model, {"seconds": ..., "history": per-epoch metrics})`.
-    """
-    from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.recipe import Recipe
-
-    model, history, seconds = train_configuration(
-        hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),
-        hypermodel, validation_data=val_data, verbose=0)
-    return model, {"seconds": round(seconds, 1), "history": history}
-
-
-def split_of(summary, data_dir=None):
-    """The train and validation images of the run that wrote `summary` (its seed's split)."""
-    from fashion_tuning.config import Config
-    from fashion_tuning.data import load_fashion_mnist, split
-
-    config = Config(seed=summary["seed"], val_fraction=summary["val_fraction"],
-                    train_limit=summary["train_limit"])
-    _, train_data, val_data = split(load_fashion_mnist(data_dir), config)
-    return train_data, val_data
 
 
 def plan(configs, horizons):

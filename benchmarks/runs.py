@@ -8,8 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.rank_study import read_summary_at
-from benchmarks.speed import ROOT
+from benchmarks.common import ROOT, read_summary_at
 from fashion_tuning.results import REQUIRED
 
 WORKERS_RUN = ("--max-trials", "6", "--epochs", "3", "--train-limit", "12000", "--patience", "3")

@@ -145,7 +145,7 @@ def final_model(folder, trained, records, config, pool, test, precision, log):
     """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
     recorded for this very search, plan and saved model (`results.recorded_final`); else train
     `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
-    from fashion_tuning import final_training, hypermodel
+    from fashion_tuning import export, final_training
     from fashion_tuning.callbacks import StopOnSignal
 
     recipe = config.final_recipe
@@ -164,7 +164,7 @@ def final_model(folder, trained, records, config, pool, test, precision, log):
     model, _, seconds = final_training.train_configuration(
         trained.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
         precision, recipe, callbacks=[StopOnSignal()], verbose=2)
-    model = hypermodel.predictor(model, recipe.flip_tta)
+    model = export.predictor(model, recipe.flip_tta)
     scores = evaluate(model, test, config.batch_size, callbacks=[StopOnSignal()])
     digest = final_training.save_model(model, folder / results.MODEL_FILE)
     return {"final_images": len(pool[1]), "final_seconds": round(seconds, 1), **scores,

@@ -160,7 +160,7 @@ def _fields_problem(record, cls, where=""):
 def summary_problem(summary):
     """What makes `summary` (a dict) other than a whole summary of this format, or "": every
     `RunResult` field of its kind, every trial a whole `TrialRecord` (a scored one with its
-    score), every setting of `SETTINGS`, and a final recipe that `Recipe` takes."""
+    score), every setting of `SETTINGS`, and a final recipe that this `Recipe` trains."""
     problem = _fields_problem(summary, RunResult)
     for i, trial in enumerate([] if problem else summary["trials"]):
         problem = problem or _fields_problem(trial, TrialRecord, f"trials[{i}]") or (
@@ -171,10 +171,12 @@ def summary_problem(summary):
     missing = [name for name in SETTINGS if name not in summary["settings"]]
     if missing:
         return f"settings lack {', '.join(missing)}"
+    if not isinstance(setting(summary, "final_recipe"), dict):
+        return "settings' final_recipe is not an object"
     try:
         final_recipe(summary)
-    except TypeError:  # Not an object, or a part this version lacks.
-        return "settings' final_recipe is not a recipe of this version"
+    except TypeError as e:  # A part this version does not train, or a value of another kind.
+        return f"settings' final_recipe is not a recipe of this version ({e})"
     return ""
 
 
@@ -189,9 +191,8 @@ def setting(summary, name):
 
 
 def final_recipe(summary):
-    """The `Recipe` the final training of `summary`'s run added: a field added to `Recipe`
-    since that run takes its default, as that run trained."""
-    return Recipe(**setting(summary, "final_recipe"))
+    """The `Recipe` the final training of `summary`'s run added (`Recipe.recorded`)."""
+    return Recipe.recorded(setting(summary, "final_recipe"))
 
 
 def check_model(folder, summary):

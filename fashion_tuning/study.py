@@ -92,7 +92,7 @@ def check_settings(per_seed):
             run = runs[strategy]
             for name, value in {**run["settings"], **{k: run[k] for k in SAME_DATA}}.items():
                 if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
-                    shown = str(Recipe(**value)) if name == "final_recipe" else value
+                    shown = str(Recipe.recorded(value)) if name == "final_recipe" else value
                     seeds_of.setdefault(name, {}).setdefault(json.dumps(shown), []).append(seed)
         differences.update(dict.fromkeys(f"{name} " + " but ".join(
             f"{value} at seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"

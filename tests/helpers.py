@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"random_search": "random_search_tuning.py",
            "bayesian_optimization": "bayesian_tuning.py"}
 SCRIPT = SCRIPTS["random_search"]  # Where one script stands for both.
+# Configurations of the search space, for trainings outside a search.
+HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
+       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
+       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam"}]
 
 
 def idx_bytes(array, magic):
@@ -281,3 +285,24 @@ def png_size(path):
     raw = path.read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", raw[16:24])
+
+
+def assert_flip_averaged_and_reloadable(model, x, y, path):
+    """Check that the flip-averaging predictor of the trained `model` predicts the mean of its
+    softmax over `x` and their mirrors, scores that on `(x, y)` with sparse labels whatever
+    `model` trained on, and, saved to `path`, reloads with Keras' own layers alone."""
+    import keras
+
+    from fashion_tuning.export import portable, predictor
+
+    final = predictor(model, flip_tta=True)
+    plain = portable(model)
+    mirrored = np.ascontiguousarray(x[:, :, ::-1])
+    expected = (plain.predict(x, verbose=0) + plain.predict(mirrored, verbose=0)) / 2
+    np.testing.assert_allclose(final.predict(x, verbose=0), expected, atol=1e-6)
+    accuracy = final.evaluate(x, y, verbose=0)[1]
+    final.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert {type(l).__module__.split(".")[0] for l in reloaded._flatten_layers()} == {"keras"}
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-6)
+    assert accuracy == pytest.approx(float((expected.argmax(1) == y).mean()))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_tuning import environment, hypermodel
-from fashion_tuning.hypermodel import make_cnn
+from fashion_tuning.model import make_cnn
 from fashion_tuning.results import setting
 from helpers import read_summary, reload_accuracy, tiny_args
 

@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 
 from benchmarks import rank_study, recipe_study
-from helpers import one_error_line
-
-HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
-       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
-       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam"}]
-
+from benchmarks.common import in_space
+from fashion_tuning.errors import UserError
+from helpers import HPS, one_error_line
 
 def trial(trial_id, hps, scores, status="completed"):
     return {"trial_id": trial_id, "status": status, "hyperparameters": hps,
@@ -113,42 +110,6 @@ def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_pa
     assert "| flip_lr2 | 2 | 2 |" in out.with_suffix(".md").read_text()
 
 
-def test_alternating_flips_train_the_schedule_an_epoch_at_a_time():
-    from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.recipe import Recipe
-
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 255, (96, 28, 28), dtype=np.uint8), np.arange(96) % 10
-    model, history, _ = train_configuration(
-        HPS[0], 1, 2, (x[:64], y[:64]), 32, hypermodel=recipe_study.alternating_flips("float32"),
-        validation_data=(x[64:], y[64:]), verbose=0)
-    assert int(model.optimizer.iterations) == 2 * 2 and len(history["val_accuracy"]) == 2
-    # The rate of the last step, epoch 2's second of two: 3/4 of the way along the cosine.
-    assert float(model.optimizer.learning_rate) == pytest.approx(
-        HPS[0]["learning_rate"] * 0.5 * (1 + np.cos(0.75 * np.pi)), rel=1e-5)
-    with pytest.raises(ValueError, match="not both"):
-        train_configuration(HPS[0], 1, 1, (x[:64], y[:64]), 32, recipe=Recipe(flip=True),
-                            hypermodel=recipe_study.alternating_flips("float32"))
-
-
-def test_alternating_flips_show_each_image_once_an_epoch_mirrored_every_other_epoch():
-    images = np.arange(10 * 2 * 3, dtype="uint8").reshape(10, 2, 3)  # No image is symmetric.
-    data, steps = recipe_study.alternating_flip_batches(
-        images, np.arange(10), 4, 3, np.random.default_rng(0))
-    batches = [(x.numpy(), y.numpy()) for x, y in data]
-    assert steps == 3 and [len(y) for _, y in batches] == [4, 4, 2] * 3
-    mirrored = np.zeros((3, 10), bool)
-    for i, (x, y) in enumerate(batches):
-        for image, label in zip(x, y):
-            assert (image == images[label]).all() or (image == images[label][:, ::-1]).all()
-            mirrored[i // steps, label] = (image != images[label]).any()
-    epochs = [np.concatenate([y for _, y in batches[e * steps:(e + 1) * steps]]) for e in range(3)]
-    assert all(sorted(labels) == list(range(10)) for labels in epochs)
-    assert epochs[0].tolist() != epochs[1].tolist()  # Shuffled afresh each epoch.
-    assert (mirrored[1] == ~mirrored[0]).all() and (mirrored[2] == mirrored[0]).all()
-    assert 0 < mirrored[0].sum() < 10
-
-
 def test_multi_view_scoring_moves_images_by_one_pixel_with_a_black_border():
     image = np.arange(1, 10).reshape(1, 3, 3)
     assert recipe_study.shifted(image, 1, 0).tolist() == [[[0, 0, 0], [1, 2, 3], [4, 5, 6]]]
@@ -175,7 +136,7 @@ def test_a_configuration_of_another_trunk_is_refused_before_the_data(tmp_path, c
 
 
 def test_older_summaries_naming_the_fixed_trunk_train_it():
-    from fashion_tuning.hypermodel import in_space
-
     assert in_space({**HPS[0], "filters": 32, "stage2_convs": 2}) == HPS[0]
     assert in_space(HPS[0]) == HPS[0]
+    with pytest.raises(UserError, match="'batch_norm' is not in this search space"):
+        in_space({**HPS[0], "batch_norm": True})

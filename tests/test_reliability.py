@@ -21,7 +21,7 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     before = folder_files(target)
     args = tiny_args(data_dir, results, "--trial-epochs", 2, "--patience", 5, "--seed", 7,
                      trials=1, epochs=3)
-    final = ("--final-epochs", 3, "--final-recipe", "flip,shift,flip-tta")
+    final = ("--final-epochs", 3, "--final-recipe", "flip,flip-tta,wide")
     # As a user sees it, after TensorFlow's import: one line, and nothing else on stderr.
     refused(run_script(SCRIPT, *args, *final), "--epochs (was 1, now 3)",
             "--seed (was 42, now 7)", "--overwrite", "--results-dir")
@@ -32,16 +32,15 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     first = run_in_process(*args, *final, "--overwrite")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "Starting a new search" in first.stdout
-    assert "training images: 3 epochs with flip, shift, flip-tta" in first.stdout
+    assert "training images: 3 epochs with flip, flip-tta, wide" in first.stdout
     assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
-    assert "3 epochs on 300 images with flip, shift, flip-tta" in first.stdout
+    assert "3 epochs on 300 images with flip, flip-tta, wide" in first.stdout
     summary = read_summary(target)
     assert (setting(summary, "epochs"), setting(summary, "seed")) == (3, 7)
     assert (setting(summary, "trial_epochs"), setting(summary, "final_epochs"),
             summary["final_images"]) == (2, 3, 300)
-    assert setting(summary, "final_recipe") == {"flip": True, "shift": 2, "label_smoothing": 0.0,
-                                       "ema": False, "flip_tta": True, "first_stage_convs": 1,
-                                       "third_stage": False, "whiten": False}
+    assert setting(summary, "final_recipe") == {"flip": True, "flip_tta": True,
+                                                "first_stage_convs": 2}
     assert all(t["epochs_run"] == 2 for t in summary["trials"])
     assert summary["total_seconds"] == pytest.approx(
         summary["search_seconds"] + summary["final_seconds"], abs=0.2)
