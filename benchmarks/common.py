@@ -7,23 +7,20 @@ from pathlib import Path
 from fashion_tuning import atomic
 from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.errors import UserError
-from fashion_tuning.results import SUMMARY_FILE, read_summary
+from fashion_tuning.results import SUMMARY_FILE, read_summary, setting
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# What the studies need of a run's summary, which archived runs of earlier versions have too.
-SPLIT = ("seed", "val_fraction", "train_limit", "batch_size")
 
-
-def read_summary_at(path, required):
+def read_summary_at(path):
     """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
-    reads it, with the `required` fields.
+    reads it.
 
     Raises:
         UserError: there is none, or it is damaged.
     """
     path = Path(path)
-    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path, required)
+    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path)
     if summary is None:
         raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
                         "finished run")
@@ -61,8 +58,7 @@ def split_of(summary, data_dir=None):
     from fashion_tuning.config import Config
     from fashion_tuning.data import load_fashion_mnist, split
 
-    config = Config(seed=summary["seed"], val_fraction=summary["val_fraction"],
-                    train_limit=summary["train_limit"])
+    config = Config(**{k: setting(summary, k) for k in ("seed", "val_fraction", "train_limit")})
     _, train_data, val_data = split(load_fashion_mnist(data_dir), config)
     return train_data, val_data
 

@@ -22,10 +22,12 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import (SPLIT, append_line, read_lines, read_summary_at, split_of, train,
+from benchmarks.common import (append_line, read_lines, read_summary_at, split_of, train,
                                write_report)
+from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
+from fashion_tuning.results import setting
 
 
 def configurations(summaries):
@@ -35,10 +37,17 @@ def configurations(summaries):
         A list of dicts: `key` (strategy/trial id of its first occurrence), `hyperparameters`,
         `seed` (the trial's own, as `TrialRunner` seeds it), and `reference` (its val_accuracy
         over the run's whole schedule, or None if the trial was stopped before its end).
+
+    Raises:
+        UserError: a run whose trials had no one schedule (its trial_epochs is null).
     """
     configs, seen = [], {}
     for summary in summaries:
-        schedule = summary.get("trial_epochs", 12)  # Summaries that lack it ran 12.
+        schedule = setting(summary, "trial_epochs")
+        if schedule is None:
+            raise UserError(f"a {summary['strategy']} run at seed {setting(summary, 'seed')} "
+                            "records no trial_epochs: its trials had no one schedule to rank "
+                            "against; give runs that record it")
         for trial in summary["trials"]:
             if trial["status"] == "failed":
                 continue
@@ -52,13 +61,11 @@ def configurations(summaries):
                 continue
             seen[hps] = {"key": f"{summary['strategy']}/{trial['trial_id']}",
                          "hyperparameters": trial["hyperparameters"],
-                         "seed": summary["seed"] + int(trial["trial_id"]),
+                         "seed": setting(summary, "seed") + int(trial["trial_id"]),
                          "reference": score, "schedule": schedule}
             configs.append(seen[hps])
     return configs
 
-
-STUDIED = ("strategy", "trials", *SPLIT)
 
 
 def read_runs(path):
@@ -136,7 +143,7 @@ def report_markdown(result, configs, runs, horizons):
 def run_study(args):
     """Train what `args.out` lacks (unless --report-only), then write the report; return 0."""
     horizons = [int(h) for h in args.horizons.split(",")]
-    summaries = [read_summary_at(p, STUDIED) for p in args.summaries]
+    summaries = [read_summary_at(p) for p in args.summaries]
     configs = configurations(summaries)
     runs = read_runs(args.out)
     if not args.report_only:
@@ -148,7 +155,7 @@ def run_study(args):
         print(f"{len(configs)} configurations, {len(todo)} trainings to go", flush=True)
         for config, horizon in todo:
             _, trained = train(config["hyperparameters"], config["seed"], horizon, train_data,
-                               val_data, first["batch_size"], args.precision)
+                               val_data, setting(first, "batch_size"), args.precision)
             run = {"key": config["key"], "horizon": horizon, "seed": config["seed"],
                    "hyperparameters": config["hyperparameters"], "precision": args.precision,
                    **trained, "machine": environment.machine(),

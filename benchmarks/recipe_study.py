@@ -1,4 +1,4 @@
-"""Recipe study: what each addition to the final training buys the best configuration.
+"""Recipe study: what each addition to the final training buys a run's trained configuration.
 
 Run from the repository root, as a module (hours on 2 CPU cores; it resumes where it stopped):
 
@@ -9,7 +9,7 @@ Run from the repository root, as a module (hours on 2 CPU cores; it resumes wher
         docs/results/archive/default-12-epoch-trials/bayesian_optimization/summary.json \
         --epochs 15 --out docs/results/recipe-study/runs.jsonl --report-only
 
-The summary's best configuration is trained on that run's split (its training images; the
+The configuration that the summary's final training trained is trained on that run's split (its training images; the
 validation images are only scored, the test images never touched) over a complete
 EPOCHS-epoch schedule, once per recipe and seed, seed by seed. Every trained model is scored
 as it is and with flip test-time augmentation (the mean of the softmax of an image and of its
@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.candidates import Candidate
-from benchmarks.common import (SPLIT, append_line, in_space, read_lines, read_summary_at,
-                               split_of, train, write_report)
+from benchmarks.common import (append_line, in_space, read_lines, read_summary_at, split_of,
+                               train, write_report)
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
+from fashion_tuning.results import setting
 
 # The candidates, by name: each the parts of a `Candidate`. "base" adds nothing; "wide" is the
 # trunk the space probe liked best (two convs at 28x28 as well).
@@ -135,27 +136,28 @@ def run_study(args, recipes):
     if not args.report_only:
         from fashion_tuning import environment
 
-        summary = read_summary_at(args.summary, (*SPLIT, "best_hyperparameters"))
-        in_space(summary["best_hyperparameters"])  # Before the data: it fails in a second.
+        summary = read_summary_at(args.summary)
+        in_space(summary["trained_hyperparameters"])  # Before the data: it fails in a second.
+        batch_size = setting(summary, "batch_size")
         train_data, val_data = split_of(summary, args.data_dir)
         done = {key(r) for r in runs}
         todo = [(name, int(seed)) for seed in args.seeds.split(",") for name in recipes
                 if (name, args.epochs, int(seed)) not in done]
         print(f"{len(todo)} trainings to go", flush=True)
         for name, seed in todo:
-            hyperparameters = dict(summary["best_hyperparameters"])
+            hyperparameters = dict(summary["trained_hyperparameters"])
             hyperparameters["learning_rate"] *= LEARNING_RATE_SCALE.get(name, 1.0)
             model, trained = train(hyperparameters, seed, args.epochs,
-                                   train_data, val_data, summary["batch_size"], args.precision,
+                                   train_data, val_data, batch_size, args.precision,
                                    Candidate.parse(RECIPES[name]))
             run = {"recipe": name, "epochs": args.epochs, "seed": seed,
                    "arguments": Candidate.parse(RECIPES[name]).changes(),
                    "source": args.summary, "hyperparameters": hyperparameters,
                    "precision": args.precision,
-                   "val_accuracy": score(model, val_data, summary["batch_size"], False),
-                   "val_accuracy_flip_tta": score(model, val_data, summary["batch_size"], True),
+                   "val_accuracy": score(model, val_data, batch_size, False),
+                   "val_accuracy_flip_tta": score(model, val_data, batch_size, True),
                    "val_accuracy_views": multi_view_score(model, val_data,
-                                                          summary["batch_size"]),
+                                                          batch_size),
                    **trained, "machine": environment.machine(),
                    "versions": environment.versions()}
             append_line(args.out, run)
@@ -171,7 +173,7 @@ def run_study(args, recipes):
 
 def main(argv=None):
     parser = tool_parser(__doc__)
-    parser.add_argument("summary", help="summary.json of the run whose best configuration to train")
+    parser.add_argument("summary", help="summary.json of the run whose trained configuration to train")
     parser.add_argument("--epochs", type=int, default=15, help="length of each training")
     parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
     parser.add_argument("--recipes", default=",".join(RECIPES),

@@ -112,7 +112,7 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
     from benchmarks.pruning_replay import at_horizon
 
     hps = [{"units": 64}, {"units": 96}]
-    summary = {"best_trial_id": "0", "trials": [
+    summary = {"top_trial_id": "0", "trials": [
         {"trial_id": str(i), "hyperparameters": h, "history": {"val_accuracy": [0.1] * 12},
          "seconds": 120.0} for i, h in enumerate(hps)]}
     runs = [{"hyperparameters": hps[0], "horizon": 3, "history": {"val_accuracy": [.5, .6, .7]},
@@ -124,7 +124,7 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
     short = at_horizon(summary, runs, 3)
     assert [(t["history"]["val_accuracy"][-1], t["seconds"]) for t in short["trials"]] == [
         (0.7, 30.0), (0.8, 33.0)]
-    assert short["best_trial_id"] == "1"  # The best at that horizon.
+    assert short["top_trial_id"] == "1"  # The top one at that horizon.
 
 
 

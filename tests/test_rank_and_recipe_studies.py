@@ -9,21 +9,33 @@ import pytest
 from benchmarks import rank_study, recipe_study
 from benchmarks.common import in_space
 from fashion_tuning.errors import UserError
-from helpers import HPS, one_error_line
+from helpers import HPS, fake_summary, one_error_line, write_summary
+
 
 def trial(trial_id, hps, scores, status="completed"):
     return {"trial_id": trial_id, "status": status, "hyperparameters": hps,
-            "epochs_run": len(scores), "history": {"val_accuracy": scores}}
+            "val_accuracy": None if status == "failed" else max(scores),
+            "epochs_run": len(scores), "best_epoch": 1, "seconds": 1.0, "peak_rss_mb": None,
+            "worker": None, "message": "", "history": {"val_accuracy": scores},
+            "pruned_at_epoch": len(scores) if status == "pruned" else None}
+
+
+def run(strategy, trials=(), trained=HPS[0], **settings):
+    """A whole summary of a `strategy` run at seed 40 of 12-epoch trials with `trials`, whose
+    final training trained `trained`, with other `settings`."""
+    summary = fake_summary(strategy, seed=40)
+    summary.update(trials=list(trials) or summary["trials"], trained_hyperparameters=trained)
+    summary["settings"].update({"trial_epochs": 12, **settings})
+    return summary
 
 
 def summaries():
     """Two runs sharing their first trial; the second run's other trial was pruned early."""
-    return [{"strategy": "random_search", "seed": 40, "trials": [
-                trial("00", HPS[0], [0.5] * 11 + [0.80]), trial("01", HPS[1], [0.6] * 12),
-                trial("02", HPS[2], [0.1], status="failed")]},
-            {"strategy": "bayesian_optimization", "seed": 40, "trials": [
-                trial("00", HPS[0], [0.5] * 11 + [0.80]),
-                trial("01", HPS[2], [0.7] * 6, status="pruned")]}]
+    return [run("random_search", [trial("00", HPS[0], [0.5] * 11 + [0.80]),
+                                  trial("01", HPS[1], [0.6] * 12),
+                                  trial("02", HPS[2], [0.1], status="failed")]),
+            run("bayesian_optimization", [trial("00", HPS[0], [0.5] * 11 + [0.80]),
+                                          trial("01", HPS[2], [0.7] * 6, status="pruned")])]
 
 
 def test_configurations_are_distinct_with_their_trial_seed_and_reference():
@@ -34,6 +46,12 @@ def test_configurations_are_distinct_with_their_trial_seed_and_reference():
     plan = rank_study.plan(configs, [3, 4])
     assert [(c["key"], h) for c, h in plan[:1]] == [("bayesian_optimization/01", 12)]
     assert len(plan) == 1 + 2 * 3
+
+
+def test_runs_without_one_trial_schedule_are_refused():
+    summary = run("random_search", trial_epochs=None)
+    with pytest.raises(UserError, match="random_search run at seed 40 records no trial_epochs"):
+        rank_study.configurations([summary])
 
 
 def test_report_gives_rho_the_best_ones_rank_and_the_regret():
@@ -57,10 +75,10 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     paths = []
     for i, summary in enumerate(summaries()):
         # Schedules of 2 epochs: the pruned trial's reference trains 2, not 12.
-        summary.update(val_fraction=0.2, train_limit=None, batch_size=64, trial_epochs=2)
+        summary["settings"].update(val_fraction=0.2, train_limit=None, batch_size=64,
+                                   trial_epochs=2)
         paths.append(tmp_path / f"run_{i}" / "summary.json")
-        paths[-1].parent.mkdir()
-        paths[-1].write_text(json.dumps(summary))
+        write_summary(paths[-1].parent, summary)
     out = tmp_path / "runs.jsonl"
     argv = [*map(str, paths), "--horizons", "1", "--out", str(out), "--data-dir", str(tiny_data)]
     assert rank_study.main(argv) == 0
@@ -81,8 +99,7 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_path, capsys):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
-                                   "batch_size": 64, "best_hyperparameters": HPS[0]}))
+    write_summary(tmp_path, run("random_search", batch_size=64))
     out = tmp_path / "runs.jsonl"
     argv = [str(summary), "--epochs", "2", "--seeds", "1,2", "--recipes",
             "base,flip_lr2,alt_flip", "--out", str(out), "--data-dir", str(tiny_data)]
@@ -125,9 +142,8 @@ def test_an_unknown_recipe_is_refused(tmp_path, capsys):
 
 def test_a_configuration_of_another_trunk_is_refused_before_the_data(tmp_path, capsys):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
-                                   "batch_size": 64, "best_hyperparameters": {
-                                       **HPS[0], "filters": 16, "stage2_convs": 2}}))
+    write_summary(tmp_path, run("random_search", trained={**HPS[0], "filters": 16,
+                                                          "stage2_convs": 2}))
     # No data folder exists: the configuration is refused first.
     argv = [str(summary), "--recipes", "base", "--out", str(tmp_path / "runs.jsonl"),
             "--data-dir", str(tmp_path / "absent")]
