@@ -9,11 +9,12 @@ Run from the repository root, as a module (hours on 2 CPU cores; it resumes wher
         docs/results/archive/default-12-epoch-trials/bayesian_optimization/summary.json \
         --epochs 15 --out docs/results/recipe-study/runs.jsonl --report-only
 
-The configuration that the summary's final training trained is trained on that run's split (its training images; the
-validation images are only scored, the test images never touched) over a complete
-EPOCHS-epoch schedule, once per recipe and seed, seed by seed. Every trained model is scored
-as it is and with flip test-time augmentation (the mean of the softmax of an image and of its
-mirror), so that costs no training of its own. Each training appends one JSON line to --out.
+The configuration that the summary's final training trained is trained on that run's split
+(its training images; the validation images are only scored, the test images never touched)
+over a complete EPOCHS-epoch schedule, once per recipe and seed, seed by seed. Every trained
+model is scored as it is and with flip test-time augmentation (the mean of the softmax of an
+image and of its mirror), so that costs no training of its own. Each training appends one JSON
+line to --out.
 The report gives, per recipe and length, the mean and spread of the validation accuracy over
 the seeds and the paired difference from the plain recipe, with and without the flip average.
 """
@@ -173,7 +174,8 @@ def run_study(args, recipes):
 
 def main(argv=None):
     parser = tool_parser(__doc__)
-    parser.add_argument("summary", help="summary.json of the run whose trained configuration to train")
+    parser.add_argument("summary",
+                        help="summary.json of the run whose trained configuration to train")
     parser.add_argument("--epochs", type=int, default=15, help="length of each training")
     parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
     parser.add_argument("--recipes", default=",".join(RECIPES),

@@ -105,9 +105,10 @@ def check_settings(per_seed):
 
 
 def aggregate(results_dir):
-    """Per strategy: the per-seed scores and times, their mean and standard deviation, how
-    often its trained trial was the hand-picked first one, and its best-so-far curves by trial
-    and by time. A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
+    """Per strategy: the per-seed scores and times, their mean and sd, how often its trained
+    trial was the hand-picked first one, and its best-so-far curves by trial and by time. A
+    UserError when no seed has both strategies' results, a summary is damaged or not of its
+    model (`compare.load_summaries`), or `check_settings` refuses."""
     per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
              "strategies": {}}
