@@ -18,21 +18,20 @@ import sys
 from glob import glob
 from pathlib import Path
 
-from benchmarks.rank_study import read_summary_at, write_report
+from benchmarks.common import read_summary_at, write_report
 from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import markdown_table, run_tool, save_figure
-
-NEEDED = ("seed", "test_accuracy", "total_seconds", "machine", "code_version")
+from fashion_tuning.results import setting
 
 
 def point(name, pattern):
     """The frontier point of the runs that `pattern` matches, under `name`."""
-    summaries = [read_summary_at(path, NEEDED) for path in sorted(glob(pattern))]
+    summaries = [read_summary_at(path) for path in sorted(glob(pattern))]
     if not summaries:
         raise UserError(f"no run matches {pattern!r} (point {name!r}); give a glob of run "
                         "folders or summary.json files")
-    seeds = [s["seed"] for s in summaries]
+    seeds = [setting(s, "seed") for s in summaries]
     if len(set(seeds)) != len(seeds):
         raise UserError(f"point {name!r} has two runs of one seed ({pattern!r}); give one run "
                         "per seed")
@@ -43,7 +42,7 @@ def point(name, pattern):
             "sd": statistics.stdev(accuracy) if len(accuracy) > 1 else None,
             "minutes": minutes, "median_minutes": statistics.median(minutes),
             "cpus": sorted({s["machine"]["cpu"] for s in summaries}),
-            "commits": sorted({(s["code_version"].get("git_commit") or "?")[:7]
+            "commits": sorted({((s["code_version"] or {}).get("git_commit") or "?")[:7]
                                for s in summaries})}
 
 

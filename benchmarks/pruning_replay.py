@@ -10,18 +10,18 @@ of completed trials.
 Reads the per-epoch validation accuracy that every trial recorded (runs made with
 --no-pruning, or from before pruning existed), applies `pruning.median_to_beat` trial by trial
 in id order as a search would have, and prints for each setting the share of epochs and of
-search time it keeps and which runs' best trial it would have pruned. This is how config.py's
+search time it keeps and which runs' top trial it would have pruned. This is how config.py's
 PRUNING_MIN_COMPLETED and the first judged epoch were weighed. A random search draws the same trials
 with or without pruning, so the replay of its unpruned run is what the pruned run does (the
 benchmark's seed 1 at 3 and 3: 66 epochs replayed, 66 run). With --rank-study, each trial
 is replayed as the rank study trained its configuration over a HORIZON-epoch schedule, and a
-run's best trial is the best at that horizon.
+run's top trial is the top one at that horizon.
 """
 
 import json
 import sys
 
-from benchmarks.rank_study import read_lines, read_summary_at
+from benchmarks.common import read_lines, read_summary_at
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.pruning import median_to_beat
 from fashion_tuning.report import run_tool
@@ -58,18 +58,17 @@ def at_horizon(summary, runs, horizon):
         run = trained.get(json.dumps(t["hyperparameters"], sort_keys=True))
         if run:
             trials.append({**t, "history": run["history"], "seconds": run["seconds"]})
-    best = max(trials, key=lambda t: max(t["history"]["val_accuracy"]))
-    return {**summary, "trials": trials, "best_trial_id": best["trial_id"]}
+    top = max(trials, key=lambda t: max(t["history"]["val_accuracy"]))
+    return {**summary, "trials": trials, "top_trial_id": top["trial_id"]}
 
 
 def replay_all(args):
     """Print the replay of every setting `args` asks for over its runs; return 0."""
-    runs = {path: read_summary_at(path, ("strategy", "seed", "trials", "best_trial_id"))
-            for path in args.summaries}
+    runs = {path: read_summary_at(path) for path in args.summaries}
     if args.rank_study:
         trained = read_lines(args.rank_study)
         runs = {path: at_horizon(summary, trained, args.horizon) for path, summary in runs.items()}
-    print("judged from  min  epochs kept      time kept  best trial pruned in")
+    print("judged from  min  epochs kept      time kept  top trial pruned in")
     for judged_from_epoch in map(int, args.judged_from_epochs.split(",")):
         for min_completed in map(int, args.min_completed.split(",")):
             kept = total = kept_s = total_s = 0
@@ -78,7 +77,7 @@ def replay_all(args):
                 trials = [t for t in summary["trials"] if t["history"].get("val_accuracy")]
                 k, n, k_s, n_s, pruned = replay(trials, judged_from_epoch, min_completed)
                 kept, total, kept_s, total_s = kept + k, total + n, kept_s + k_s, total_s + n_s
-                if summary["best_trial_id"] in pruned:
+                if summary["top_trial_id"] in pruned:
                     lost.append(path)
             print(f"{judged_from_epoch:11d}  {min_completed:3d}  {kept:4d}/{total} "
                   f"{kept / total:5.0%}  {kept_s / total_s:9.0%}  {', '.join(lost) or '-'}")

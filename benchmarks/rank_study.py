@@ -22,11 +22,12 @@ import json
 import sys
 from pathlib import Path
 
-from fashion_tuning import atomic
+from benchmarks.common import (append_line, read_lines, read_summary_at, split_of, train,
+                               write_report)
 from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
-from fashion_tuning.results import SUMMARY_FILE, read_summary
+from fashion_tuning.results import setting
 
 
 def configurations(summaries):
@@ -36,10 +37,17 @@ def configurations(summaries):
         A list of dicts: `key` (strategy/trial id of its first occurrence), `hyperparameters`,
         `seed` (the trial's own, as `TrialRunner` seeds it), and `reference` (its val_accuracy
         over the run's whole schedule, or None if the trial was stopped before its end).
+
+    Raises:
+        UserError: a run whose trials had no one schedule (its trial_epochs is null).
     """
     configs, seen = [], {}
     for summary in summaries:
-        schedule = summary.get("trial_epochs", 12)  # Summaries that lack it ran 12.
+        schedule = setting(summary, "trial_epochs")
+        if schedule is None:
+            raise UserError(f"a {summary['strategy']} run at seed {setting(summary, 'seed')} "
+                            "records no trial_epochs: its trials had no one schedule to rank "
+                            "against; give runs that record it")
         for trial in summary["trials"]:
             if trial["status"] == "failed":
                 continue
@@ -53,84 +61,16 @@ def configurations(summaries):
                 continue
             seen[hps] = {"key": f"{summary['strategy']}/{trial['trial_id']}",
                          "hyperparameters": trial["hyperparameters"],
-                         "seed": summary["seed"] + int(trial["trial_id"]),
+                         "seed": setting(summary, "seed") + int(trial["trial_id"]),
                          "reference": score, "schedule": schedule}
             configs.append(seen[hps])
     return configs
 
 
-# What the studies need of a run's summary, which archived runs of earlier versions have too.
-SPLIT = ("seed", "val_fraction", "train_limit", "batch_size")
-STUDIED = ("strategy", "trials", *SPLIT)
-
-
-def read_summary_at(path, required):
-    """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
-    reads it, with the `required` fields.
-
-    Raises:
-        UserError: there is none, or it is damaged.
-    """
-    path = Path(path)
-    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path, required)
-    if summary is None:
-        raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
-                        "finished run")
-    return summary
-
-
-def read_lines(path):
-    """The JSON objects, one a line, in `path` (none if it does not exist)."""
-    if not Path(path).is_file():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def append_line(path, record):
-    """Append `record` to `path` as one JSON line: each finished training is kept at once."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record, allow_nan=False) + "\n")  # Strict JSON, as atomic's.
-
-
-def write_report(out, result, markdown):
-    """Write `result` and `markdown` beside the JSON lines `out` (.json, .md); print `markdown`."""
-    out = Path(out)
-    atomic.write_json(out.with_suffix(".json"), result)
-    atomic.write_text(out.with_suffix(".md"), markdown)
-    print(markdown)
-
 
 def read_runs(path):
     """`{(key, horizon): run}` of the trainings recorded in `path`."""
     return {(r["key"], r["horizon"]): r for r in read_lines(path)}
-
-
-def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
-          recipe=None, hypermodel=None):
-    """Train `hyperparameters` as a trial is (seeded with `seed`, over an `epochs`-epoch
-    schedule), with what `recipe` (a `recipe.Recipe`) adds, or by `hypermodel` when given.
-
-    Returns:
-        `(model, {"seconds": ..., "history": per-epoch metrics})`.
-    """
-    from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.recipe import Recipe
-
-    model, history, seconds = train_configuration(
-        hyperparameters, seed, epochs, train_data, batch_size, precision, recipe or Recipe(),
-        hypermodel, validation_data=val_data, verbose=0)
-    return model, {"seconds": round(seconds, 1), "history": history}
-
-
-def split_of(summary, data_dir=None):
-    """The train and validation images of the run that wrote `summary` (its seed's split)."""
-    from fashion_tuning.config import Config
-    from fashion_tuning.data import load_fashion_mnist, split
-
-    config = Config(seed=summary["seed"], val_fraction=summary["val_fraction"],
-                    train_limit=summary["train_limit"])
-    _, train_data, val_data = split(load_fashion_mnist(data_dir), config)
-    return train_data, val_data
 
 
 def plan(configs, horizons):
@@ -203,7 +143,7 @@ def report_markdown(result, configs, runs, horizons):
 def run_study(args):
     """Train what `args.out` lacks (unless --report-only), then write the report; return 0."""
     horizons = [int(h) for h in args.horizons.split(",")]
-    summaries = [read_summary_at(p, STUDIED) for p in args.summaries]
+    summaries = [read_summary_at(p) for p in args.summaries]
     configs = configurations(summaries)
     runs = read_runs(args.out)
     if not args.report_only:
@@ -215,7 +155,7 @@ def run_study(args):
         print(f"{len(configs)} configurations, {len(todo)} trainings to go", flush=True)
         for config, horizon in todo:
             _, trained = train(config["hyperparameters"], config["seed"], horizon, train_data,
-                               val_data, first["batch_size"], args.precision)
+                               val_data, setting(first, "batch_size"), args.precision)
             run = {"key": config["key"], "horizon": horizon, "seed": config["seed"],
                    "hyperparameters": config["hyperparameters"], "precision": args.precision,
                    **trained, "machine": environment.machine(),

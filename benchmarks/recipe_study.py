@@ -1,4 +1,4 @@
-"""Recipe study: what each addition to the final training buys the best configuration.
+"""Recipe study: what each addition to the final training buys a run's trained configuration.
 
 Run from the repository root, as a module (hours on 2 CPU cores; it resumes where it stopped):
 
@@ -9,11 +9,12 @@ Run from the repository root, as a module (hours on 2 CPU cores; it resumes wher
         docs/results/archive/default-12-epoch-trials/bayesian_optimization/summary.json \
         --epochs 15 --out docs/results/recipe-study/runs.jsonl --report-only
 
-The summary's best configuration is trained on that run's split (its training images; the
-validation images are only scored, the test images never touched) over a complete
-EPOCHS-epoch schedule, once per recipe and seed, seed by seed. Every trained model is scored
-as it is and with flip test-time augmentation (the mean of the softmax of an image and of its
-mirror), so that costs no training of its own. Each training appends one JSON line to --out.
+The configuration that the summary's final training trained is trained on that run's split
+(its training images; the validation images are only scored, the test images never touched)
+over a complete EPOCHS-epoch schedule, once per recipe and seed, seed by seed. Every trained
+model is scored as it is and with flip test-time augmentation (the mean of the softmax of an
+image and of its mirror), so that costs no training of its own. Each training appends one JSON
+line to --out.
 The report gives, per recipe and length, the mean and spread of the validation accuracy over
 the seeds and the paired difference from the plain recipe, with and without the flip average.
 """
@@ -24,22 +25,21 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.rank_study import (SPLIT, append_line, read_lines, read_summary_at, split_of,
-                                   train, write_report)
-from fashion_tuning.recipe import Recipe
+from benchmarks.candidates import Candidate
+from benchmarks.common import (append_line, in_space, read_lines, read_summary_at, split_of,
+                               train, write_report)
 from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
+from fashion_tuning.results import setting
 
-# The candidates, by name: each a --final-recipe. "base" adds nothing; "wide" is the trunk the
-# space probe liked best (two convs at 28x28 as well); "alt_flip" mirrors in the data instead.
+# The candidates, by name: each the parts of a `Candidate`. "base" adds nothing; "wide" is the
+# trunk the space probe liked best (two convs at 28x28 as well).
 RECIPES = {"base": "none", "flip": "flip", "shift": "shift", "flip_shift": "flip,shift",
            "smooth": "smooth", "ema": "ema", "wide": "wide", "wide_flip": "wide,flip",
            "deep_flip": "deep,flip", "flip_lr2": "flip", "flip_lr05": "flip",
-           "alt_flip": "none", "flip_whiten": "flip,whiten"}
+           "alt_flip": "alt-flip", "flip_whiten": "flip,whiten"}
 # Candidates that train the configuration at a multiple of its learning rate.
 LEARNING_RATE_SCALE = {"flip_lr2": 2.0, "flip_lr05": 0.5}
-# Candidates whose mirroring is done by the data (`alternating_flips`), not by a layer.
-ALTERNATING_FLIPS = {"alt_flip"}
 # The views that multi-view scoring averages, each with and without mirroring: the image as
 # it is and moved by one pixel down, up, right, left (rows, columns).
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
@@ -51,58 +51,9 @@ def key(run):
     return run["recipe"], run["epochs"], run["seed"]
 
 
-def alternating_flip_batches(x, y, batch_size, epochs, rng):
-    """`epochs` epochs of shuffled batches of `(x, y)` in one `tf.data` pipeline, each image
-    mirrored in every other epoch: a random half of them in the even epochs, the other half in
-    the odd ones (airbench's alternating flip), rather than each at random in each epoch.
-    Shuffling and the first epoch's half come from `rng` (a numpy Generator)."""
-    import tensorflow as tf
-
-    count = len(x)
-    first = rng.random(count) < 0.5
-    orders = tf.constant(np.stack([rng.permutation(count) for _ in range(epochs)]), tf.int32)
-    mirrored = tf.constant(np.stack([first ^ bool(e % 2) for e in range(epochs)]))
-    images, labels = tf.constant(x), tf.constant(y)
-
-    def batch(epoch, indices):
-        chosen = tf.gather(images, indices)
-        flip = tf.gather(mirrored[epoch], indices)[:, None, None]
-        return tf.where(flip, tf.reverse(chosen, [2]), chosen), tf.gather(labels, indices)
-
-    def epoch_batches(epoch):
-        return tf.data.Dataset.from_tensor_slices(orders[epoch]).batch(batch_size).map(
-            lambda indices: batch(epoch, indices))
-
-    options = tf.data.Options()
-    options.autotune.enabled = False  # As the product's own batches (`hypermodel.batches`).
-    steps = -(-count // batch_size)
-    return (tf.data.Dataset.range(epochs).flat_map(epoch_batches).with_options(options)
-            .apply(tf.data.experimental.assert_cardinality(epochs * steps)), steps)
-
-
-def alternating_flips(precision):
-    """A `TunedCNN` (no recipe) whose `fit` trains on `alternating_flip_batches`, with the
-    product's schedule and validation batches."""
-    from fashion_tuning.callbacks import CosineDecay
-    from fashion_tuning.hypermodel import TunedCNN, batches
-
-    class AlternatingFlips(TunedCNN):
-        def fit(self, hp, model, x, y, *args, epochs, batch_size, callbacks=(),
-                validation_data=None, **kwargs):
-            # Seeded, as the weights are, by `train_configuration`'s `set_random_seed`.
-            rng = np.random.default_rng(np.random.randint(2 ** 31))
-            data, steps = alternating_flip_batches(x, y, batch_size, epochs, rng)
-            validation_data = validation_data and batches(*validation_data, batch_size)
-            return model.fit(data, *args, epochs=epochs, steps_per_epoch=steps,
-                             validation_data=validation_data, shuffle=False,  # Done above.
-                             callbacks=[*callbacks, CosineDecay(epochs)], **kwargs)
-
-    return AlternatingFlips(precision)
-
-
 def score(model, val_data, batch_size, flip_tta):
     """Validation accuracy of the model as the product would evaluate and save it."""
-    from fashion_tuning.hypermodel import predictor
+    from fashion_tuning.export import predictor
 
     return float(predictor(model, flip_tta).evaluate(*val_data, batch_size=batch_size,
                                                      verbose=0)[1])
@@ -119,7 +70,7 @@ def shifted(images, rows, columns):
 def multi_view_score(model, val_data, batch_size):
     """Validation accuracy of the mean softmax over each image's `SHIFTS` views and their
     mirrors (10 views)."""
-    from fashion_tuning.hypermodel import predictor
+    from fashion_tuning.export import predictor
 
     images, labels = val_data
     plain = predictor(model)
@@ -138,7 +89,7 @@ def report(runs, reference="base"):
                                  key=lambda re: (re[1], list(RECIPES).index(re[0]))):
         seeds = sorted(s for r, e, s in by_key if (r, e) == (recipe, epochs))
         row = {"recipe": recipe, "epochs": epochs, "seeds": seeds,
-               "arguments": Recipe.parse(RECIPES[recipe]).changes(),
+               "arguments": Candidate.parse(RECIPES[recipe]).changes(),
                "learning_rate_scale": LEARNING_RATE_SCALE.get(recipe, 1.0)}
         # Multi-view scores exist for the runs made since the study scored them.
         for metric in [m for m in METRICS if all(m in by_key[recipe, epochs, s] for s in seeds)]:
@@ -185,31 +136,29 @@ def run_study(args, recipes):
     runs = read_lines(args.out)
     if not args.report_only:
         from fashion_tuning import environment
-        from fashion_tuning.hypermodel import in_space
 
-        summary = read_summary_at(args.summary, (*SPLIT, "best_hyperparameters"))
-        in_space(summary["best_hyperparameters"])  # Before the data: it fails in a second.
+        summary = read_summary_at(args.summary)
+        in_space(summary["trained_hyperparameters"])  # Before the data: it fails in a second.
+        batch_size = setting(summary, "batch_size")
         train_data, val_data = split_of(summary, args.data_dir)
         done = {key(r) for r in runs}
         todo = [(name, int(seed)) for seed in args.seeds.split(",") for name in recipes
                 if (name, args.epochs, int(seed)) not in done]
         print(f"{len(todo)} trainings to go", flush=True)
         for name, seed in todo:
-            hyperparameters = dict(summary["best_hyperparameters"])
+            hyperparameters = dict(summary["trained_hyperparameters"])
             hyperparameters["learning_rate"] *= LEARNING_RATE_SCALE.get(name, 1.0)
             model, trained = train(hyperparameters, seed, args.epochs,
-                                   train_data, val_data, summary["batch_size"], args.precision,
-                                   Recipe.parse(RECIPES[name]),
-                                   alternating_flips(args.precision)
-                                   if name in ALTERNATING_FLIPS else None)
+                                   train_data, val_data, batch_size, args.precision,
+                                   Candidate.parse(RECIPES[name]))
             run = {"recipe": name, "epochs": args.epochs, "seed": seed,
-                   "arguments": Recipe.parse(RECIPES[name]).changes(), "source": args.summary,
-                   "hyperparameters": hyperparameters,
+                   "arguments": Candidate.parse(RECIPES[name]).changes(),
+                   "source": args.summary, "hyperparameters": hyperparameters,
                    "precision": args.precision,
-                   "val_accuracy": score(model, val_data, summary["batch_size"], False),
-                   "val_accuracy_flip_tta": score(model, val_data, summary["batch_size"], True),
+                   "val_accuracy": score(model, val_data, batch_size, False),
+                   "val_accuracy_flip_tta": score(model, val_data, batch_size, True),
                    "val_accuracy_views": multi_view_score(model, val_data,
-                                                          summary["batch_size"]),
+                                                          batch_size),
                    **trained, "machine": environment.machine(),
                    "versions": environment.versions()}
             append_line(args.out, run)
@@ -225,7 +174,8 @@ def run_study(args, recipes):
 
 def main(argv=None):
     parser = tool_parser(__doc__)
-    parser.add_argument("summary", help="summary.json of the run whose best configuration to train")
+    parser.add_argument("summary",
+                        help="summary.json of the run whose trained configuration to train")
     parser.add_argument("--epochs", type=int, default=15, help="length of each training")
     parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
     parser.add_argument("--recipes", default=",".join(RECIPES),

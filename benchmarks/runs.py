@@ -8,9 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.rank_study import read_summary_at
-from benchmarks.speed import ROOT
-from fashion_tuning.results import REQUIRED
+from benchmarks.common import ROOT, read_summary_at
+from fashion_tuning.results import setting
 
 WORKERS_RUN = ("--max-trials", "6", "--epochs", "3", "--train-limit", "12000", "--patience", "3")
 
@@ -41,7 +40,8 @@ PRUNING_RUN = ("--max-trials", "10", "--epochs", "10", "--train-limit", "12000",
 
 def pruning_compare(seeds, results_dir, data_dir=None):
     """The same random search with and without pruning, for seeds 1..`seeds`, interleaved
-    seed by seed: search time and best validation accuracy of each run, and their ratios.
+    seed by seed: search time and top trial's validation accuracy of each run, and their
+    ratios.
     The runs stay in `results_dir`/pruning/seed_<n>/<on|off>/, so that
     `benchmarks.pruning_replay` can replay other settings over the unpruned ones."""
     runs = {"on": [], "off": []}
@@ -57,21 +57,21 @@ def pruning_compare(seeds, results_dir, data_dir=None):
             if proc.returncode:
                 sys.exit(f"pruning {label} run failed (exit {proc.returncode}):\n"
                          f"{proc.stderr[-3000:]}{proc.stdout[-3000:]}")
-            summary = read_summary_at(out / "random_search", REQUIRED)
+            summary = read_summary_at(out / "random_search")
             runs[label].append({
                 "seed": seed, "search_s": summary["search_seconds"],
-                "best_val_accuracy": summary["best_val_accuracy"],
+                "top_val_accuracy": summary["top_val_accuracy"],
                 "test_accuracy": summary["test_accuracy"],
                 "epochs": sum(t["epochs_run"] or 0 for t in summary["trials"]),
                 "pruned": sum(t["status"] == "pruned" for t in summary["trials"])})
             print(f"  seed {seed}, pruning {label}: {runs[label][-1]}", flush=True)
     total = {label: sum(r["search_s"] for r in rs) for label, rs in runs.items()}
-    mean_best = {label: statistics.fmean(r["best_val_accuracy"] for r in rs)
-                 for label, rs in runs.items()}
+    mean_top = {label: statistics.fmean(r["top_val_accuracy"] for r in rs)
+                for label, rs in runs.items()}
     return {"runs": runs, "search_time_on_over_off": total["on"] / total["off"],
-            "mean_best_val_on_minus_off": mean_best["on"] - mean_best["off"],
-            "best_val_on_minus_off_per_seed": [
-                on["best_val_accuracy"] - off["best_val_accuracy"]
+            "mean_top_val_on_minus_off": mean_top["on"] - mean_top["off"],
+            "top_val_on_minus_off_per_seed": [
+                on["top_val_accuracy"] - off["top_val_accuracy"]
                 for on, off in zip(runs["on"], runs["off"])]}
 
 
@@ -87,16 +87,17 @@ def full_run(script, results_dir, *flags):
                    check=True, cwd=ROOT)
     wall = time.perf_counter() - start
     strategy = "random_search" if script.startswith("random") else "bayesian_optimization"
-    summary = read_summary_at(Path(results_dir) / strategy, REQUIRED)
+    summary = read_summary_at(Path(results_dir) / strategy)
     trained = sum(t["epochs_run"] or 0 for t in summary["trials"]) * summary["train_images"]
     return {"wall_s": wall, "search_s": summary["search_seconds"],
             "final_training_s": summary["final_seconds"],
             # Images trained on over the phase's time (start-up and evaluation included).
             "search_images_per_s": trained / summary["search_seconds"],
             "final_training_images_per_s":
-                summary["final_images"] * summary["final_epochs"] / summary["final_seconds"],
+                summary["final_images"] * setting(summary, "final_epochs")
+                / summary["final_seconds"],
             "test_accuracy": summary["test_accuracy"],
-            "best_hyperparameters": summary["best_hyperparameters"]}
+            "trained_hyperparameters": summary["trained_hyperparameters"]}
 
 
 # --pairs: both scripts with --quick, then with their defaults, each pair into its own folder.

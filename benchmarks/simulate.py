@@ -77,11 +77,11 @@ def pick(trials, margin):
     score, unless the first (hand-picked) trial is within `margin` of it (`results`' rule)."""
     from types import SimpleNamespace
 
-    from fashion_tuning import results
+    from fashion_tuning import trials as product_trials
 
     records = [SimpleNamespace(status="completed", val_accuracy=t["score"], index=i)
                for i, t in enumerate(trials)]
-    return results.best_trial(records, margin).index
+    return product_trials.trained_trial(records, margin).index
 
 
 def optimum(surrogate):

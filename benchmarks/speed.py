@@ -1,6 +1,7 @@
-"""Start-up and epoch timing of the benchmark: a plain `fit` against a trial inside KerasTuner,
-float32 against mixed_bfloat16."""
+"""Start-up and epoch timing of the benchmark: the product's trial trained alone against inside
+KerasTuner's search, float32 against mixed_bfloat16."""
 
+import dataclasses
 import statistics
 import subprocess
 import sys
@@ -8,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT
+
 STARTUP = ("import sys, time; t = time.perf_counter(); "
            "from fashion_tuning import pipeline; from fashion_tuning.data import load_fashion_mnist; "
            "load_fashion_mnist(sys.argv[1] or None); print(time.perf_counter() - t)")
@@ -48,38 +50,34 @@ def startup_seconds(reps, data_dir=None):
 
 
 def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
-    """Per-epoch seconds (first epoch dropped: it traces the graph) of the model with
-    `make_cnn`'s defaults trained `epochs` epochs, either by plain
-    `model.fit` or inside a one-trial KerasTuner search."""
-    import keras
-
+    """Per-epoch seconds (first epoch dropped: it traces the graph) of the trial that every
+    search runs first, the hand-picked configuration as `hypermodel.TunedCNN` trains it (its
+    batches and cosine schedule, over `epochs` epochs), either trained alone
+    (`final_training.train_configuration`) or as the one trial of the product's search
+    (`tuner.make_tuner`), with the trials' callbacks."""
     from fashion_tuning.callbacks import trial_callbacks
-    from fashion_tuning.hypermodel import make_cnn
-    from fashion_tuning.tuner import TrialRunner
+    from fashion_tuning.config import HAND_PICKED
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(1)
     timer = EpochTimer()
     callbacks = trial_callbacks(config) + [timer]
-    fit_args = dict(validation_data=val, epochs=epochs, batch_size=config.batch_size, verbose=0)
     if mode == "plain":
-        make_cnn(precision=precision).fit(*train, callbacks=callbacks, **fit_args)
-    else:
-        import keras_tuner as kt
+        from fashion_tuning.final_training import train_configuration
 
-        tuner = TrialRunner(
-            seed=1, judged_from_epoch=config.judged_from_epoch,
-            trial_epochs=config.trial_epochs, final_epochs=config.final_epochs,
-            oracle=kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1,
-                                                 seed=1),
-            hypermodel=lambda hp: make_cnn(precision=precision),
-            directory=workdir,
-            project_name=f"t{time.time_ns()}")
-        tuner.search(*train, callbacks=callbacks, **fit_args)
+        train_configuration(HAND_PICKED, config.seed, epochs, train, config.batch_size,
+                            precision, callbacks=callbacks, validation_data=val, verbose=0)
+    else:
+        from fashion_tuning import tuner
+        from fashion_tuning.hypermodel import TunedCNN
+
+        one_trial = dataclasses.replace(config, max_trials=1, trial_epochs=epochs)
+        folder = Path(workdir) / f"t{time.time_ns()}" / "random_search"
+        tuner.make_tuner("random_search", one_trial, folder, TunedCNN(precision)).search(
+            *train, validation_data=val, epochs=epochs, batch_size=config.batch_size,
+            callbacks=callbacks, verbose=0)
     return timer.times[1:]
 
 
-# name -> (plain fit or inside a tuner, precision)
+# name -> (trained alone or inside a tuner, precision)
 RUNS = {"plain": ("plain", "float32"), "tuner": ("tuner", "float32"),
         "plain_bf16": ("plain", "mixed_bfloat16")}
 

@@ -14,18 +14,28 @@ from fashion_tuning.flags import tool_parser
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
-from fashion_tuning.report import (final_training_line, format_duration, format_hyperparameters,
-                                   hand_picked_margin, kept_note, markdown_table, number,
-                                   run_tool, save_figure, trial_counts)
-from fashion_tuning.results import SUMMARY_FILE, read_summary
+from fashion_tuning.report import (final_training, format_duration, format_hyperparameters,
+                                   markdown_table, number, run_tool, save_figure,
+                                   trained_and_top, trial_counts)
+from fashion_tuning.results import SUMMARY_FILE, check_model, read_summary
 
 LABELS = {"random_search": "Random Search", "bayesian_optimization": "Bayesian Optimisation"}
 
 
 def load_summaries(results_dir):
-    """`{strategy: summary}` for every strategy folder holding a summary.json."""
-    summaries = {s: read_summary(Path(results_dir) / s) for s in STRATEGIES}
-    return {s: summary for s, summary in summaries.items() if summary is not None}
+    """`{strategy: summary}` for every strategy folder holding a summary.json.
+
+    Raises:
+        UserError: a summary is damaged, or is not of the model file beside it.
+    """
+    summaries = {}
+    for strategy in STRATEGIES:
+        folder = Path(results_dir) / strategy
+        summary = read_summary(folder)
+        if summary is not None:
+            check_model(folder, summary)
+            summaries[strategy] = summary
+    return summaries
 
 
 def best_so_far(trials):
@@ -50,13 +60,13 @@ def comparison_markdown(summaries):
         return [label, *(fn(x) for x in s)]
 
     main = markdown_table(["", *(LABELS[n] for n in names)], [
-        row("Best val accuracy", lambda x: f"{x['best_val_accuracy']:.4f} (trial "
-            + ", ".join(filter(None, [x["best_trial_id"], kept_note(
-                x["trials"], x["best_trial_id"], hand_picked_margin(x))])) + ")"),
+        row("Trained trial", lambda x: trained_and_top(x)[0]),
+        row("Top trial", lambda x: trained_and_top(x)[1]),
         row("Test accuracy", lambda x: f"**{x['test_accuracy']:.4f}**"),
         row("Test loss", lambda x: number(x["test_loss"])),
-        row("Best hyperparameters", lambda x: format_hyperparameters(x["best_hyperparameters"])),
-        row("Final training", final_training_line),
+        row("Trained hyperparameters",
+            lambda x: format_hyperparameters(x["trained_hyperparameters"])),
+        row("Final training", final_training),
         row("Trials run", lambda x: trial_counts(x["trials"])),
         row("Search time", lambda x: format_duration(x["search_seconds"])),
         row("Final training time", lambda x: format_duration(x["final_seconds"])),
@@ -100,23 +110,24 @@ def plot_comparison(summaries, path):
 
 def learning_curves(summary):
     """Per trial with a recorded history, in id order: (trial id, epochs (1-based), per-epoch
-    val_accuracy, how it ended: "best", "completed", "pruned" or "failed")."""
+    val_accuracy, how it ended: "trained" (the trial the final training trained),
+    "completed", "pruned" or "failed")."""
     curves = []
     for t in sorted(summary["trials"], key=lambda t: int(t["trial_id"])):
         scores = (t.get("history") or {}).get("val_accuracy")
         if scores:
-            kind = "best" if t["trial_id"] == summary["best_trial_id"] else t["status"]
+            kind = "trained" if t["trial_id"] == summary["trained_trial_id"] else t["status"]
             curves.append((t["trial_id"], list(range(1, len(scores) + 1)), scores, kind))
     return curves
 
 
 # How `plot_learning_curves` draws each kind of trial.
-CURVE_STYLES = {"best": {"color": "black", "linewidth": 2.2}, "completed": {"alpha": 0.75},
+CURVE_STYLES = {"trained": {"color": "black", "linewidth": 2.2}, "completed": {"alpha": 0.75},
                 "pruned": {"linestyle": "--", "alpha": 0.75}, "failed": {"linestyle": ":"}}
 
 
 def plot_learning_curves(summaries, path):
-    """Each trial's validation accuracy per epoch, one panel per strategy: the best trial
+    """Each trial's validation accuracy per epoch, one panel per strategy: the trained trial
     bold, pruned trials dashed with an x where they were stopped."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator

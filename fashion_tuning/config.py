@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fashion_tuning.errors import UserError
-from fashion_tuning.recipe import RECIPE_PARTS, Recipe
+from fashion_tuning.recipe import Recipe
 
 OBJECTIVE = "val_accuracy"
 
@@ -115,7 +115,7 @@ class Config:
                               metavar="N")
     final_recipe: Recipe = _flag(
         "what the final training adds: none, or some of " + ", ".join(
-            f"{name} ({what})" for name, (what, _) in RECIPE_PARTS.items()) + ", joined by "
+            f"{name} ({what})" for name, (what, _) in Recipe.offered().items()) + ", joined by "
         "commas; another recipe on a finished search redoes only the final training",
         Recipe.parse("flip,flip-tta"), metavar="PARTS", parse=Recipe.parse)
     hand_picked_margin: float = _flag(

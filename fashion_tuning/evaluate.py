@@ -26,7 +26,7 @@ def evaluate(model, test, batch_size, callbacks=()):
         A dict with `test_loss` (None if not finite: a diverged model), `test_accuracy`,
         `per_class_accuracy`, `confusion_matrix`.
     """
-    from fashion_tuning.hypermodel import batches  # Deferred: TensorFlow.
+    from fashion_tuning.batches import batches  # Deferred: TensorFlow.
 
     y, data = test[1], batches(*test, batch_size)
     callbacks = list(callbacks)

@@ -1,5 +1,6 @@
 """One run from start to end: check the folder and the data, prepare the folder, search, pick
-the best trial, train it on all training images, evaluate it on the test set, write the results."""
+the trial to train, train it on all training images, evaluate it on the test set, write the
+results."""
 
 import contextlib
 import os
@@ -8,7 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from fashion_tuning import data, distributed, report, results
+from fashion_tuning import data, distributed, report, results, trials
 from fashion_tuning import folder as results_folder
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import FRESH_START, NoCompletedTrial, UserError
@@ -67,17 +68,17 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
                 "and reports")
             return
         logs = trial_logs(folder)
-        records = results.trial_records(logs, search.oracle.trials)
+        records = trials.trial_records(logs, search.oracle.trials)
         if search.oracle.stopped_by_budget:
             log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
                 f"{config.time_budget:g} min; no new trial was started. A larger "
                 "--time-budget extends the search")
-        best = results.best_trial(records, config.hand_picked_margin)
-        if best is None:
+        trained = trials.trained_trial(records, config.hand_picked_margin)
+        if trained is None:
             raise NoCompletedTrial(f"none of the {len(records)} trials completed")
-        final = final_model(folder, best, records, config, pool,
+        final = final_model(folder, trained, records, config, pool,
                             (dataset.x_test, dataset.y_test), precision, log)
-        result = run_result(strategy, config, search, dataset, (train, val), records, best,
+        result = run_result(strategy, config, search, dataset, (train, val), records, trained,
                             final, elapsed_search_seconds(logs.values()), precision,
                             invocation)
         paths = results.write_results(result, folder)
@@ -143,57 +144,55 @@ def search_trials(strategy, config, folder, train, val, precision):
     return search
 
 
-def final_model(folder, best, records, config, pool, test, precision, log):
-    """The summary's final-training fields: those an earlier run recorded for this very search,
-    plan and saved model (`results.recorded_final`); else train `best` afresh on `pool`,
-    evaluate it on `test`, save it, and return what that gave."""
-    from fashion_tuning import final_training, hypermodel
+def final_model(folder, trained, records, config, pool, test, precision, log):
+    """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
+    recorded for this very search, plan and saved model (`results.recorded_final`); else train
+    `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
+    from fashion_tuning import export, final_training
     from fashion_tuning.callbacks import StopOnSignal
 
     recipe = config.final_recipe
-    plan = {"final_epochs": config.final_epochs, "final_recipe": asdict(recipe)}
-    final = results.recorded_final(folder, best, records, plan)
+    final = results.recorded_final(folder, trained, records, config)
     if final:
         log(f"The search and the final training had finished: reporting the saved result "
             f"(test accuracy {final['test_accuracy']:.4f})")
         return final
-    note = report.parenthesised(report.kept_note([asdict(r) for r in records], best.trial_id,
-                                                 config.hand_picked_margin))
-    log(f"Best trial {best.trial_id}{note}: val_accuracy {best.val_accuracy:.4f} at epoch "
-        f"{best.best_epoch}; final training on all {len(pool[1]):,} training images: "
-        f"{report.final_training_line(plan)}")
-    trained, _, seconds = final_training.train_configuration(
-        best.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
+    top = trials.top_trial(records)
+    note = report.parenthesised(report.kept_note(
+        trained.trial_id, top.trial_id, top.val_accuracy - trained.val_accuracy,
+        config.hand_picked_margin))
+    log(f"Trained trial {trained.trial_id}{note}: val_accuracy {trained.val_accuracy:.4f} at "
+        f"epoch {trained.best_epoch}; final training on all {len(pool[1]):,} training images: "
+        f"{report.final_training_line(config.final_epochs, recipe)}")
+    model, _, seconds = final_training.train_configuration(
+        trained.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
         precision, recipe, callbacks=[StopOnSignal()], verbose=2)
-    model = hypermodel.predictor(trained, recipe.flip_tta)
+    model = export.predictor(model, recipe.flip_tta)
     scores = evaluate(model, test, config.batch_size, callbacks=[StopOnSignal()])
     digest = final_training.save_model(model, folder / results.MODEL_FILE)
-    return {**plan, "final_images": len(pool[1]), "final_seconds": round(seconds, 1),
-            **scores, "model_sha256": digest}
+    return {"final_images": len(pool[1]), "final_seconds": round(seconds, 1), **scores,
+            "model_sha256": digest}
 
 
-def run_result(strategy, config, search, dataset, split, records, best, final, search_seconds,
-               precision, invocation):
-    """The `RunResult` of a finished run: its settings, the search, the final model's scores,
-    and where and how it ran."""
+def run_result(strategy, config, search, dataset, split, records, trained, final,
+               search_seconds, precision, invocation):
+    """The `RunResult` of a finished run: its facts, the search, the trained and the top
+    trial, the final model's scores, where and how it ran, and its settings."""
     from fashion_tuning import environment, tuner
 
     train, val = split
+    top = trials.top_trial(records)
     return results.RunResult(
-        strategy=strategy, max_trials=config.max_trials, epochs=config.epochs,
-        batch_size=config.batch_size, patience=config.patience,
-        trial_epochs=config.trial_epochs, seed=config.seed, oracle_seed=search.oracle.seed,
-        val_fraction=config.val_fraction, precision_used=precision,
-        train_limit=config.train_limit,
-        pruning=config.pruning, data_source=dataset.source, train_images=len(train[1]),
-        val_images=len(val[1]), best_trial_id=best.trial_id,
-        best_hyperparameters=best.hyperparameters, best_val_accuracy=best.val_accuracy,
-        search_seconds=round(search_seconds, 1),
-        total_seconds=round(search_seconds + final["final_seconds"], 1),
-        **final,
+        strategy=strategy, oracle_seed=search.oracle.seed, precision_used=precision,
+        data_source=dataset.source, data=dataset.fingerprint(), train_images=len(train[1]),
+        val_images=len(val[1]), trained_trial_id=trained.trial_id,
+        trained_hyperparameters=trained.hyperparameters,
+        trained_val_accuracy=trained.val_accuracy, top_trial_id=top.trial_id,
+        top_val_accuracy=top.val_accuracy, search_seconds=round(search_seconds, 1),
+        total_seconds=round(search_seconds + final["final_seconds"], 1), **final,
         versions=environment.versions(), machine=environment.machine(),
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
-        time_budget=config.time_budget, stopped_by_budget=search.oracle.stopped_by_budget,
+        stopped_by_budget=search.oracle.stopped_by_budget,
         code_version=environment.code_version(), **invocation,
         finished_at=results.utc_now(), settings=config.settings())

@@ -1,61 +1,61 @@
-"""What a training adds to a configuration of the search space: the final training's recipe."""
+"""What a training adds to a configuration of the search space: the final training's recipe,
+each part of it defined once, as a field of `Recipe`."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 from fashion_tuning.errors import UserError
 
-# What each part that --final-recipe may name adds to the final training (`Recipe`).
-RECIPE_PARTS = {
-    "flip": ("random left-right mirroring", {"flip": True}),
-    "shift": ("random shifts of up to 2 pixels", {"shift": 2}),
-    "smooth": ("label smoothing 0.1", {"label_smoothing": 0.1}),
-    "ema": ("a moving average of the weights", {"ema": True}),
-    "flip-tta": ("predicting the mean over an image and its mirror", {"flip_tta": True}),
-    "wide": ("a second conv at 28x28", {"first_stage_convs": 2}),
-    "deep": ("a third conv stage at 7x7 and global average pooling", {"third_stage": True}),
-    "whiten": ("fixed patch-whitening 3x3 filters before a 1x1 first conv", {"whiten": True}),
-}
+
+def part(name, value, what, default=False):
+    """A field of a recipe that the part `name` of --final-recipe (`what` it adds) sets to
+    `value`; a training without that part has `default`."""
+    return field(default=default, metadata={"part": name, "value": value, "what": what})
 
 
 @dataclass(frozen=True)
 class Recipe:
     """What a training adds to a configuration of the search space; trials add nothing.
-    A field added later defaults to how earlier versions trained: their summaries lack it.
+    Each part is a measured choice (docs/design.md, "Final training"). A field added later
+    defaults to how earlier versions trained: their summaries lack it.
 
     Args:
         flip: mirror each training image left-right at random.
-        shift: move each training image by up to this many pixels up or down and left or
-            right at random, filling the border with black.
-        label_smoothing: train on labels mixed with this share of a uniform distribution.
-        ema: predict with an exponential moving average of the weights (momentum 0.99).
         flip_tta: predict the mean of the softmax of an image and of its mirror.
         first_stage_convs: conv layers at 28x28 (the trunk's default; the space's trials
             have it).
-        third_stage: a third stage (one conv of 4x the filters at 7x7) whose output is
-            averaged over the image, in place of flattening the second stage's.
-        whiten: fixed 3x3 filters that whiten the training images' patches, each with its
-            negative, then a ReLU, and the first stage's first conv 1x1 (airbench's first
-            layer).
     """
 
-    flip: bool = False
-    shift: int = 0
-    label_smoothing: float = 0.0
-    ema: bool = False
-    flip_tta: bool = False
-    first_stage_convs: int = 1
-    third_stage: bool = False
-    whiten: bool = False
+    flip: bool = part("flip", True, "random left-right mirroring")
+    flip_tta: bool = part("flip-tta", True, "predicting the mean over an image and its mirror")
+    first_stage_convs: int = part("wide", 2, "a second conv at 28x28", default=1)
+
+    @classmethod
+    def offered(cls):
+        """`{part name: (what it adds, {field: value})}` of the parts this recipe class takes."""
+        return {f.metadata["part"]: (f.metadata["what"], {f.name: f.metadata["value"]})
+                for f in fields(cls)}
 
     @classmethod
     def parse(cls, text):
-        """The recipe that `text` names: "none", or parts of `RECIPE_PARTS` joined by commas."""
+        """The recipe that `text` names: "none", or parts of `offered()` joined by commas."""
+        offered = cls.offered()
         parts = [] if text == "none" else text.split(",")
-        unknown = [p for p in parts if p not in RECIPE_PARTS]
+        unknown = [p for p in parts if p not in offered]
         if unknown:
             raise UserError(f"unknown part {unknown[0]!r}; give none, or some of "
-                            f"{', '.join(RECIPE_PARTS)} joined by commas")
-        return cls(**{k: v for p in parts for k, v in RECIPE_PARTS[p][1].items()})
+                            f"{', '.join(offered)} joined by commas")
+        return cls(**{k: v for p in parts for k, v in offered[p][1].items()})
+
+    @classmethod
+    def recorded(cls, values):
+        """The recipe that a summary records as `values` (the dict of one). A field this class
+        lacks is a part it does not train: at a value that adds nothing (0 or False) it is
+        left out, else a TypeError, as for any unknown argument."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(k for k, v in values.items() if k not in names and v)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no part that sets {unknown[0]!r}")
+        return cls(**{k: v for k, v in values.items() if k in names})
 
     def __str__(self):
         """The parts, as --final-recipe takes them: "flip,flip-tta", or "none"."""
@@ -63,15 +63,31 @@ class Recipe:
 
     def changes(self):
         """The fields that differ from a plain training's, as a dict."""
-        return {k: v for k, v in asdict(self).items() if v != getattr(Recipe, k)}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != f.default}
 
     def parts(self):
-        """The names of the `RECIPE_PARTS` that make up this recipe, in their order."""
-        return [name for name, (_, args) in RECIPE_PARTS.items()
+        """The names of the parts that make up this recipe, in their order."""
+        return [name for name, (_, args) in self.offered().items()
                 if all(getattr(self, k) == v for k, v in args.items())]
 
-    def model_args(self):
-        """The `make_cnn` arguments of the recipe (`flip_tta` acts on the trained model)."""
-        args = asdict(self)
-        del args["flip_tta"], args["first_stage_convs"]
-        return args
+    def model(self, hyperparameters, precision="float32"):
+        """The compiled CNN of `hyperparameters` (`model.make_cnn`'s searched arguments), with
+        what this recipe adds to it, in the dtype policy `precision`."""
+        from fashion_tuning.model import STAGE2_CONVS, make_cnn  # Deferred: TensorFlow.
+
+        return make_cnn(**hyperparameters, stage_convs=(self.first_stage_convs, STAGE2_CONVS),
+                        batch_norm=True, flip=self.flip, precision=precision)
+
+    def fit_data(self, model, x, y, validation_data, batch_size, epochs):
+        """What `model` trains on over `epochs` epochs of `(x, y)` and is scored on
+        (`validation_data`, or None), in batches of `batch_size`.
+
+        Returns:
+            `(training batches, batches an epoch (None: all of them), validation batches or
+            None)`, as `model.fit` takes them.
+        """
+        from fashion_tuning.batches import batches  # Deferred: TensorFlow.
+
+        validation = validation_data and batches(*validation_data, batch_size)
+        return batches(x, y, batch_size, shuffle=True), None, validation

@@ -6,10 +6,9 @@ import sys
 import numpy as np
 
 from fashion_tuning import atomic
-from fashion_tuning.recipe import Recipe
 from fashion_tuning.errors import UserError, cannot_write, store_errno
-from fashion_tuning.results import top_trial
 from fashion_tuning.flags import EXIT_USAGE
+from fashion_tuning.results import final_recipe, setting
 
 
 def format_duration(seconds):
@@ -38,13 +37,17 @@ def trial_counts(trials):
     return f"{', '.join(parts)} of {len(trials)}"
 
 
-def final_training_line(summary):
-    """"12 epochs on 60,000 images" (and the recipe's additions, where it has any), from a
-    summary or a final-training plan."""
-    added = Recipe(**summary.get("final_recipe", {})).parts()
-    images = summary.get("final_images")
-    return (f"{summary['final_epochs']} epochs" + (f" on {images:,} images" if images else "")
+def final_training_line(epochs, recipe, images=None):
+    """"12 epochs on 60,000 images" (and what the `recipe` adds, where it adds anything)."""
+    added = recipe.parts()
+    return (f"{epochs} epochs" + (f" on {images:,} images" if images else "")
             + (f" with {', '.join(added)}" if added else ""))
+
+
+def final_training(summary):
+    """`final_training_line` of the run that wrote `summary`."""
+    return final_training_line(setting(summary, "final_epochs"), final_recipe(summary),
+                               summary["final_images"])
 
 
 def parenthesised(note):
@@ -52,23 +55,24 @@ def parenthesised(note):
     return f" ({note})" if note else ""
 
 
-def hand_picked_margin(summary):
-    """The summary's --hand-picked-margin; 0 for summaries written before it existed, whose
-    searches trained their top-scoring trial."""
-    return summary.get("settings", {}).get("hand_picked_margin", 0.0)
-
-
-def kept_note(trials, picked_id, margin):
-    """"" if the trial `picked_id` scored best among `trials` (summary dicts); else why the
-    final training trains it: it is the hand-picked first trial, and the top trial's lead was
-    within `margin` (--hand-picked-margin)."""
-    top = top_trial(trials)
-    picked = next((t for t in trials if t["trial_id"] == picked_id), None)
-    if top is None or picked is None or top["trial_id"] == picked_id:
+def kept_note(trained_id, top_id, lead, margin):
+    """"" if the trained trial is the top one; else why the final training trains it: it is the
+    hand-picked first trial, and the top trial's `lead` was within `margin`
+    (--hand-picked-margin)."""
+    if trained_id == top_id:
         return ""
-    return (f"the hand-picked first trial: trial {top['trial_id']} scored "
-            f"{top['val_accuracy'] - picked['val_accuracy']:.4f} higher, within "
+    return (f"the hand-picked first trial: trial {top_id} scored {lead:.4f} higher, within "
             f"--hand-picked-margin {margin:g}")
+
+
+def trained_and_top(summary):
+    """The "Trained trial" and "Top trial" cells of a summary's tables: each trial's id and
+    val accuracy, and why the trained one is not the top one where it is not."""
+    trained, top = summary["trained_trial_id"], summary["top_trial_id"]
+    note = kept_note(trained, top, summary["top_val_accuracy"] - summary["trained_val_accuracy"],
+                     setting(summary, "hand_picked_margin"))
+    return (f"{trained}: val accuracy {summary['trained_val_accuracy']:.4f}{parenthesised(note)}",
+            f"{top}: val accuracy {summary['top_val_accuracy']:.4f}")
 
 
 def markdown_table(header, rows):
@@ -80,19 +84,19 @@ def markdown_table(header, rows):
 
 def summary_table(summary):
     """The closing console table, from a summary dict."""
-    budget = summary.get("time_budget")
+    budget = setting(summary, "time_budget")
+    trained, top = trained_and_top(summary)
     rows = [
         ("Strategy", summary["strategy"]),
-        ("Best val accuracy", f"{summary['best_val_accuracy']:.4f}"),
+        ("Trained trial", trained),
+        ("Top trial", top),
         ("Test accuracy", f"{summary['test_accuracy']:.4f}"),
         ("Test loss", number(summary["test_loss"])),
-        ("Best hyperparameters", format_hyperparameters(summary["best_hyperparameters"])),
-        ("Best trial", summary["best_trial_id"] + parenthesised(
-            kept_note(summary["trials"], summary["best_trial_id"], hand_picked_margin(summary)))),
-        ("Final training", final_training_line(summary)),
-        ("Trials run", f"{trial_counts(summary['trials'])} (max {summary['max_trials']}"
+        ("Trained hyperparameters", format_hyperparameters(summary["trained_hyperparameters"])),
+        ("Final training", final_training(summary)),
+        ("Trials run", f"{trial_counts(summary['trials'])} (max {setting(summary, 'max_trials')}"
                        + (f"; time budget {budget:g} min"
-                          + (", reached" if summary.get("stopped_by_budget") else "")
+                          + (", reached" if summary["stopped_by_budget"] else "")
                           if budget else "") + ")"),
         ("Search time", format_duration(summary["search_seconds"])),
         ("Final training time", format_duration(summary["final_seconds"])),

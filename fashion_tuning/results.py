@@ -1,17 +1,22 @@
-"""The run's records and the files that hold them: summary.json and trials.csv."""
+"""The files that hold a finished run's results: summary.json (`RunResult`), written and read
+back whole, and trials.csv."""
 
 import csv
 import dataclasses
 import hashlib
 import io
-from dataclasses import asdict, dataclass, field
+import json
+import typing
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from fashion_tuning import atomic
 from fashion_tuning.atomic import read_json
+from fashion_tuning.config import Config
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
+from fashion_tuning.trials import SCORED, TrialRecord
 
 SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
@@ -22,53 +27,28 @@ TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run
 
 
 @dataclass
-class TrialRecord:
-    """One trial as reported: KerasTuner's state plus our `trial_log.TrialLog`.
-
-    `status` is KerasTuner's, lower-case, except that a trial that median stopping ended is
-    "pruned" (KerasTuner, and so its oracle, sees it as completed with its score so far).
-    """
-
-    trial_id: str
-    status: str
-    hyperparameters: dict
-    val_accuracy: float
-    epochs_run: int
-    best_epoch: int
-    seconds: float
-    peak_rss_mb: float = None
-    worker: str = None
-    message: str = ""
-    history: dict = field(default_factory=dict)
-    pruned_at_epoch: int = None
-
-
-@dataclass
 class RunResult:
-    """Everything a finished run reports; `summary.json` is `asdict()` of it."""
+    """Everything a finished run reports; `summary.json` is `asdict()` of it (docs/summary.md).
+    A field is null only where its type allows None: a run of this version records every one,
+    archived runs lack some."""
 
     strategy: str
-    max_trials: int
-    epochs: int
-    batch_size: int
-    patience: int
-    trial_epochs: int
-    seed: int
-    oracle_seed: int  # KerasTuner's, derived from `seed` (`Config.oracle_seed`).
-    val_fraction: float
+    oracle_seed: int | None  # KerasTuner's, derived from the seed (`Config.oracle_seed`).
     precision_used: str  # The dtype policy (`settings.precision` is the one asked for).
-    train_limit: int
     data_source: str
+    data: dict  # `data.Dataset.fingerprint()`: what the run was trained and tested on.
     train_images: int
     val_images: int
-    best_trial_id: str
-    best_hyperparameters: dict
-    best_val_accuracy: float
-    final_epochs: int  # A complete schedule of its own.
-    final_recipe: dict  # `recipe.Recipe` as a dict.
-    final_images: int
+    # The trial whose configuration the final training trained (`trained_trial`), and the
+    # trial that scored highest (`top_trial`, KerasTuner's "best"): not always the same one.
+    trained_trial_id: str
+    trained_hyperparameters: dict
+    trained_val_accuracy: float
+    top_trial_id: str
+    top_val_accuracy: float
+    final_images: int | None
     test_accuracy: float
-    test_loss: float
+    test_loss: float | None
     per_class_accuracy: dict
     confusion_matrix: list
     search_seconds: float
@@ -76,34 +56,30 @@ class RunResult:
     total_seconds: float
     versions: dict
     machine: dict
-    # Of `MODEL_FILE` as saved (always written; reports read summaries without it too): a
-    # result is reused only while that very file is there.
-    model_sha256: str = None
-    trials: list = field(default_factory=list)
-    oracle: dict = field(default_factory=dict)
-    pruning: bool = True
-    time_budget: float = None  # Minutes, as --time-budget.
-    stopped_by_budget: bool = False
+    # Of `MODEL_FILE` as saved: a result is reused or reported only while that very file is
+    # there (or, for an archived summary, no model file at all).
+    model_sha256: str | None
+    trials: list  # `TrialRecord`s as dicts.
+    oracle: dict
+    stopped_by_budget: bool
     # Provenance: the code (`environment.code_version`), this invocation's start and end
-    # (ISO 8601, UTC), how it was started, and every setting by its flag's name.
-    code_version: dict = field(default_factory=dict)
-    started_at: str = None
-    finished_at: str = None
-    command_line: str = None
-    arguments: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
+    # (ISO 8601, UTC) and how it was started.
+    code_version: dict | None
+    started_at: str | None
+    finished_at: str | None
+    command_line: str | None
+    arguments: list | None
+    # Every setting, once, by its flag's name, and the rule's constants (`Config.settings`);
+    # read through `setting`.
+    settings: dict
 
     def to_dict(self):
         return asdict(self)
 
 
-# What every summary holds: the `RunResult` fields without a default.
-REQUIRED = tuple(f.name for f in dataclasses.fields(RunResult)
-                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-# The fields that say how the final training ran, and those it and the test evaluation decide.
-FINAL_PLAN = ("final_epochs", "final_recipe")
-FINAL_FIELDS = (*FINAL_PLAN, "final_images", "test_loss", "test_accuracy",
-                "per_class_accuracy", "confusion_matrix", "final_seconds", "model_sha256")
+# What the final training and the test evaluation decide.
+FINAL_FIELDS = ("final_images", "test_loss", "test_accuracy", "per_class_accuracy",
+                "confusion_matrix", "final_seconds", "model_sha256")
 
 
 def utc_now():
@@ -118,60 +94,6 @@ def sha256_of(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def trial_records(runs, oracle_trials):
-    """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` with their `{trial_id: TrialLog}`
-    `runs` (`trial_log.trial_logs`), in trial-id order."""
-    records = []
-    for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
-        run = runs.get(trial_id)
-        score = trial.score if trial.status == "COMPLETED" else None
-        pruned = trial.status == "COMPLETED" and run is not None and run.outcome == "pruned"
-        records.append(TrialRecord(
-            trial_id=trial_id,
-            status="pruned" if pruned else trial.status.lower(),
-            hyperparameters=dict(trial.hyperparameters.values),
-            val_accuracy=None if score is None else float(score),
-            epochs_run=run and run.epochs_run,
-            best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
-            seconds=run and run.seconds,
-            peak_rss_mb=run and run.peak_rss_mb,
-            worker=run and run.worker,
-            message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
-            history=run.history if run else {},
-            pruned_at_epoch=run.pruned_at_epoch if pruned else None,
-        ))
-    return records
-
-
-# The statuses of a trial with a score: pruned trials keep their best before they stopped.
-SCORED = ("completed", "pruned")
-
-
-def best_trial(records, margin=0.0):
-    """The trial whose configuration the final training trains, or None if none was scored.
-
-    That is the scored trial (completed or pruned) with the highest val_accuracy (first one on
-    ties), unless the first trial, the hand-picked configuration (`tuner.HandPickedFirst`),
-    scored within `margin` of it: a smaller lead is within what reseeding one configuration
-    changes, so the hand-picked one stays. A pruned trial's score is its best before it was
-    stopped, below the median of the completed ones then, so it wins only if it really scored
-    best.
-    """
-    scored = [r for r in records if r.status in SCORED]
-    top = max(scored, key=lambda r: r.val_accuracy, default=None)
-    first = records[0] if records else None
-    if first and first.status in SCORED and top.val_accuracy - first.val_accuracy <= margin:
-        return first
-    return top
-
-
-def top_trial(trials):
-    """The scored trial of `trials` (summary dicts) with the highest val_accuracy (first one on
-    ties), or None: the search's own best, whichever trial the final training trained."""
-    return max((t for t in trials if t["status"] in SCORED), key=lambda t: t["val_accuracy"],
-               default=None)
 
 
 def trials_csv(trials):
@@ -195,33 +117,104 @@ def write_results(result, folder):
     return paths
 
 
-def read_summary(folder, required=REQUIRED):
+def read_summary(folder):
     """The summary dict that `write_results` wrote into `folder`, or None if there is none.
 
-    Args:
-        required: the fields the caller reads; a study of archived runs asks for fewer than
-            every summary of this version has.
-
     Raises:
-        UserError: the file is damaged, or lacks a `required` field.
+        UserError: the file is damaged: not JSON, or a field of `RunResult` is missing or not
+            of its kind (`summary_problem`).
     """
     path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         return None
     summary = read_json(path, fix=REBUILD)
-    missing = [name for name in required if name not in summary]
-    if missing:
-        raise UserError(f"{path}: lacks {', '.join(missing[:3])}"
-                        f"{' and more' if len(missing) > 3 else ''}; {REBUILD}")
+    problem = summary_problem(summary)
+    if problem:
+        raise UserError(f"{path}: damaged ({problem}); {REBUILD}")
     return summary
 
 
-def recorded_final(folder, best, records, plan):
-    """The final-training fields that an earlier run of this very search recorded, or None if
-    the final training must be done.
+# The JSON words for the kinds of `RunResult`'s and `TrialRecord`'s fields.
+JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+              float: "a number", bool: "true or false", type(None): "null"}
 
-    It counts as done when summary.json holds the same trials (ids and statuses), the same best
-    trial and the same `plan` (the `FINAL_PLAN` fields) as now, and the model file on disk is
+
+def _fields_problem(record, cls, where=""):
+    """What makes the dict `record` (at `where`: "trials[3]", or "" for the summary itself)
+    other than a whole `cls` (a dataclass), or "": each field there and of its annotated kind
+    (`X` or `X | None`; an integer is a number too, but true and false are neither)."""
+    if not isinstance(record, dict):
+        return f"{where} is not an object"
+    for name, hint in typing.get_type_hints(cls).items():
+        kinds = typing.get_args(hint) or (hint,)
+        value = record.get(name)
+        if name not in record:
+            return f"{where} lacks {name}".strip()
+        if not (bool in kinds if isinstance(value, bool) else
+                isinstance(value, kinds + ((int,) if float in kinds else ()))):
+            return (f"{where + '.' if where else ''}{name} is {json.dumps(value)[:40]}, not "
+                    f"{' or '.join(JSON_KINDS[k] for k in kinds)}")
+    return ""
+
+
+def summary_problem(summary):
+    """What makes `summary` (a dict) other than a whole summary of this format, or "": every
+    `RunResult` field of its kind, every trial a whole `TrialRecord` (a scored one with its
+    score), every setting of `SETTINGS`, and a final recipe that this `Recipe` trains."""
+    problem = _fields_problem(summary, RunResult)
+    for i, trial in enumerate([] if problem else summary["trials"]):
+        problem = problem or _fields_problem(trial, TrialRecord, f"trials[{i}]") or (
+            f"trials[{i}] is {trial['status']} without a score"
+            if trial["status"] in SCORED and trial["val_accuracy"] is None else "")
+    if problem:
+        return problem
+    missing = [name for name in SETTINGS if name not in summary["settings"]]
+    if missing:
+        return f"settings lack {', '.join(missing)}"
+    if not isinstance(setting(summary, "final_recipe"), dict):
+        return "settings' final_recipe is not an object"
+    try:
+        final_recipe(summary)
+    except TypeError as e:  # A part this version does not train, or a value of another kind.
+        return f"settings' final_recipe is not a recipe of this version ({e})"
+    return ""
+
+
+# Every setting a summary records: `Config.settings()`'s names.
+SETTINGS = (*(f.name for f in dataclasses.fields(Config)), *Config().rule_constants())
+
+
+def setting(summary, name):
+    """The setting `name` (a `Config` field, or a constant of `Config.rule_constants`) of the
+    run that wrote `summary`; None where an archived run did not record it."""
+    return summary["settings"][name]
+
+
+def final_recipe(summary):
+    """The `Recipe` the final training of `summary`'s run added (`Recipe.recorded`)."""
+    return Recipe.recorded(setting(summary, "final_recipe"))
+
+
+def check_model(folder, summary):
+    """Refuse `summary`, read from `folder`, if the model file there is not the one it
+    describes (a run killed between saving a model and writing its summary); an archived
+    summary, without a model file, has nothing to check.
+
+    Raises:
+        UserError: naming the model file and the fix.
+    """
+    model = Path(folder) / MODEL_FILE
+    if model.is_file() and sha256_of(model) != summary["model_sha256"]:
+        raise UserError(f"{model}: not the model that {SUMMARY_FILE} describes; run the same "
+                        "tuning command again: it retrains and reports that model")
+
+
+def recorded_final(folder, trained, records, config):
+    """The final-training fields (`FINAL_FIELDS`) that an earlier run of this very search
+    recorded, or None if the final training must be done.
+
+    It counts as done when summary.json holds the same trials (ids and statuses), the same
+    trained trial, the same final epochs and recipe as `config`, and the model file on disk is
     the one it describes (its SHA-256): a model saved by a run killed before its summary was
     written is never reported with an older summary's numbers.
     """
@@ -230,16 +223,12 @@ def recorded_final(folder, best, records, plan):
         summary = read_summary(folder)
     except UserError:
         return None  # Damaged: the final training runs again and writes a whole one.
-    if not summary or not model.is_file() or sha256_of(model) != summary.get("model_sha256"):
+    if not summary or not model.is_file() or sha256_of(model) != summary["model_sha256"]:
         return None
     same_trials = [(t["trial_id"], t["status"]) for t in summary["trials"]] == [
         (r.trial_id, r.status) for r in records]
-    try:  # As a recipe: a field added to `Recipe` since takes its default, as that run did.
-        recorded = Recipe(**summary["final_recipe"])
-    except TypeError:  # A field this version lacks.
+    same_plan = (final_recipe(summary) == config.final_recipe
+                 and setting(summary, "final_epochs") == config.final_epochs)
+    if not same_trials or summary["trained_trial_id"] != trained.trial_id or not same_plan:
         return None
-    same_plan = recorded == Recipe(**plan["final_recipe"]) and all(
-        summary[k] == plan[k] for k in FINAL_PLAN if k != "final_recipe")
-    if not same_trials or summary["best_trial_id"] != best.trial_id or not same_plan:
-        return None
-    return {**{k: summary[k] for k in FINAL_FIELDS}, **plan}
+    return {k: summary[k] for k in FINAL_FIELDS}

@@ -7,7 +7,8 @@ Every flag other than --seeds, --first-seed, --results-dir and --report-only is 
 scripts (a Bayesian-only flag only to the Bayesian one). Runs go to
 RESULTS_DIR/seed_<seed>/<strategy>/ and resume like the scripts do; each seed's pair gets
 `compare`'s files in its folder, and the report goes to RESULTS_DIR/study.md, study.json and
-study.png. Seeds whose runs differ in any setting but those of `PER_SEED` are refused, by name.
+study.png. Seeds whose runs differ in any setting but those of `PER_SEED`, in the data or in the
+images used are refused, by name.
 """
 
 import json
@@ -22,8 +23,8 @@ from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_co
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
-from fashion_tuning.report import hand_picked_margin, markdown_table, plot_study, run_tool
-from fashion_tuning.results import top_trial
+from fashion_tuning.report import markdown_table, plot_study, run_tool
+from fashion_tuning.results import setting
 
 
 def strategy_argv(strategy, passthrough):
@@ -54,12 +55,16 @@ def seed_dirs(results_dir):
 MEASURES = {"top_val_accuracy": "Top trial's val accuracy", "test_accuracy": "Test accuracy",
             "search_seconds": "Search (s)", "final_seconds": "Final training (s)",
             "total_seconds": "Time (s)"}
-# The settings that say what budget the runs had (older summaries lack some).
+# The settings that say what budget the runs had (archived summaries lack some: None), and
+# the precision each run used.
 BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", "patience",
           "train_limit", "val_fraction", "precision_used", "pruning")
 # The settings that may differ between seeds: the seed, and where and how a run ran.
 PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
             "workers")
+# What every seed's run must share besides its settings: the data (its fingerprint, wherever
+# it was read from) and the images of each phase.
+SAME_DATA = ("data", "train_images", "val_images", "final_images")
 
 
 def shared_trials(per_seed):
@@ -77,32 +82,33 @@ def shared_trials(per_seed):
 
 
 def check_settings(per_seed):
-    """Raise a UserError naming every setting, but those of `PER_SEED`, in which one
-    strategy's runs differ between the seeds of `per_seed`: its values and their seeds."""
+    """Raise a UserError naming every setting, but those of `PER_SEED`, and every fact of
+    `SAME_DATA` in which one strategy's runs differ between the seeds of `per_seed`: its
+    values and their seeds."""
     differences = {}
     for strategy in STRATEGIES:
         seeds_of = {}  # setting -> {value as JSON: [seeds]}
         for seed, runs in per_seed.items():
-            settings = {**runs[strategy].get("settings", {}),
-                        "hand_picked_margin": hand_picked_margin(runs[strategy])}
-            for name, value in settings.items():
+            run = runs[strategy]
+            for name, value in {**run["settings"], **{k: run[k] for k in SAME_DATA}}.items():
                 if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
-                    shown = str(Recipe(**value)) if name == "final_recipe" else value
+                    shown = str(Recipe.recorded(value)) if name == "final_recipe" else value
                     seeds_of.setdefault(name, {}).setdefault(json.dumps(shown), []).append(seed)
         differences.update(dict.fromkeys(f"{name} " + " but ".join(
             f"{value} at seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
             for value, seeds in by_value.items())
             for name, by_value in seeds_of.items() if len(by_value) > 1))
     if differences:
-        raise UserError("the seeds were run with different settings: " + "; ".join(differences)
-                        + "; run them again with the same flags, or move some to another "
-                        "--results-dir")
+        raise UserError("the seeds were run with different settings or data: "
+                        + "; ".join(differences) + "; run them again with the same flags and "
+                        "data, or move some to another --results-dir")
 
 
 def aggregate(results_dir):
-    """Per strategy: the per-seed scores and times, their mean and standard deviation, how
-    often its best trial was the hand-picked first one, and its best-so-far curves by trial
-    and by time. A UserError when no seed has both strategies' results, or when `check_settings` refuses."""
+    """Per strategy: the per-seed scores and times, their mean and sd, how often its trained
+    trial was the hand-picked first one, and its best-so-far curves by trial and by time. A
+    UserError when no seed has both strategies' results, a summary is damaged or not of its
+    model (`compare.load_summaries`), or `check_settings` refuses."""
     per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
              "strategies": {}}
@@ -112,18 +118,17 @@ def aggregate(results_dir):
     reported = {s: per_seed[s] for s in study["seeds"]}
     check_settings(reported)
     every_run = [r for runs in reported.values() for r in runs.values()]
-    study["budget"] = {k: every_run[0].get(k) for k in BUDGET}
+    study["budget"] = {k: every_run[0][k] if k == "precision_used" else setting(every_run[0], k)
+                       for k in BUDGET}
     study["shared_trials"] = shared_trials(reported)
     for strategy in STRATEGIES:
-        runs = [{**reported[s][strategy],
-                 "top_val_accuracy": top_trial(reported[s][strategy]["trials"])["val_accuracy"]}
-                for s in study["seeds"]]
+        runs = [reported[s][strategy] for s in study["seeds"]]
         stats = {}
         for key in MEASURES:
             values = np.array([r[key] for r in runs], dtype=float)
             stats[key] = {"per_seed": values.tolist(), "mean": float(values.mean()),
-                          "std": float(values.std(ddof=1)) if len(values) > 1 else None}
-        stats["kept_hand_picked"] = sum(r["best_trial_id"] == r["trials"][0]["trial_id"]
+                          "sd": float(values.std(ddof=1)) if len(values) > 1 else None}
+        stats["kept_hand_picked"] = sum(r["trained_trial_id"] == r["trials"][0]["trial_id"]
                                         for r in runs)
         rows = [best_so_far(r["trials"]) for r in runs]
         stats["best_so_far_curves"] = [[row[2] for row in run] for run in rows]
@@ -144,20 +149,20 @@ def paired(study, key):
     d = np.array(bayesian) - np.array(random)
     n, mean = len(d), float(d.mean())
     if n < 2:
-        return {"per_seed": d.tolist(), "mean": mean, "std": None, "ci95": None,
+        return {"per_seed": d.tolist(), "mean": mean, "sd": None, "ci95": None,
                 "detectable": None}
     se, two_sided = float(d.std(ddof=1) / np.sqrt(n)), float(stats.t.ppf(0.975, n - 1))
     half = two_sided * se
     # The true mean difference that a two-sided 5 % paired t-test finds 80 % of the time.
     detectable = (two_sided + float(stats.t.ppf(0.80, n - 1))) * se
-    return {"per_seed": d.tolist(), "mean": mean, "std": float(d.std(ddof=1)),
+    return {"per_seed": d.tolist(), "mean": mean, "sd": float(d.std(ddof=1)),
             "ci95": [mean - half, mean + half], "detectable": detectable}
 
 
 def plus_minus(stats, digits, sign=""):
-    """"0.9359 ± 0.0012" from {"mean", "std"}; the mean alone where one seed has no sd."""
+    """"0.9359 ± 0.0012" from {"mean", "sd"}; the mean alone where one seed has no sd."""
     text = f"{stats['mean']:{sign}.{digits}f}"
-    return text + (f" ± {stats['std']:.{digits}f}" if stats["std"] is not None else "")
+    return text + (f" ± {stats['sd']:.{digits}f}" if stats["sd"] is not None else "")
 
 
 def study_markdown(study):

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"random_search": "random_search_tuning.py",
            "bayesian_optimization": "bayesian_tuning.py"}
 SCRIPT = SCRIPTS["random_search"]  # Where one script stands for both.
+# Configurations of the search space, for trainings outside a search.
+HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
+       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
+       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam"}]
 
 
 def idx_bytes(array, magic):
@@ -196,8 +200,8 @@ def reload_accuracy(model_path, data_dir):
 
 
 def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
-    """A complete summary dict (every `RunResult` field) as a run writes it; a None score is a
-    failed trial."""
+    """A whole summary dict (every `RunResult` field) as a run writes it, which trains its top
+    trial; a None score is a failed trial."""
     trials = [{"trial_id": str(i), "status": "failed" if s is None else "completed",
                "hyperparameters": {"units": 64 + 32 * i, "dropout": 0.1 * (1 + i % 2),
                                    "learning_rate": 1e-3, "optimizer": "adam"},
@@ -205,29 +209,62 @@ def fake_summary(strategy, seed=1, test=0.9, scores=(0.8, 0.85, None, 0.84)):
                "peak_rss_mb": 900.0, "worker": None, "message": "",
                "history": {} if s is None else {"val_accuracy": [s - 0.05, s]},
                "pruned_at_epoch": None} for i, s in enumerate(scores)]
-    best = max((t for t in trials if t["val_accuracy"] is not None),
-               key=lambda t: t["val_accuracy"])
+    top = max((t for t in trials if t["val_accuracy"] is not None),
+              key=lambda t: t["val_accuracy"])
     config = Config(max_trials=len(scores), epochs=3, trial_epochs=3, final_epochs=2,
                     final_recipe="none", seed=seed, results_dir=f"study/seed_{seed}")
     return {
-        "strategy": strategy, **{k: getattr(config, k) for k in (
-            "max_trials", "epochs", "batch_size", "patience", "trial_epochs", "seed",
-            "val_fraction", "train_limit", "pruning")},
-        "oracle_seed": config.oracle_seed, "precision_used": "float32",
-        "data_source": "directory tests", "train_images": 240, "val_images": 60,
-        "best_trial_id": best["trial_id"], "best_hyperparameters": best["hyperparameters"],
-        "best_val_accuracy": best["val_accuracy"], "final_epochs": 2, "final_recipe": {},
+        "strategy": strategy, "oracle_seed": config.oracle_seed, "precision_used": "float32",
+        "data_source": "directory tests",
+        "data": {"sha256": "0123456789abcdef", "train_images": 300, "test_images": 100},
+        "train_images": 240, "val_images": 60,
+        "trained_trial_id": top["trial_id"], "trained_hyperparameters": top["hyperparameters"],
+        "trained_val_accuracy": top["val_accuracy"], "top_trial_id": top["trial_id"],
+        "top_val_accuracy": top["val_accuracy"],
         "final_images": 300, "test_accuracy": test, "test_loss": 0.3,
         "per_class_accuracy": {c: 0.5 + i / 100 for i, c in enumerate(CLASS_NAMES)},
         "confusion_matrix": [[100 if i == j else 1 for j in range(10)] for i in range(10)],
         "search_seconds": 126.0, "final_seconds": 20.0, "total_seconds": 146.0,
         "versions": {"python": "3.11", "keras": "3", "keras_tuner": "1"},
         "machine": {"cpu": "Test CPU", "cpu_flags": [], "cores": 2, "gpus": []},
-        "trials": trials, "oracle": {}, "time_budget": None, "stopped_by_budget": False,
+        "model_sha256": "ab" * 32, "trials": trials, "oracle": {}, "stopped_by_budget": False,
         "code_version": {"commit": "0" * 40}, "started_at": "2024-01-01T00:00:00+00:00",
         "finished_at": "2024-01-01T00:02:26+00:00", "command_line": "random_search_tuning.py",
-        "arguments": [], "settings": config.settings(), "model_sha256": "ab" * 32,
+        "arguments": [], "settings": config.settings(),
     }
+
+
+def train_first(summary):
+    """`summary` as that of a run whose final training trained its first trial, the
+    hand-picked one."""
+    first = summary["trials"][0]
+    summary.update(trained_trial_id=first["trial_id"],
+                   trained_hyperparameters=first["hyperparameters"],
+                   trained_val_accuracy=first["val_accuracy"])
+    return summary
+
+
+# Summaries damaged as a kill, a hand or another version may leave them: (how, a change to a
+# whole summary dict, what the one-line error says).
+SUMMARY_DAMAGE = [
+    ("without trials", lambda s: s.pop("trials"), "lacks trials"),
+    ("without settings", lambda s: s.pop("settings"), "lacks settings"),
+    ("without a setting", lambda s: s["settings"].pop("hand_picked_margin"),
+     "settings lack hand_picked_margin"),
+    ("trials not objects", lambda s: s.update(trials=[1, 2]), "trials[0] is not an object"),
+    ("a trial without a key", lambda s: s["trials"][1].pop("history"), "trials[1] lacks history"),
+    ("a score as text", lambda s: s.update(test_accuracy="0.9"),
+     'test_accuracy is "0.9", not a number'),
+    ("a completed trial without a score", lambda s: s["trials"][0].update(val_accuracy=None),
+     "trials[0] is completed without a score"),
+]
+
+
+def damaged(folder, change):
+    """Rewrite the summary.json in `folder` with `change` (of `SUMMARY_DAMAGE`) made."""
+    summary = json.loads((Path(folder) / "summary.json").read_text())
+    change(summary)
+    write_summary(Path(folder), summary)
 
 
 def write_summary(folder, summary):
@@ -248,3 +285,24 @@ def png_size(path):
     raw = path.read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", raw[16:24])
+
+
+def assert_flip_averaged_and_reloadable(model, x, y, path):
+    """Check that the flip-averaging predictor of the trained `model` predicts the mean of its
+    softmax over `x` and their mirrors, scores that on `(x, y)` with sparse labels whatever
+    `model` trained on, and, saved to `path`, reloads with Keras' own layers alone."""
+    import keras
+
+    from fashion_tuning.export import portable, predictor
+
+    final = predictor(model, flip_tta=True)
+    plain = portable(model)
+    mirrored = np.ascontiguousarray(x[:, :, ::-1])
+    expected = (plain.predict(x, verbose=0) + plain.predict(mirrored, verbose=0)) / 2
+    np.testing.assert_allclose(final.predict(x, verbose=0), expected, atol=1e-6)
+    accuracy = final.evaluate(x, y, verbose=0)[1]
+    final.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert {type(l).__module__.split(".")[0] for l in reloaded._flatten_layers()} == {"keras"}
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-6)
+    assert accuracy == pytest.approx(float((expected.argmax(1) == y).mean()))

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from fashion_tuning import cli
+from fashion_tuning.results import setting
 from helpers import SCRIPTS, fake_summary, one_error_line, read_summary, write_summary
 
 
@@ -62,7 +63,7 @@ def test_pruning_compare_keeps_both_runs_of_each_seed(tiny_data, tmp_path, monke
     assert result["search_time_on_over_off"] > 0
     for label, pruning in (("on", True), ("off", False)):
         summary = read_summary(tmp_path / "bench" / "pruning" / "seed_1" / label / "random_search")
-        assert summary["pruning"] is pruning and summary["max_trials"] == 1
+        assert setting(summary, "pruning") is pruning and setting(summary, "max_trials") == 1
 
 
 def test_benchmark_without_the_data_gives_the_scripts_one_line(tmp_path, capsys, monkeypatch):
@@ -111,7 +112,7 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
     from benchmarks.pruning_replay import at_horizon
 
     hps = [{"units": 64}, {"units": 96}]
-    summary = {"best_trial_id": "0", "trials": [
+    summary = {"top_trial_id": "0", "trials": [
         {"trial_id": str(i), "hyperparameters": h, "history": {"val_accuracy": [0.1] * 12},
          "seconds": 120.0} for i, h in enumerate(hps)]}
     runs = [{"hyperparameters": hps[0], "horizon": 3, "history": {"val_accuracy": [.5, .6, .7]},
@@ -123,7 +124,7 @@ def test_pruning_replay_at_a_horizon_takes_the_rank_studys_trainings():
     short = at_horizon(summary, runs, 3)
     assert [(t["history"]["val_accuracy"][-1], t["seconds"]) for t in short["trials"]] == [
         (0.7, 30.0), (0.8, 33.0)]
-    assert short["best_trial_id"] == "1"  # The best at that horizon.
+    assert short["top_trial_id"] == "1"  # The top one at that horizon.
 
 
 

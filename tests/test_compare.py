@@ -2,20 +2,24 @@
 
 import dataclasses
 import errno
+import hashlib
 import os
 
 import pytest
 
 from fashion_tuning import compare
-from fashion_tuning.results import RunResult, TrialRecord
-from helpers import fake_summary, one_error_line, png_size, write_summary
+from fashion_tuning.results import RunResult, read_summary
+from fashion_tuning.trials import TrialRecord
+from helpers import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
+                     write_summary)
 
 
-def test_fake_summary_has_every_field_a_run_writes():
+def test_fake_summary_is_whole_as_a_run_writes_it(tmp_path):
     summary = fake_summary("random_search")
-    assert {f.name for f in dataclasses.fields(RunResult)} <= set(summary)
-    assert "model_sha256" in summary
-    assert {f.name for f in dataclasses.fields(TrialRecord)} <= set(summary["trials"][0])
+    assert {f.name for f in dataclasses.fields(RunResult)} == set(summary)
+    assert {f.name for f in dataclasses.fields(TrialRecord)} == set(summary["trials"][0])
+    write_summary(tmp_path, summary)
+    assert read_summary(tmp_path) == summary
 
 
 def test_best_so_far_skips_failed_trials():
@@ -31,16 +35,19 @@ def test_markdown_table_has_the_summaries_numbers(tmp_path):
                   fake_summary("bayesian_optimization", test=0.9234, scores=(0.7, 0.88)))
     summaries, paths = compare.write_comparison(tmp_path)
     md = (tmp_path / "comparison.md").read_text()
-    header, _, *rows = md.split("## Results summary")[1].strip().splitlines()[:12]
+    header, _, *rows = md.split("## Results summary")[1].strip().splitlines()[:13]
     assert "Random Search" in header and "Bayesian Optimisation" in header
     table = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:4]] for r in rows}
     assert table["Test accuracy"] == ["**0.9123**", "**0.9234**"]
-    assert table["Best val accuracy"] == ["0.8500 (trial 1)", "0.8800 (trial 1)"]
-    kept = fake_summary("random_search", scores=(0.84, 0.843))
-    kept.update(best_trial_id="0", best_val_accuracy=0.84)
-    assert compare.comparison_markdown({"random_search": kept}).count(
-        "| 0.8400 (trial 0, the hand-picked first trial: trial 1 scored 0.0030 higher, within "
-        "--hand-picked-margin 0.0055) |") == 1
+    assert table["Trained trial"] == ["1: val accuracy 0.8500", "1: val accuracy 0.8800"]
+    assert table["Top trial"] == table["Trained trial"]
+    kept = train_first(fake_summary("random_search", scores=(0.84, 0.843)))
+    kept_table = compare.comparison_markdown({"random_search": kept})
+    assert kept_table.count(
+        "| Trained trial | 0: val accuracy 0.8400 (the hand-picked first trial: trial 1 scored "
+        "0.0030 higher, within --hand-picked-margin 0.0055) |") == 1
+    assert "| Top trial | 1: val accuracy 0.8430 |" in kept_table
+    assert "Best" not in md and "Best" not in kept_table
     assert table["Trials run"] == ["3 completed, 1 failed of 4", "2 completed of 2"]
     assert table["Total time"] == ["2 min 26 s", "2 min 26 s"]
     assert "| Ankle boot | 0.590 | 0.590 |" in md
@@ -64,14 +71,14 @@ def test_cli_with_no_results_exits_2(tmp_path, capsys):
     assert "run random_search_tuning.py" in capsys.readouterr().err
 
 
-def test_learning_curves_set_the_best_and_the_pruned_trials_apart():
+def test_learning_curves_set_the_trained_and_the_pruned_trials_apart():
     summary = fake_summary("random_search", scores=(0.8, 0.85, None, 0.84))
     for t, history in zip(summary["trials"], ([0.7, 0.8], [0.8, 0.85], [], [0.84])):
         t["history"] = {"val_accuracy": history}
     summary["trials"][3]["status"] = "pruned"
     curves = compare.learning_curves(summary)
     assert [(c[0], c[1], c[3]) for c in curves] == [
-        ("0", [1, 2], "completed"), ("1", [1, 2], "best"), ("3", [1], "pruned")]
+        ("0", [1, 2], "completed"), ("1", [1, 2], "trained"), ("3", [1], "pruned")]
     assert compare.CURVE_STYLES["pruned"]["linestyle"] == "--"
 
 
@@ -90,6 +97,36 @@ def test_a_damaged_summary_exits_2_with_one_line(tmp_path, capsys, damage):
     assert compare.main(["--results-dir", str(tmp_path)]) == 2
     err = one_error_line(capsys)
     assert "random_search/summary.json" in err
+
+
+@pytest.mark.parametrize("how, change, problem", SUMMARY_DAMAGE,
+                         ids=[d[0] for d in SUMMARY_DAMAGE])
+def test_a_summary_missing_or_malforming_a_field_exits_2_with_one_line(
+        tmp_path, capsys, how, change, problem):
+    write_summary(tmp_path / "random_search", fake_summary("random_search"))
+    damaged(tmp_path / "random_search", change)
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert f"random_search/summary.json: damaged ({problem}" in err
+    assert "run the same tuning command again to rebuild it" in err
+    assert not (tmp_path / "comparison.md").exists()
+
+
+def test_a_model_that_is_not_the_summarys_is_refused_with_the_fix(tmp_path, capsys):
+    folder = tmp_path / "random_search"
+    write_summary(folder, fake_summary("random_search"))
+    (folder / "best_model.keras").write_bytes(b"PK another model")
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    assert ("random_search/best_model.keras: not the model that summary.json describes; run "
+            "the same tuning command again: it retrains and reports that model"
+            ) in one_error_line(capsys)
+    # The summary's own model, or none (an archived summary), is reported.
+    summary = fake_summary("random_search")
+    summary["model_sha256"] = hashlib.sha256(b"PK another model").hexdigest()
+    write_summary(folder, summary)
+    assert compare.main(["--results-dir", str(tmp_path)]) == 0
+    (folder / "best_model.keras").unlink()
+    assert compare.main(["--results-dir", str(tmp_path)]) == 0
 
 
 def test_a_folder_it_cannot_write_into_exits_2_with_one_line(tmp_path, capsys):

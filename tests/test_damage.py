@@ -9,8 +9,8 @@ import subprocess
 import keras
 import pytest
 
-from helpers import SCRIPT, folder_files, read_summary, refused, run_script, tiny_args, \
-    write_idx_dir
+from helpers import (SCRIPT, SUMMARY_DAMAGE, damaged, folder_files, read_summary, refused,
+                     run_script, tiny_args, write_idx_dir)
 
 
 def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy, run_in_process):
@@ -43,6 +43,9 @@ def test_a_damaged_state_file_is_named_with_the_fix(copy, run_in_process, name, 
     lambda folder: (folder / "summary.json").write_text('{"trials": ['),
     lambda folder: (folder / "best_model.keras").write_bytes(
         (folder / "best_model.keras").read_bytes()[:5000]),
+    # A field missing (one that an earlier format filled in when absent), or malformed.
+    *(lambda folder, change=change: damaged(folder, change) for how, change, _ in SUMMARY_DAMAGE
+      if how in ("without trials", "without settings", "a score as text")),
 ])
 def test_a_damaged_result_is_repaired_by_the_final_training(copy, run_in_process, damage):
     data_dir, results, folder = copy

@@ -22,7 +22,7 @@ def test_class_metrics_count_each_true_class_by_prediction():
 def test_evaluate_agrees_with_the_models_own_predictions():
     import keras
 
-    from fashion_tuning.hypermodel import make_cnn
+    from fashion_tuning.model import make_cnn
 
     keras.utils.set_random_seed(3)
     model = make_cnn()  # Untrained: its predictions are arbitrary but fixed.

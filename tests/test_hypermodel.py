@@ -13,10 +13,13 @@ import tensorflow as tf
 
 from fashion_tuning.callbacks import CosineDecay, trial_callbacks
 from fashion_tuning.config import Config
-from fashion_tuning.recipe import Recipe
-from fashion_tuning.hypermodel import (FusedBatchNorm, TunedCNN, batches, build_model, make_cnn,
-                                       portable, predictor, whitening_filters)
+from fashion_tuning.batches import batches
+from fashion_tuning.export import predictor
 from fashion_tuning.final_training import save_model
+from fashion_tuning.hypermodel import TunedCNN, build_model
+from fashion_tuning.model import FusedBatchNorm, make_cnn
+from fashion_tuning.recipe import Recipe
+from helpers import assert_flip_averaged_and_reloadable
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer"}
 
@@ -223,76 +226,41 @@ def test_early_stopping_watches_the_objective_from_half_the_schedule_on(epochs, 
 
 
 @pytest.mark.parametrize("text, parts", [
-    ("none", []), ("flip,flip-tta", ["flip", "flip-tta"]),
-    ("wide,smooth,ema,shift", ["shift", "smooth", "ema", "wide"]),
-    ("deep,flip", ["flip", "deep"]), ("whiten,flip", ["flip", "whiten"])])
+    ("none", []), ("flip,flip-tta", ["flip", "flip-tta"]), ("wide,flip", ["flip", "wide"])])
 def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
     assert Recipe.parse(text).parts() == parts
     assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
 
 
-def test_the_whitening_filters_whiten_the_patches_of_the_images():
-    rng = np.random.default_rng(0)
-    # Neighbours correlated along rows only, so that a kernel transposed would not whiten.
-    field = rng.integers(0, 86, (40, 28, 29))
-    images = (2 * field[:, :, :-1] + field[:, :, 1:]).astype(np.uint8)
-    kernel = whitening_filters(images)
-    assert kernel.shape == (3, 3, 1, 18)
-    np.testing.assert_array_equal(kernel[..., 9:], -kernel[..., :9])
-    conv = keras.layers.Conv2D(18, 3, use_bias=False)  # As the model applies it.
-    conv.build((None, 28, 28, 1))
-    conv.set_weights([kernel])
-    whitened = keras.ops.convert_to_numpy(conv(images[..., None] / 255))[..., :9]
-    whitened = whitened.reshape(-1, 9).astype("float64")
-    covariance = whitened.T @ whitened / len(whitened)
-    # Uncorrelated, each of variance 1 but for what `eps` takes off the smallest.
-    np.testing.assert_allclose(covariance - np.diag(np.diag(covariance)), 0, atol=1e-4)
-    assert (0.9 < np.diag(covariance)).all() and (np.diag(covariance) < 1.0001).all()
-    transposed = kernel[..., :9].transpose(1, 0, 2, 3).reshape(9, 9)
-    patches = np.lib.stride_tricks.sliding_window_view(
-        images / 255, (3, 3), axis=(1, 2)).reshape(-1, 9)
-    wrong = patches @ transposed
-    assert np.abs(wrong.T @ wrong / len(wrong) - np.eye(9)).max() > 0.1
+def test_a_recorded_recipe_leaves_out_the_parts_it_lacks_only_where_they_add_nothing():
+    # What summaries of earlier versions record, with the candidates' fields at rest.
+    recorded = {"flip": True, "shift": 0, "label_smoothing": 0.0, "ema": False,
+                "flip_tta": True, "first_stage_convs": 2, "third_stage": False}
+    assert Recipe.recorded(recorded) == Recipe.parse("flip,flip-tta,wide")
+    assert Recipe.recorded({"flip": True}) == Recipe(flip=True)  # Later fields: defaults.
+    with pytest.raises(TypeError, match="'shift'"):
+        Recipe.recorded({**recorded, "shift": 2})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_every_recipe_trains_and_its_predictor_reloads_with_keras_alone(precision, tmp_path):
-    recipe = Recipe(flip=True, shift=2, label_smoothing=0.1, ema=True, flip_tta=True,
-                    first_stage_convs=2, third_stage=True, whiten=True)
+    recipe = Recipe.parse("flip,flip-tta,wide")
     hp = kt.HyperParameters()
     hp.values.update({"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"})
     cnn = TunedCNN(precision, recipe)
     model = cnn.build(hp)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    # The fixed whitening filters, then two at 28x28 (1x1 first), two at 14x14, one at 7x7
-    # averaged over the image.
-    assert [(c.output.shape[1:], c.kernel.shape[0], c.trainable) for c in convs] == [
-        ((28, 28, 18), 3, False), ((28, 28, 32), 1, True), ((28, 28, 32), 3, True),
-        ((14, 14, 64), 3, True), ((14, 14, 64), 3, True), ((7, 7, 128), 3, True)]
-    assert model.get_layer(index=-4).output.shape == (None, 128)  # Then dense, dropout, softmax.
+    assert [c.output.shape[1:] for c in convs] == [(28, 28, 32)] * 2 + [(14, 14, 64)] * 2
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10
     cnn.fit(hp, model, x, y, validation_data=(x, y), epochs=2, batch_size=32, verbose=0)
-    assert model.loss.label_smoothing == 0.1
-    # Set from the training images before training, and left as set.
-    np.testing.assert_allclose(convs[0].get_weights()[0], whitening_filters(x))
-    final = predictor(model, recipe.flip_tta)
-    mirrored = np.ascontiguousarray(x[:, :, ::-1])
-    plain = portable(model)
-    expected = (plain.predict(x, verbose=0) + plain.predict(mirrored, verbose=0)) / 2
-    np.testing.assert_allclose(final.predict(x, verbose=0), expected, atol=1e-6)
-    accuracy = final.evaluate(x, y, verbose=0)[1]  # Sparse labels, whatever it trained on.
-    final.save(tmp_path / "m.keras")
-    reloaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert {type(l).__module__.split(".")[0] for l in reloaded._flatten_layers()} == {"keras"}
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-6)
-    assert accuracy == pytest.approx(float((expected.argmax(1) == y).mean()))
+    assert_flip_averaged_and_reloadable(model, x, y, tmp_path / "m.keras")
 
 
 def test_augmentation_acts_in_training_only():
-    model = make_cnn(flip=True, shift=2)
+    model = make_cnn(flip=True)
     images = np.random.default_rng(1).integers(0, 255, (8, 28, 28), dtype=np.uint8)
-    aug = keras.Model(model.input, model.get_layer(index=4).output)  # After the shift.
+    aug = keras.Model(model.input, model.get_layer(index=3).output)  # After the flip.
     assert np.allclose(np.asarray(aug(images, training=False))[..., 0], images / 255)
     assert not np.allclose(np.asarray(aug(images, training=True))[..., 0], images / 255)

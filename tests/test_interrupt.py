@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from fashion_tuning import cli, interrupt
+from fashion_tuning.results import setting
 from helpers import SCRIPT, assert_completed_and_distinct, read_summary, read_until, start_script
 
 # Trials of 6 epochs, none stopped early: a stop sent at a trial's second epoch lands mid-trial,
@@ -123,7 +124,7 @@ def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishe
     assert_completed_and_distinct(summary, 2)
     assert summary["trials"][0]["hyperparameters"] == kept["hyperparameters"]["values"]
     assert summary["trials"][0]["val_accuracy"] == pytest.approx(kept["score"])
-    assert (folder / "best_model.keras").is_file() and summary["final_epochs"] == 1
+    assert (folder / "best_model.keras").is_file() and setting(summary, "final_epochs") == 1
 
 
 def test_a_signal_whose_exception_python_swallowed_still_stops_keras(in_process):

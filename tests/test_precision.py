@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fashion_tuning import environment, hypermodel
-from fashion_tuning.hypermodel import make_cnn
+from fashion_tuning.model import make_cnn
+from fashion_tuning.results import setting
 from helpers import read_summary, reload_accuracy, tiny_args
 
 
@@ -80,7 +81,7 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
     # scores what the summary says.
     summary = read_summary(folder)
     assert summary["precision_used"] == "mixed_bfloat16"
-    assert summary["final_recipe"]["flip_tta"] is True
+    assert setting(summary, "final_recipe")["flip_tta"] is True
     assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 

@@ -3,13 +3,14 @@ trial the final training trains (the hand-picked margin)."""
 
 import csv
 import json
-from dataclasses import asdict
+import re
 
 import keras
 import pytest
 
 from fashion_tuning import hypermodel, pruning, report
-from fashion_tuning.results import TrialRecord, best_trial
+from fashion_tuning.results import setting
+from fashion_tuning.trials import TrialRecord, top_trial, trained_trial
 from helpers import progress_lines, read_summary, tiny_args
 
 
@@ -44,35 +45,35 @@ def record(trial_id, status, score):
                        epochs_run=3, best_epoch=3, seconds=1.0)
 
 
-def test_a_pruned_trial_is_best_only_with_the_best_score():
-    assert best_trial([record("0", "completed", 0.9), record("1", "pruned", 0.8)]).trial_id == "0"
-    assert best_trial([record("0", "completed", 0.7), record("1", "pruned", 0.8)]).trial_id == "1"
-    assert best_trial([record("0", "failed", None)]) is None
+def test_a_pruned_trial_is_the_top_one_only_with_the_highest_score():
+    for pick in (top_trial, trained_trial):
+        assert pick([record("0", "completed", 0.9), record("1", "pruned", 0.8)]).trial_id == "0"
+        assert pick([record("0", "completed", 0.7), record("1", "pruned", 0.8)]).trial_id == "1"
+        assert pick([record("0", "failed", None)]) is None
 
 
 def test_the_first_trial_stays_unless_a_trial_beats_it_by_more_than_the_margin():
     trials = [record("0", "completed", 0.910), record("1", "completed", 0.913),
               record("2", "pruned", 0.85)]
-    assert best_trial(trials, margin=0.004).trial_id == "0"
-    assert best_trial(trials, margin=0.002).trial_id == "1"
-    assert best_trial(trials).trial_id == "1"
+    assert trained_trial(trials, margin=0.004).trial_id == "0"
+    assert top_trial(trials).trial_id == "1"
+    assert trained_trial(trials, margin=0.002).trial_id == "1"
+    assert trained_trial(trials).trial_id == "1"
     # A first trial that failed, or scored highest, changes nothing.
-    assert best_trial([record("0", "failed", None), *trials[1:]], margin=0.5).trial_id == "1"
-    assert best_trial([record("0", "completed", 0.92), *trials[1:]], margin=0.5).trial_id == "0"
+    assert trained_trial([record("0", "failed", None), *trials[1:]], margin=0.5).trial_id == "1"
+    assert trained_trial([record("0", "completed", 0.92), *trials[1:]], margin=0.5
+                         ).trial_id == "0"
     # A lead equal to the margin keeps it (values exact in binary).
     exact = [record("0", "completed", 0.5), record("1", "completed", 0.75)]
-    assert best_trial(exact, margin=0.25).trial_id == "0"
-    assert best_trial(exact, margin=0.125).trial_id == "1"
+    assert trained_trial(exact, margin=0.25).trial_id == "0"
+    assert trained_trial(exact, margin=0.125).trial_id == "1"
 
 
 def test_the_note_says_why_the_hand_picked_trial_was_trained():
-    trials = [asdict(r) for r in (record("0", "completed", 0.5), record("1", "pruned", 0.75),
-                                  record("2", "failed", None))]
-    assert report.kept_note(trials, "0", 0.25) == (
+    assert report.kept_note("0", "1", 0.25, 0.25) == (
         "the hand-picked first trial: trial 1 scored 0.2500 higher, within "
         "--hand-picked-margin 0.25")
-    assert report.kept_note(trials, "1", 0.25) == ""  # It trained the top trial.
-    assert report.kept_note(trials[2:], "2", 0.25) == ""  # Nothing scored.
+    assert report.kept_note("1", "1", 0.0, 0.25) == ""  # It trained the top trial.
 
 
 @pytest.mark.slow
@@ -87,18 +88,24 @@ def test_the_margin_picks_the_final_trainings_trial_and_a_new_one_redoes_only_th
     summary = read_summary(tmp_path / "random_search")
     first, second = summary["trials"]
     lead = second["val_accuracy"] - first["val_accuracy"]
-    assert lead > 0 and summary["best_trial_id"] == "0"
+    assert lead > 0 and summary["trained_trial_id"] == "0" and summary["top_trial_id"] == "1"
+    assert (summary["trained_val_accuracy"], summary["top_val_accuracy"]) == (
+        first["val_accuracy"], second["val_accuracy"])
     note = (f"(the hand-picked first trial: trial 1 scored {lead:.4f} higher, within "
             "--hand-picked-margin 0.99)")
-    assert f"Best trial 0 {note}: val_accuracy" in proc.stdout
-    assert f"Best trial            0 {note}\n" in proc.stdout  # The closing table.
+    assert f"Trained trial 0 {note}: val_accuracy" in proc.stdout
+    # The closing table.
+    assert re.search(rf"^Trained trial +0: val accuracy {first['val_accuracy']:.4f} "
+                     rf"{re.escape(note)}$", proc.stdout, flags=re.M), proc.stdout
+    assert re.search(rf"^Top trial +1: val accuracy {second['val_accuracy']:.4f}$",
+                     proc.stdout, flags=re.M)
 
     # A margin that changes the pick redoes the final training; one that keeps it, nothing.
     proc = run_in_process(*args, "--hand-picked-margin", 0)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Running Trial" not in proc.stdout and "Best trial 1:" in proc.stdout
+    assert "Running Trial" not in proc.stdout and "Trained trial 1:" in proc.stdout
     again = read_summary(tmp_path / "random_search")
-    assert again["best_trial_id"] == "1" and again["trials"] == summary["trials"]
+    assert again["trained_trial_id"] == "1" and again["trials"] == summary["trials"]
     proc = run_in_process(*args, "--hand-picked-margin", lead / 2)
     assert "The search and the final training had finished" in proc.stdout
 
@@ -140,7 +147,7 @@ def test_a_trial_that_cannot_learn_is_pruned_recorded_and_never_rerun(
     assert second["status"] == "pruned"
     assert second["pruned_at_epoch"] == 2 and second["epochs_run"] == 2
     assert second["val_accuracy"] == max(second["history"]["val_accuracy"])
-    assert summary["best_trial_id"] == "0" and summary["pruning"] is True
+    assert summary["trained_trial_id"] == "0" and setting(summary, "pruning") is True
     assert "[trial 2/2] trial_1: val_accuracy" in out and "pruned at epoch 2" in out
     assert progress_lines(out) == [("1", "2"), ("2", "2")]  # One line per trial.
     with open(folder / "trials.csv", newline="") as f:
@@ -171,4 +178,4 @@ def test_no_pruning_runs_every_trial_to_its_end(tiny_data, tmp_path, monkeypatch
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = read_summary(tmp_path / "random_search")
     assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
-    assert summary["trials"][1]["epochs_run"] == 4 and summary["pruning"] is False
+    assert summary["trials"][1]["epochs_run"] == 4 and setting(summary, "pruning") is False

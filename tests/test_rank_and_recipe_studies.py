@@ -7,26 +7,35 @@ import numpy as np
 import pytest
 
 from benchmarks import rank_study, recipe_study
-from helpers import one_error_line
-
-HPS = [{"units": 64, "dropout": 0.1, "learning_rate": 1e-3, "optimizer": "adam"},
-       {"units": 96, "dropout": 0.2, "learning_rate": 3e-3, "optimizer": "rmsprop"},
-       {"units": 128, "dropout": 0.3, "learning_rate": 2e-3, "optimizer": "adam"}]
+from benchmarks.common import in_space
+from fashion_tuning.errors import UserError
+from helpers import HPS, fake_summary, one_error_line, write_summary
 
 
 def trial(trial_id, hps, scores, status="completed"):
     return {"trial_id": trial_id, "status": status, "hyperparameters": hps,
-            "epochs_run": len(scores), "history": {"val_accuracy": scores}}
+            "val_accuracy": None if status == "failed" else max(scores),
+            "epochs_run": len(scores), "best_epoch": 1, "seconds": 1.0, "peak_rss_mb": None,
+            "worker": None, "message": "", "history": {"val_accuracy": scores},
+            "pruned_at_epoch": len(scores) if status == "pruned" else None}
+
+
+def run(strategy, trials=(), trained=HPS[0], **settings):
+    """A whole summary of a `strategy` run at seed 40 of 12-epoch trials with `trials`, whose
+    final training trained `trained`, with other `settings`."""
+    summary = fake_summary(strategy, seed=40)
+    summary.update(trials=list(trials) or summary["trials"], trained_hyperparameters=trained)
+    summary["settings"].update({"trial_epochs": 12, **settings})
+    return summary
 
 
 def summaries():
     """Two runs sharing their first trial; the second run's other trial was pruned early."""
-    return [{"strategy": "random_search", "seed": 40, "trials": [
-                trial("00", HPS[0], [0.5] * 11 + [0.80]), trial("01", HPS[1], [0.6] * 12),
-                trial("02", HPS[2], [0.1], status="failed")]},
-            {"strategy": "bayesian_optimization", "seed": 40, "trials": [
-                trial("00", HPS[0], [0.5] * 11 + [0.80]),
-                trial("01", HPS[2], [0.7] * 6, status="pruned")]}]
+    return [run("random_search", [trial("00", HPS[0], [0.5] * 11 + [0.80]),
+                                  trial("01", HPS[1], [0.6] * 12),
+                                  trial("02", HPS[2], [0.1], status="failed")]),
+            run("bayesian_optimization", [trial("00", HPS[0], [0.5] * 11 + [0.80]),
+                                          trial("01", HPS[2], [0.7] * 6, status="pruned")])]
 
 
 def test_configurations_are_distinct_with_their_trial_seed_and_reference():
@@ -37,6 +46,12 @@ def test_configurations_are_distinct_with_their_trial_seed_and_reference():
     plan = rank_study.plan(configs, [3, 4])
     assert [(c["key"], h) for c, h in plan[:1]] == [("bayesian_optimization/01", 12)]
     assert len(plan) == 1 + 2 * 3
+
+
+def test_runs_without_one_trial_schedule_are_refused():
+    summary = run("random_search", trial_epochs=None)
+    with pytest.raises(UserError, match="random_search run at seed 40 records no trial_epochs"):
+        rank_study.configurations([summary])
 
 
 def test_report_gives_rho_the_best_ones_rank_and_the_regret():
@@ -60,10 +75,10 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
     paths = []
     for i, summary in enumerate(summaries()):
         # Schedules of 2 epochs: the pruned trial's reference trains 2, not 12.
-        summary.update(val_fraction=0.2, train_limit=None, batch_size=64, trial_epochs=2)
+        summary["settings"].update(val_fraction=0.2, train_limit=None, batch_size=64,
+                                   trial_epochs=2)
         paths.append(tmp_path / f"run_{i}" / "summary.json")
-        paths[-1].parent.mkdir()
-        paths[-1].write_text(json.dumps(summary))
+        write_summary(paths[-1].parent, summary)
     out = tmp_path / "runs.jsonl"
     argv = [*map(str, paths), "--horizons", "1", "--out", str(out), "--data-dir", str(tiny_data)]
     assert rank_study.main(argv) == 0
@@ -84,8 +99,7 @@ def test_a_tiny_study_trains_resumes_and_reports(tiny_data, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_path, capsys):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
-                                   "batch_size": 64, "best_hyperparameters": HPS[0]}))
+    write_summary(tmp_path, run("random_search", batch_size=64))
     out = tmp_path / "runs.jsonl"
     argv = [str(summary), "--epochs", "2", "--seeds", "1,2", "--recipes",
             "base,flip_lr2,alt_flip", "--out", str(out), "--data-dir", str(tiny_data)]
@@ -113,42 +127,6 @@ def test_a_tiny_recipe_study_trains_scores_resumes_and_reports(tiny_data, tmp_pa
     assert "| flip_lr2 | 2 | 2 |" in out.with_suffix(".md").read_text()
 
 
-def test_alternating_flips_train_the_schedule_an_epoch_at_a_time():
-    from fashion_tuning.final_training import train_configuration
-    from fashion_tuning.recipe import Recipe
-
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 255, (96, 28, 28), dtype=np.uint8), np.arange(96) % 10
-    model, history, _ = train_configuration(
-        HPS[0], 1, 2, (x[:64], y[:64]), 32, hypermodel=recipe_study.alternating_flips("float32"),
-        validation_data=(x[64:], y[64:]), verbose=0)
-    assert int(model.optimizer.iterations) == 2 * 2 and len(history["val_accuracy"]) == 2
-    # The rate of the last step, epoch 2's second of two: 3/4 of the way along the cosine.
-    assert float(model.optimizer.learning_rate) == pytest.approx(
-        HPS[0]["learning_rate"] * 0.5 * (1 + np.cos(0.75 * np.pi)), rel=1e-5)
-    with pytest.raises(ValueError, match="not both"):
-        train_configuration(HPS[0], 1, 1, (x[:64], y[:64]), 32, recipe=Recipe(flip=True),
-                            hypermodel=recipe_study.alternating_flips("float32"))
-
-
-def test_alternating_flips_show_each_image_once_an_epoch_mirrored_every_other_epoch():
-    images = np.arange(10 * 2 * 3, dtype="uint8").reshape(10, 2, 3)  # No image is symmetric.
-    data, steps = recipe_study.alternating_flip_batches(
-        images, np.arange(10), 4, 3, np.random.default_rng(0))
-    batches = [(x.numpy(), y.numpy()) for x, y in data]
-    assert steps == 3 and [len(y) for _, y in batches] == [4, 4, 2] * 3
-    mirrored = np.zeros((3, 10), bool)
-    for i, (x, y) in enumerate(batches):
-        for image, label in zip(x, y):
-            assert (image == images[label]).all() or (image == images[label][:, ::-1]).all()
-            mirrored[i // steps, label] = (image != images[label]).any()
-    epochs = [np.concatenate([y for _, y in batches[e * steps:(e + 1) * steps]]) for e in range(3)]
-    assert all(sorted(labels) == list(range(10)) for labels in epochs)
-    assert epochs[0].tolist() != epochs[1].tolist()  # Shuffled afresh each epoch.
-    assert (mirrored[1] == ~mirrored[0]).all() and (mirrored[2] == mirrored[0]).all()
-    assert 0 < mirrored[0].sum() < 10
-
-
 def test_multi_view_scoring_moves_images_by_one_pixel_with_a_black_border():
     image = np.arange(1, 10).reshape(1, 3, 3)
     assert recipe_study.shifted(image, 1, 0).tolist() == [[[0, 0, 0], [1, 2, 3], [4, 5, 6]]]
@@ -164,9 +142,8 @@ def test_an_unknown_recipe_is_refused(tmp_path, capsys):
 
 def test_a_configuration_of_another_trunk_is_refused_before_the_data(tmp_path, capsys):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"seed": 40, "val_fraction": 0.2, "train_limit": None,
-                                   "batch_size": 64, "best_hyperparameters": {
-                                       **HPS[0], "filters": 16, "stage2_convs": 2}}))
+    write_summary(tmp_path, run("random_search", trained={**HPS[0], "filters": 16,
+                                                          "stage2_convs": 2}))
     # No data folder exists: the configuration is refused first.
     argv = [str(summary), "--recipes", "base", "--out", str(tmp_path / "runs.jsonl"),
             "--data-dir", str(tmp_path / "absent")]
@@ -175,7 +152,7 @@ def test_a_configuration_of_another_trunk_is_refused_before_the_data(tmp_path, c
 
 
 def test_older_summaries_naming_the_fixed_trunk_train_it():
-    from fashion_tuning.hypermodel import in_space
-
     assert in_space({**HPS[0], "filters": 32, "stage2_convs": 2}) == HPS[0]
     assert in_space(HPS[0]) == HPS[0]
+    with pytest.raises(UserError, match="'batch_norm' is not in this search space"):
+        in_space({**HPS[0], "batch_norm": True})

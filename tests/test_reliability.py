@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from fashion_tuning import folder, hypermodel
-from fashion_tuning.recipe import Recipe
+from fashion_tuning.results import final_recipe, setting
 from helpers import (SCRIPT, folder_files, model_accuracy, progress_lines, read_summary, refused,
                      run_script, tiny_args, write_idx_dir)
 
@@ -21,7 +21,7 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     before = folder_files(target)
     args = tiny_args(data_dir, results, "--trial-epochs", 2, "--patience", 5, "--seed", 7,
                      trials=1, epochs=3)
-    final = ("--final-epochs", 3, "--final-recipe", "flip,shift,flip-tta")
+    final = ("--final-epochs", 3, "--final-recipe", "flip,flip-tta,wide")
     # As a user sees it, after TensorFlow's import: one line, and nothing else on stderr.
     refused(run_script(SCRIPT, *args, *final), "--epochs (was 1, now 3)",
             "--seed (was 42, now 7)", "--overwrite", "--results-dir")
@@ -32,16 +32,15 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     first = run_in_process(*args, *final, "--overwrite")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "Starting a new search" in first.stdout
-    assert "training images: 3 epochs with flip, shift, flip-tta" in first.stdout
+    assert "training images: 3 epochs with flip, flip-tta, wide" in first.stdout
     assert "Epoch 1/2" in first.stdout and "Epoch 1/3" in first.stdout  # Trials, then final.
-    assert "3 epochs on 300 images with flip, shift, flip-tta" in first.stdout
+    assert "3 epochs on 300 images with flip, flip-tta, wide" in first.stdout
     summary = read_summary(target)
-    assert (summary["epochs"], summary["seed"]) == (3, 7)
-    assert (summary["trial_epochs"], summary["final_epochs"], summary["final_images"]) == (
-        2, 3, 300)
-    assert summary["final_recipe"] == {"flip": True, "shift": 2, "label_smoothing": 0.0,
-                                       "ema": False, "flip_tta": True, "first_stage_convs": 1,
-                                       "third_stage": False, "whiten": False}
+    assert (setting(summary, "epochs"), setting(summary, "seed")) == (3, 7)
+    assert (setting(summary, "trial_epochs"), setting(summary, "final_epochs"),
+            summary["final_images"]) == (2, 3, 300)
+    assert setting(summary, "final_recipe") == {"flip": True, "flip_tta": True,
+                                                "first_stage_convs": 2}
     assert all(t["epochs_run"] == 2 for t in summary["trials"])
     assert summary["total_seconds"] == pytest.approx(
         summary["search_seconds"] + summary["final_seconds"], abs=0.2)
@@ -55,8 +54,8 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     assert "Running Trial" not in other.stdout
     assert "training images: 2 epochs\n" in other.stdout
     again = read_summary(target)
-    assert again["trials"] == summary["trials"] and again["final_epochs"] == 2
-    assert not Recipe(**again["final_recipe"]).changes()
+    assert again["trials"] == summary["trials"] and setting(again, "final_epochs") == 2
+    assert not final_recipe(again).changes()
     same = run_in_process(*args, "--final-epochs", 2, "--final-recipe", "none")
     assert "The search and the final training had finished" in same.stdout
 
@@ -128,7 +127,7 @@ def test_a_nan_trial_fails_exits_1_while_no_trial_completed_and_is_never_best(
     assert statuses == ["failed", "completed"], summary["trials"]
     assert "non-finite" in summary["trials"][0]["message"]
     assert summary["trials"][0]["val_accuracy"] is None
-    assert summary["best_trial_id"] == "1"
+    assert summary["trained_trial_id"] == summary["top_trial_id"] == "1"
     with open(target / "trials.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]

@@ -9,7 +9,8 @@ import pytest
 from fashion_tuning import report, study
 from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.recipe import Recipe
-from helpers import fake_summary, one_error_line, png_size, write_idx_dir, write_summary
+from helpers import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
+                     write_idx_dir, write_summary)
 
 
 def write_seeds(folder, seeds, change=lambda seed, summary: None):
@@ -29,9 +30,10 @@ def test_study_aggregates_paired_seeds(tmp_path):
         summary["test_accuracy"] = tests[seed][summary["strategy"] == "bayesian_optimization"]
         if seed == 2:  # Where and how a seed ran may differ (results_dir does at every seed).
             summary["settings"].update(workers=2, overwrite=True, data_dir="elsewhere")
+        if seed == 2:  # The same data, read from elsewhere.
+            summary["data_source"] = "directory elsewhere"
         if seed == 3:  # It trained the first trial, the hand-picked one.
-            summary["best_trial_id"] = summary["trials"][0]["trial_id"]
-            summary["best_val_accuracy"] = summary["trials"][0]["val_accuracy"]
+            train_first(summary)
 
     write_seeds(tmp_path, tests, change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
@@ -39,7 +41,7 @@ def test_study_aggregates_paired_seeds(tmp_path):
     assert result["seeds"] == [1, 2, 3]
     assert result["strategies"]["random_search"]["top_val_accuracy"]["per_seed"] == [0.85] * 3
     rnd = result["strategies"]["random_search"]["test_accuracy"]
-    assert rnd["mean"] == pytest.approx(0.91) and rnd["std"] == pytest.approx(0.01)
+    assert rnd["mean"] == pytest.approx(0.91) and rnd["sd"] == pytest.approx(0.01)
     md = (tmp_path / "study.md").read_text()
     assert "| 2 | +0.0000 | -0.0100 |" in md
     assert "| mean ± sd | +0.0000 ± 0.0000 | +0.0067 ± 0.0153 |" in md
@@ -74,7 +76,7 @@ def test_one_seed_reports_means_without_a_spread(tmp_path):
     assert "| Test accuracy (mean ± sd) | 0.9300 | 0.9400 |" in md
     assert "| 1 | +0.0000 | +0.0100 |" in md and "| mean ± sd | +0.0000 | +0.0100 |" in md
     result = json.loads((tmp_path / "study.json").read_text())
-    assert result["strategies"]["random_search"]["test_accuracy"]["std"] is None
+    assert result["strategies"]["random_search"]["test_accuracy"]["sd"] is None
 
 
 def test_strategy_argv_drops_flags_the_strategy_lacks():
@@ -128,8 +130,8 @@ def test_seeds_run_with_other_settings_are_refused_by_name(tmp_path, capsys):
     def change(seed, summary):
         if seed == 3:
             summary["settings"].update(max_trials=3, final_epochs=2, final_recipe=asdict(Recipe.parse("flip")))
-        if seed == 1:  # Written before the margin existed: its search trained the top trial.
-            del summary["settings"]["hand_picked_margin"]
+        if seed == 1:  # Archived before the margin existed: its search trained the top trial.
+            summary["settings"]["hand_picked_margin"] = 0.0
 
     write_seeds(tmp_path, (1, 2, 3), change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
@@ -141,11 +143,54 @@ def test_seeds_run_with_other_settings_are_refused_by_name(tmp_path, capsys):
     assert not (tmp_path / "study.json").exists()
 
 
+@pytest.mark.parametrize("fact, value, shown", [
+    ("data", {"sha256": "fedcba9876543210", "train_images": 300, "test_images": 100},
+     'data {"sha256": "0123456789abcdef", "train_images": 300, "test_images": 100} at seeds '
+     '1, 2 but {"sha256": "fedcba9876543210", "train_images": 300, "test_images": 100} at '
+     'seed 3'),
+    ("train_images", 200, "train_images 240 at seeds 1, 2 but 200 at seed 3"),
+    ("final_images", 250, "final_images 300 at seeds 1, 2 but 250 at seed 3"),
+])
+def test_a_seed_run_on_other_data_is_refused_by_name(tmp_path, capsys, fact, value, shown):
+    def change(seed, summary):
+        if seed == 3:
+            summary[fact] = value
+
+    write_seeds(tmp_path, (1, 2, 3), change)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert "the seeds were run with different settings or data: " + shown in err
+    assert not (tmp_path / "study.json").exists()
+
+
 def test_a_damaged_summary_exits_2_with_one_line(tmp_path, capsys):
     write_seeds(tmp_path, (1, 2))
     (tmp_path / "seed_2" / "random_search" / "summary.json").write_text('{"trials": [')
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
     assert "seed_2/random_search/summary.json" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("how, change, problem", SUMMARY_DAMAGE,
+                         ids=[d[0] for d in SUMMARY_DAMAGE])
+def test_a_summary_missing_or_malforming_a_field_exits_2_with_one_line(
+        tmp_path, capsys, how, change, problem):
+    write_seeds(tmp_path, (1, 2))
+    damaged(tmp_path / "seed_2" / "bayesian_optimization", change)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    assert (f"seed_2/bayesian_optimization/summary.json: damaged ({problem}"
+            in one_error_line(capsys))
+    assert not (tmp_path / "study.json").exists()
+
+
+def test_a_seed_whose_model_is_not_its_summarys_is_refused_by_name_with_the_fix(
+        tmp_path, capsys):
+    write_seeds(tmp_path, (1, 2))
+    (tmp_path / "seed_1" / "random_search" / "best_model.keras").write_bytes(b"PK other")
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    assert ("seed_1/random_search/best_model.keras: not the model that summary.json "
+            "describes; run the same tuning command again: it retrains and reports that model"
+            ) in one_error_line(capsys)
+    assert not (tmp_path / "study.json").exists()
 
 
 def test_a_folder_it_cannot_write_into_exits_2_with_one_line(tmp_path, capsys):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fashion_tuning import cli, folder as results_folder
+from fashion_tuning.results import setting
 from helpers import ROOT, SCRIPT, folder_files, model_accuracy, read_summary, tiny_args
 
 # Runs a script like a user, but dies (as SIGKILL or a power cut would) inside the `nth` write
@@ -154,12 +155,15 @@ def test_a_summary_from_before_a_recipe_field_existed_is_reported_not_retrained(
     data_dir, results, folder = copy
     summary_file = folder / "summary.json"
     summary = json.loads(summary_file.read_text())
-    del summary["final_recipe"]["whiten"]  # A field added to `Recipe` since that run.
+    recipe = summary["settings"]["final_recipe"]
+    del recipe["first_stage_convs"]  # As if added to `Recipe` since that run.
+    recipe["shift"] = 0  # A part this version does not train, at rest.
     summary_file.write_text(json.dumps(summary))
     code, out, err = run_main(tiny_args(data_dir, results, trials=2), capsys)
     assert code == 0, err
     assert "reporting the saved result" in out
-    assert read_summary(folder)["final_recipe"]["whiten"] is False
+    assert setting(read_summary(folder), "final_recipe") == {
+        "flip": True, "flip_tta": True, "first_stage_convs": 1}
 
 
 @pytest.mark.slow

@@ -1,0 +1,102 @@
+"""What the studies share: reading the summaries of earlier runs (archived ones too), their
+split, training a configuration as the product does, and the files a study writes."""
+
+import json
+from pathlib import Path
+
+from fashion_tuning import atomic
+from fashion_tuning.config import HAND_PICKED
+from fashion_tuning.errors import UserError
+from fashion_tuning.results import SUMMARY_FILE, read_summary, setting
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_summary_at(path):
+    """The summary in `path`, a summary.json or the folder holding one, as `read_summary`
+    reads it.
+
+    Raises:
+        UserError: there is none, or it is damaged.
+    """
+    path = Path(path)
+    summary = read_summary(path.parent if path.name == SUMMARY_FILE else path)
+    if summary is None:
+        raise UserError(f"{path}: no {SUMMARY_FILE} there; give the {SUMMARY_FILE} of a "
+                        "finished run")
+    return summary
+
+
+def in_space(hyperparameters):
+    """`hyperparameters` without the trunk's names where they name the fixed trunk, as archived
+    summaries record it.
+
+    Raises:
+        UserError: they name another trunk, or a name the search space lacks: a model this
+            version cannot build.
+    """
+    from fashion_tuning.model import FILTERS, STAGE2_CONVS  # Deferred: TensorFlow.
+
+    # The fixed trunk, by the names of archived summaries whose space searched it.
+    trunk = {"filters": FILTERS, "stage2_convs": STAGE2_CONVS}
+    for name, fixed in trunk.items():
+        if hyperparameters.get(name, fixed) != fixed:
+            raise UserError(f"the configuration has {name}={hyperparameters[name]}, but the "
+                            f"trunk is fixed at {name}={fixed}; take a configuration from a "
+                            "run of this version")
+    searched = {k: v for k, v in hyperparameters.items() if k not in trunk}
+    unknown = sorted(set(searched) - set(HAND_PICKED))  # The space's names.
+    if unknown:
+        raise UserError(f"hyperparameter {unknown[0]!r} is not in this search space; the "
+                        "configuration comes from another version of it: take one from a "
+                        "run of this version")
+    return searched
+
+
+def split_of(summary, data_dir=None):
+    """The train and validation images of the run that wrote `summary` (its seed's split)."""
+    from fashion_tuning.config import Config
+    from fashion_tuning.data import load_fashion_mnist, split
+
+    config = Config(**{k: setting(summary, k) for k in ("seed", "val_fraction", "train_limit")})
+    _, train_data, val_data = split(load_fashion_mnist(data_dir), config)
+    return train_data, val_data
+
+
+def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, precision,
+          recipe=None):
+    """Train `hyperparameters` (`in_space`) as a trial is (seeded with `seed`, over an
+    `epochs`-epoch schedule), with what `recipe` (a `recipe.Recipe`, or a
+    `candidates.Candidate`) adds, scored on `val_data` after each epoch.
+
+    Returns:
+        `(model, {"seconds": ..., "history": per-epoch metrics})`.
+    """
+    from fashion_tuning.final_training import train_configuration
+    from fashion_tuning.recipe import Recipe
+
+    model, history, seconds = train_configuration(
+        in_space(hyperparameters), seed, epochs, train_data, batch_size, precision,
+        recipe or Recipe(), validation_data=val_data, verbose=0)
+    return model, {"seconds": round(seconds, 1), "history": history}
+
+
+def read_lines(path):
+    """The JSON objects, one a line, in `path` (none if it does not exist)."""
+    if not Path(path).is_file():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def append_line(path, record):
+    """Append `record` to `path` as one JSON line: each finished training is kept at once."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record, allow_nan=False) + "\n")  # Strict JSON, as atomic's.
+
+
+def write_report(out, result, markdown):
+    """Write `result` and `markdown` beside the JSON lines `out` (.json, .md); print `markdown`."""
+    out = Path(out)
+    atomic.write_json(out.with_suffix(".json"), result)
+    atomic.write_text(out.with_suffix(".md"), markdown)
+    print(markdown)
