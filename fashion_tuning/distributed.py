@@ -102,18 +102,16 @@ def gpu_assignment(names, gpus):
     return {"chief": gpus[0], **{name: gpus[i % len(gpus)] for i, name in enumerate(workers)}}
 
 
-def _stream(name, pipe, where, lock, held=None):
-    """Copy the child `name`'s `pipe` to `sys.<where>`, each line as "[name] line". With `held`,
-    its last words (`LAST_WORDS`) go there instead, and blank lines (an interrupt's, after the
-    terminal's ^C) are dropped."""
-    for line in pipe:
-        if held is not None and line.startswith(LAST_WORDS):
+def _stream(name, proc, lock, held):
+    """Copy the child `name`'s output (stdout and stderr) to stdout, each line as "[name] line",
+    but its last words (`LAST_WORDS`), which go to `held`."""
+    for line in proc.stdout:
+        if line.startswith(LAST_WORDS):
             held.append(line.rstrip("\n"))
-        elif held is None or line.strip():
+        else:
             with lock:
-                out = getattr(sys, where)
-                out.write(f"[{name}] {line}")
-                out.flush()
+                sys.stdout.write(f"[{name}] {line}")
+                sys.stdout.flush()
 
 
 def _stop_all(procs, grace=20):
@@ -171,23 +169,22 @@ def launch(strategy, argv, workers, folder):
             if name != "chief":
                 child_env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
                                  OMP_NUM_THREADS=str(threads))
-            procs[name] = proc = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
-                                                  stderr=subprocess.PIPE, text=True, **session)
-            for args in [(proc.stdout, "stdout", lock), (proc.stderr, "stderr", lock, held[name])]:
-                readers.append(threading.Thread(target=_stream, args=(name, *args), daemon=True))
-                readers[-1].start()
+            procs[name] = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, text=True, **session)
+            readers.append(threading.Thread(target=_stream, daemon=True,
+                                            args=(name, procs[name], lock, held[name])))
+            readers[-1].start()
         while True:
-            for name, proc in procs.items():
-                if proc.poll() not in (None, 0):
-                    _stop_all(procs)
-                    for reader in readers:  # Until each child's last words are in `held`.
-                        reader.join(timeout=10)
-                    return _say_why(name, procs, held, folder)
-            if all(proc.poll() == 0 for proc in procs.values()):
-                return 0
+            failed = next((name for name, proc in procs.items()
+                           if proc.poll() not in (None, 0)), None)
+            if failed or all(proc.poll() == 0 for proc in procs.values()):
+                break
             time.sleep(0.2)
     finally:
         _stop_all(procs)
+        for reader in readers:  # Until the children's last lines are out, or in `held`.
+            reader.join(timeout=10)
+    return _say_why(failed, procs, held, folder) if failed else 0
 
 
 def _say_why(failed, procs, held, folder):

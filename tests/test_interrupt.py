@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 with a resume hint, mid-trial or in the final
+"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 saying what is kept, mid-trial or in the final
 training; a SIGKILL there too; the same command then finishes the run, every completed trial
 kept. (A worker killed mid-trial, in test_distributed.py.)"""
 
