@@ -10,6 +10,7 @@ from fashion_tuning import distributed, interrupt
 from fashion_tuning.errors import (NoCompletedTrial, UserError, WriteFailed, cannot_write,
                                    store_errno)
 from fashion_tuning.flags import EXIT_USAGE, parse_config
+from fashion_tuning.folder import what_is_kept
 from fashion_tuning.results import utc_now
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
@@ -31,7 +32,7 @@ def main(strategy, argv=None, description=""):
     role = distributed.role()
     try:
         if config.workers and role == "single":
-            return distributed.launch(strategy, arguments, config.workers)
+            return distributed.launch(strategy, arguments, config.workers, folder)
         # Deferred: TensorFlow takes seconds to import; --help and flag errors should not wait.
         from fashion_tuning import pipeline
 
@@ -50,8 +51,8 @@ def main(strategy, argv=None, description=""):
         _ended["write_failed"] = True
         return EXIT_USAGE
     except interrupt.Interrupted as e:
-        print(f"\ninterrupted by {signal.Signals(e.signum).name}; completed trials are saved in "
-              f"{folder}: run the same command again to resume", file=sys.stderr)
+        print(f"\ninterrupted by {signal.Signals(e.signum).name}; {what_is_kept(folder)}",
+              file=sys.stderr)
         return e.exit_code
     except NoCompletedTrial as e:
         print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from fashion_tuning import system
 from fashion_tuning.errors import UserError
+from fashion_tuning.flags import EXIT_USAGE
+from fashion_tuning.folder import what_is_kept
 
 # KerasTuner's own variables: the chief serves the oracle over gRPC, workers run trials.
 TUNER_ID = "KERASTUNER_TUNER_ID"
@@ -18,6 +20,9 @@ ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 LAUNCHER_PID = "FASHION_TUNING_LAUNCHER_PID"
+# How `cli.main` ends a run, in one line on stderr: its error, or the signal that stopped it.
+# The launcher speaks for the run: it holds a child's last words back and says each once.
+LAST_WORDS = ("error: ", "interrupted by ")
 
 
 def role():
@@ -97,11 +102,16 @@ def gpu_assignment(names, gpus):
     return {"chief": gpus[0], **{name: gpus[i % len(gpus)] for i, name in enumerate(workers)}}
 
 
-def _stream(name, proc, lock):
+def _stream(name, proc, lock, held):
+    """Copy the child `name`'s output (stdout and stderr) to stdout, each line as "[name] line",
+    but its last words (`LAST_WORDS`), which go to `held`."""
     for line in proc.stdout:
-        with lock:
-            sys.stdout.write(f"[{name}] {line}")
-            sys.stdout.flush()
+        if line.startswith(LAST_WORDS):
+            held.append(line.rstrip("\n"))
+        else:
+            with lock:
+                sys.stdout.write(f"[{name}] {line}")
+                sys.stdout.flush()
 
 
 def _stop_all(procs, grace=20):
@@ -118,14 +128,15 @@ def _stop_all(procs, grace=20):
             proc.wait()
 
 
-def launch(strategy, argv, workers):
-    """Run a chief and `workers` workers of `strategy` on loopback; stream, supervise, reap.
+def launch(strategy, argv, workers, folder):
+    """Run a chief and `workers` workers of `strategy`, whose results go to `folder`, on
+    loopback; stream, supervise, reap.
 
     Returns:
-        0 when every process finished cleanly; otherwise the failing process's exit code
-        (1 if a signal killed it), with its name on stderr, after stopping the others.
-        Ctrl-C, SIGTERM or SIGHUP stops them all and re-raises; if the launcher is killed
-        outright, the kernel sends its children SIGTERM (Linux).
+        0 when every process finished cleanly. Otherwise, after stopping the others, the
+        failing process's exit code (1 if a signal killed it), with `_say_why`'s lines on
+        stderr. Ctrl-C, SIGTERM or SIGHUP stops them all and re-raises; if the launcher is
+        killed outright, the kernel sends its children SIGTERM (Linux).
 
     Raises:
         UserError: where a child cannot have a session of its own (Windows).
@@ -145,7 +156,7 @@ def launch(strategy, argv, workers):
     command = [sys.executable, "-c", code, *strip_workers_flag(argv)]
     names = ["chief"] + [f"worker{i}" for i in range(workers)]
     gpus = gpu_assignment(names, [gpu["id"] for gpu in system.nvidia_gpus()])
-    procs, lock = {}, threading.Lock()
+    procs, readers, held, lock = {}, [], {name: [] for name in names}, threading.Lock()
     print(f"Starting a chief and {workers} workers on 127.0.0.1:{env[ORACLE_PORT]}, "
           f"{threads} CPU thread(s) per worker"
           + "".join(f", {name} on GPU {gpu}" for name, gpu in gpus.items()), flush=True)
@@ -160,17 +171,39 @@ def launch(strategy, argv, workers):
                                  OMP_NUM_THREADS=str(threads))
             procs[name] = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
                                            stderr=subprocess.STDOUT, text=True, **session)
-            threading.Thread(target=_stream, args=(name, procs[name], lock), daemon=True).start()
+            readers.append(threading.Thread(target=_stream, daemon=True,
+                                            args=(name, procs[name], lock, held[name])))
+            readers[-1].start()
         while True:
-            for name, proc in procs.items():
-                if proc.poll() not in (None, 0):
-                    _stop_all(procs)
-                    print(f"error: {name} exited with code {proc.returncode}; stopped the "
-                          "others. Completed trials are kept: run the same command again to "
-                          "resume", file=sys.stderr)
-                    return proc.returncode if proc.returncode > 0 else 1
-            if all(proc.poll() == 0 for proc in procs.values()):
-                return 0
+            failed = next((name for name, proc in procs.items()
+                           if proc.poll() not in (None, 0)), None)
+            if failed or all(proc.poll() == 0 for proc in procs.values()):
+                break
             time.sleep(0.2)
     finally:
         _stop_all(procs)
+        for reader in readers:  # Until the children's last lines are out, or in `held`.
+            reader.join(timeout=10)
+    return _say_why(failed, procs, held, folder) if failed else 0
+
+
+def _say_why(failed, procs, held, folder):
+    """Say once why the run ended when the child `failed` exited with an error, given each
+    child's `held` last words; return the launcher's exit code.
+
+    A child's exit 2 is `cli.main`'s for a usage error (or a full disk), whose one line says
+    what to fix; every process met the same, so each distinct line is passed on once, with
+    no resume advice: the same command would fail the same way. Any other failure (a crash,
+    a kill) gets the failing child's last words and what a resume keeps.
+    """
+    code = procs[failed].returncode
+    if code == EXIT_USAGE:
+        lines = dict.fromkeys(line for name, proc in procs.items()
+                              if proc.returncode == EXIT_USAGE for line in held[name])
+        print("\n".join(lines) or f"error: {failed} exited with code {code}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in held[failed]:
+        print(f"[{failed}] {line}", file=sys.stderr)
+    print(f"error: {failed} exited with code {code}; stopped the others; "
+          f"{what_is_kept(folder)}", file=sys.stderr)
+    return code if code > 0 else 1

@@ -1,5 +1,5 @@
 """The results folder: writable, used by one run at a time, resumed only with the same settings
-and by a run of the same mode (one process, or distributed)."""
+and by a run of the same mode (one process, or distributed) once a trial ran to its end."""
 
 import dataclasses
 import json
@@ -11,7 +11,7 @@ from fashion_tuning import atomic, system
 from fashion_tuning.atomic import read_json
 from fashion_tuning.config import flag_name
 from fashion_tuning.errors import FRESH_START, UserError
-from fashion_tuning.trial_log import LOG_FILE, read_trial_log
+from fashion_tuning.trial_log import LOG_FILE, ended_trials, read_trial_log
 
 LOCK_FILE = ".lock"
 # What a resumed run must match (the settings, the search space, the data's fingerprint), and
@@ -83,17 +83,36 @@ def prepare(folder, overwrite):
     import shutil
 
     folder = Path(folder)
-    for entry in folder.iterdir() if overwrite else ():
-        if entry.name == LOCK_FILE:
+    if overwrite:
+        _empty(folder)
+    for trial_dir in [] if overwrite else check_resumable(folder):
+        shutil.rmtree(trial_dir)
+    for leftover in [*folder.glob(TEMPORARY), *folder.glob(f"trial_*/{TEMPORARY}")]:
+        leftover.unlink()
+
+
+def _empty(folder, keep=(LOCK_FILE,)):
+    """Delete everything in `folder` but the files named in `keep`."""
+    import shutil
+
+    for entry in Path(folder).iterdir():
+        if entry.name in keep:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    for trial_dir in [] if overwrite else check_resumable(folder):
-        shutil.rmtree(trial_dir)
-    for leftover in [*folder.glob(TEMPORARY), *folder.glob(f"trial_*/{TEMPORARY}")]:
-        leftover.unlink()
+
+
+def what_is_kept(folder):
+    """What a stopped run leaves in `folder` for the next one, as a clause of its last line."""
+    ended = ended_trials(folder)
+    if not ended:
+        return (f"no trial had run to its end, so nothing is kept in {folder}: the next run "
+                "there starts afresh, with these settings or others")
+    trials = "1 trial that ran to its end is" if ended == 1 else (
+        f"{ended} trials that ran to their end are")
+    return f"{trials} kept in {folder}: run the same command again to resume"
 
 
 def fixed_settings(config, search_space, data_fingerprint, distributed):
@@ -172,47 +191,55 @@ def _check_format(folder, recorded):
                         f"{FORMAT}); {FRESH_START}")
 
 
-def _check_mode(folder, recorded, distributed):
-    """Refuse a resume in the other mode than the search was started in."""
-    if recorded["distributed"] and not distributed:
-        raise UserError(f"{folder} holds a distributed search: resume it with --workers N "
-                        "(or KerasTuner's chief and worker variables), as it was started; "
-                        "one process would run its trials again")
-    if distributed and not recorded["distributed"]:
-        raise UserError(f"{folder} holds a one-process search: resume it without --workers "
-                        "(and without KerasTuner's chief and worker variables), as it was "
-                        "started; a distributed run would run its trials again")
+def _mismatch(folder, recorded, settings):
+    """Why the search `recorded` in `folder` cannot be resumed with `settings`, as a UserError
+    (None if it can): another mode (`fixed_settings` says why), or changed settings."""
+    if recorded["distributed"] and not settings["distributed"]:
+        return UserError(f"{folder} holds a distributed search: resume it with --workers N "
+                         "(or KerasTuner's chief and worker variables), as it was started; "
+                         "one process would run its trials again")
+    if settings["distributed"] and not recorded["distributed"]:
+        return UserError(f"{folder} holds a one-process search: resume it without --workers "
+                         "(and without KerasTuner's chief and worker variables), as it was "
+                         "started; a distributed run would run its trials again")
+    ignored = ("format", "search_id", "distributed")
+    changed = [k for k in sorted(recorded) if k not in ignored and recorded[k] != settings.get(k)]
+    if not changed:
+        return None
+    flags = ", ".join("the search space" if k == "search_space" else
+                      f"{NOT_FLAGS.get(k) or flag_name(k)} (was {_describe(k, recorded[k])}, "
+                      f"now {_describe(k, settings.get(k))})" for k in changed)
+    return UserError(f"{folder} holds a search with other settings: {flags}; {FRESH_START}")
 
 
 def check_or_record_settings(folder, settings, overwrite, record=True, wait_s=60):
     """Record `settings` (the folder's format and a new run id with them) for a new search;
-    for a resumed one, refuse another format or mode (`_check_mode`) and any setting that
-    changed.
+    for a resumed one, refuse another format, mode or setting (`_mismatch`) once a trial has
+    run to its end. Before that nothing is kept to protect: a run with other settings starts
+    afresh there (the stopped run's oracle, with its seed, and its unfinished trials go).
 
     A distributed worker passes `record=False`: only its chief writes the record, which the
-    worker waits for (up to `wait_s` seconds) and then checks like a resume.
+    worker waits for (up to `wait_s` seconds; where the chief starts afresh, for the record of
+    this run's settings) and then checks like a resume.
     """
     path = Path(folder) / SETTINGS_FILE
     deadline = time.monotonic() + (0 if record else wait_s)
-    while not record and not path.is_file() and time.monotonic() < deadline:
+    while True:
+        mismatch = None
+        if path.is_file() and not overwrite:
+            recorded = read_json(path)
+            _check_format(folder, recorded)
+            mismatch = _mismatch(folder, recorded, settings)
+        if mismatch and ended_trials(folder):
+            raise mismatch
+        if record or (path.is_file() and not mismatch) or time.monotonic() >= deadline:
+            break
         time.sleep(0.2)
-    if path.is_file() and not overwrite:
-        recorded = read_json(path)
-        _check_format(folder, recorded)
-        _check_mode(folder, recorded, settings["distributed"])
-        for key in ("format", "search_id", "distributed"):
-            recorded.pop(key, None)
-        changed = [k for k in sorted(recorded) if recorded[k] != settings.get(k)]
-        if changed:
-            flags = ", ".join(
-                "the search space" if k == "search_space" else
-                f"{NOT_FLAGS.get(k) or flag_name(k)} (was "
-                f"{_describe(k, recorded[k])}, now {_describe(k, settings.get(k))})"
-                for k in changed)
-            raise UserError(f"{folder} holds a search with other settings: {flags}; "
-                            f"{FRESH_START}")
-        return
-    if record:
+    if not record and mismatch:
+        raise mismatch
+    if record and mismatch:  # The old record stays until replaced whole: workers read it.
+        _empty(folder, keep=(LOCK_FILE, SETTINGS_FILE))
+    if record and (mismatch or overwrite or not path.is_file()):
         atomic.write_json(path, {**settings, "format": FORMAT,
                                  "search_id": time.strftime("%Y%m%d-%H%M%S")})
 

@@ -51,6 +51,11 @@ def trial_logs(folder):
             for path in Path(folder).glob(f"trial_*/{LOG_FILE}")}
 
 
+def ended_trials(folder):
+    """How many trials in `folder` ran to their end (what a resume keeps)."""
+    return len(list(Path(folder).glob(f"trial_*/{LOG_FILE}")))
+
+
 def elapsed_search_seconds(runs):
     """Wall time the `TrialLog`s in `runs` took, overlaps counted once.
 

@@ -133,6 +133,12 @@ def refused(proc, *fragments):
     return err
 
 
+def nothing_kept(folder):
+    """How a run stopped before any trial ran to its end says so, naming its `folder`."""
+    return (f"no trial had run to its end, so nothing is kept in {folder}: the next run there "
+            "starts afresh, with these settings or others")
+
+
 def folder_files(folder):
     """`{path: bytes}` of every file under `folder` but the lock: what a refusal must keep."""
     return {p: p.read_bytes() for p in Path(folder).rglob("*")

@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import pytest
 
 from fashion_tuning import cli, folder
 from fashion_tuning.distributed import strip_workers_flag
-from helpers import (assert_completed_and_distinct, folder_files, lock_holder, read_summary,
-                     read_until, start_script, wait_until)
+from fashion_tuning.errors import UserError
+from fashion_tuning.trial_log import LOG_FILE
+from helpers import (assert_completed_and_distinct, folder_files, lock_holder, nothing_kept,
+                     read_summary, read_until, refused, start_script, tiny_args, wait_until)
 
 
 def children(pid):
@@ -85,9 +89,10 @@ def test_a_worker_killed_mid_trial_fails_the_run_then_two_workers_finish_it(
     os.kill(next(pid for pid in kids if tuner_id_of(pid) == victim), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err[-2000:]
-    assert err.strip().splitlines()[-1].startswith(f"error: {victim} exited with code -9; "
-                                                   "stopped the others")
-    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert re.fullmatch(rf"error: {victim} exited with code -9; stopped the others; \d trials? "
+                        rf"that ran to (its|their) end (is|are) kept in {folder}: run the same "
+                        "command again to resume", err.strip().splitlines()[-1]), err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
     assert_none_outlives(kids)
     done_before = {}
     for trial_file in folder.glob("trial_*/trial.json"):
@@ -132,7 +137,60 @@ def test_no_process_outlives_a_killed_or_hung_up_launcher(tiny_data, tmp_path, s
     _, err = proc.communicate(timeout=120)
     if signum == signal.SIGHUP:  # Handled like Ctrl-C: the children are stopped, exit 129.
         assert proc.returncode == 129, err[-2000:]
-        assert "run the same command again to resume" in err.strip().splitlines()[-1]
+        # Said once, by the launcher: not by the children it stopped too.
+        assert err.strip().splitlines() == [f"interrupted by SIGHUP; {nothing_kept(results)}"]
     assert_none_outlives(kids)
     # The lock went with them: the next run takes it.
     folder.lock(results).close()
+
+
+def test_a_usage_error_is_said_once_with_no_resume_advice(tmp_path, run_in_process):
+    # Every process meets it; the same command would meet it again.
+    proc = run_in_process(*tiny_args(tmp_path / "nope", tmp_path, trials=2), "--workers", 2)
+    refused(proc, "nope: data directory does not exist")
+    assert "error" not in proc.stdout and "resume" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_resuming_with_other_settings_is_refused_once(copy, run_in_process):
+    data_dir, results, target = copy
+    settings = target / folder.SETTINGS_FILE  # As `--workers` records the folder it starts.
+    settings.write_text(json.dumps({**json.loads(settings.read_text()), "distributed": True}))
+    before = folder_files(target)
+    proc = run_in_process(*tiny_args(data_dir, results, "--seed", 7, trials=2), "--workers", 2)
+    refused(proc, "--seed (was 42, now 7)", "--overwrite")
+    assert "error" not in proc.stdout and "resume" not in proc.stderr
+    assert folder_files(target) == before
+
+
+def test_a_child_that_dies_otherwise_ends_the_run_with_what_a_rerun_does(tiny_data, tmp_path):
+    proc = start(*tiny_args(tiny_data, tmp_path, trials=2), "--workers", 2)
+    wait_until(lambda: len(children(proc.pid)) == 3, proc)
+    kids = children(proc.pid)
+    os.kill(next(pid for pid in kids if tuner_id_of(pid) == "worker1"), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err[-2000:]
+    # Once, by the launcher; the others, which it stopped, say nothing of their own stop.
+    assert err.strip().splitlines() == [
+        "error: worker1 exited with code -9; stopped the others; "
+        f"{nothing_kept(tmp_path / 'random_search')}"]
+    assert_none_outlives(kids)
+
+
+def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
+    stopped_run, this_run = {"seed": 3, "distributed": True}, {"seed": 7, "distributed": True}
+    folder.check_or_record_settings(tmp_path, stopped_run, overwrite=False)
+    (tmp_path / "trial_0").mkdir()  # Started, never ended.
+    # The chief starts afresh, while the worker, which does not prepare the folder, waits.
+    chief = threading.Timer(1, folder.check_or_record_settings, (tmp_path, this_run, False))
+    chief.start()
+    folder.check_or_record_settings(tmp_path, this_run, False, record=False, wait_s=60)
+    chief.join()
+    assert not (tmp_path / "trial_0").exists()
+    # Once a trial ended, a worker with other settings is refused at once, as its chief is.
+    (tmp_path / "trial_0").mkdir()
+    (tmp_path / "trial_0" / LOG_FILE).write_text("{}")
+    start = time.monotonic()
+    with pytest.raises(UserError, match=r"--seed \(was 7, now 3\)"):
+        folder.check_or_record_settings(tmp_path, stopped_run, False, record=False, wait_s=60)
+    assert time.monotonic() - start < 5

@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 with a resume hint, mid-trial or in the final
+"""Ctrl-C, SIGTERM, SIGHUP: exit 130/143/129 saying what is kept, mid-trial or in the final
 training; a SIGKILL there too; the same command then finishes the run, every completed trial
 kept. (A worker killed mid-trial, in test_distributed.py.)"""
 
@@ -10,7 +10,9 @@ import pytest
 
 from fashion_tuning import cli, interrupt
 from fashion_tuning.results import setting
-from helpers import SCRIPT, assert_completed_and_distinct, read_summary, read_until, start_script
+from fashion_tuning.config import Config
+from helpers import (SCRIPT, assert_completed_and_distinct, folder_files, nothing_kept,
+                     read_summary, read_until, refused, start_script)
 
 # Trials of 6 epochs, none stopped early: a stop sent at a trial's second epoch lands mid-trial,
 # while TensorFlow runs.
@@ -18,6 +20,7 @@ TRIALS = ("--max-trials", 2, "--epochs", 6, "--patience", 6, "--trial-epochs", 6
           "--batch-size", 32, "--final-epochs", 1, "--final-recipe", "none")
 MID_TRIAL = "Epoch 2/"
 FINAL = "final training on all"
+RESUME = "run the same command again to resume"
 
 
 # What the subprocess tests of test_interrupt, test_distributed and test_portable share
@@ -29,7 +32,7 @@ def stopped(proc, signum, code):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err[-2000:]
     if signum != signal.SIGKILL:
-        assert "run the same command again to resume" in err.strip().splitlines()[-1]
+        assert RESUME in err.strip().splitlines()[-1]
     assert "Traceback" not in err
     return err
 
@@ -41,23 +44,27 @@ def main_in_process(args, capsys):
     return code, out, err
 
 
-def signalled_in_process(args, capsys, monkeypatch, signum, where):
-    """`cli.main` in this process, sent a real `signum` in the first trial's `fit` (`where`
-    "trial": the handler defers it to the next batch end) or as the final training starts
-    ("final": it raises at once); checks the exit code and the message. Returns stdout."""
+def signalled_in_process(args, capsys, monkeypatch, signum, where, kept, fit=1):
+    """`cli.main` in this process, sent a real `signum` in this run's `fit`-th trial's `fit`
+    (`where` "trial": the handler defers it to the next batch end) or as the final training
+    starts ("final": it raises at once); checks the exit code and that the message says
+    `kept`. Returns stdout."""
     import keras
 
     from fashion_tuning import callbacks, final_training
 
+    fits = []
+
     def send(batch, logs):  # At the end of the fit's second batch, as a user would.
-        if batch == 1:
+        if batch == 1 and len(fits) == fit:
             os.kill(os.getpid(), signum)
 
     with monkeypatch.context() as patch:
         if where == "trial":
             trial_callbacks = callbacks.trial_callbacks
             patch.setattr(callbacks, "trial_callbacks", lambda *a: [
-                *trial_callbacks(*a), keras.callbacks.LambdaCallback(on_train_batch_end=send)])
+                *trial_callbacks(*a), keras.callbacks.LambdaCallback(
+                    on_train_begin=lambda logs: fits.append(1), on_train_batch_end=send)])
         else:
             train = final_training.train_configuration
 
@@ -68,9 +75,8 @@ def signalled_in_process(args, capsys, monkeypatch, signum, where):
             patch.setattr(final_training, "train_configuration", signalled)
         code, out, err = main_in_process(args, capsys)
     assert code == interrupt.EXIT_CODES[signum], err
-    assert err.strip().splitlines()[-1].startswith(
-        f"interrupted by {signal.Signals(signum).name}; completed trials are saved in")
-    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"interrupted by {signal.Signals(signum).name}; {kept}"
+    assert "Traceback" not in err
     return out
 
 
@@ -92,7 +98,8 @@ def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishe
     folder = tmp_path / "random_search"
 
     # SIGTERM in the middle of the first trial.
-    signalled_in_process(args, capsys, monkeypatch, signal.SIGTERM, "trial")
+    signalled_in_process(args, capsys, monkeypatch, signal.SIGTERM, "trial",
+                         nothing_kept(folder))
     assert json.loads((folder / "trial_0" / "trial.json").read_text())["status"] == "RUNNING"
 
     # Ctrl-C in the middle of the second trial: exit 130, the first trial kept as completed.
@@ -104,8 +111,9 @@ def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishe
     assert_unfinished(folder)
 
     # SIGHUP as the final training starts.
-    assert "[trial 2/2] trial_1" in signalled_in_process(args, capsys, monkeypatch,
-                                                         signal.SIGHUP, "final")
+    assert "[trial 2/2] trial_1" in signalled_in_process(
+        args, capsys, monkeypatch, signal.SIGHUP, "final",
+        f"2 trials that ran to their end are kept in {folder}: {RESUME}")
     assert_unfinished(folder)
     trials = trial_files(folder)
 
@@ -125,6 +133,33 @@ def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishe
     assert summary["trials"][0]["hyperparameters"] == kept["hyperparameters"]["values"]
     assert summary["trials"][0]["val_accuracy"] == pytest.approx(kept["score"])
     assert (folder / "best_model.keras").is_file() and setting(summary, "final_epochs") == 1
+
+
+@pytest.mark.slow
+def test_a_stop_says_what_it_kept_and_settings_are_pinned_once_a_trial_ended(
+        tiny_data, tmp_path, run_in_process, capsys, monkeypatch):
+    folder = tmp_path / "random_search"
+    args = ("--data-dir", tiny_data, "--results-dir", tmp_path, "--max-trials", 2,
+            "--epochs", 2, "--batch-size", 32, "--final-epochs", 1, "--final-recipe", "none")
+
+    # Ctrl-C in the first trial, of a run with a mistyped --seed: nothing ran to its end.
+    signalled_in_process([*args, "--seed", 3], capsys, monkeypatch, signal.SIGINT, "trial",
+                         nothing_kept(folder))
+    assert (folder / "trial_0" / "trial.json").is_file()  # Started, never ended.
+
+    # So the corrected command starts afresh there, without --overwrite: its own oracle and
+    # seed. Ctrl-C in its second trial keeps the first.
+    out = signalled_in_process([*args, "--seed", 7], capsys, monkeypatch, signal.SIGINT,
+                               "trial", f"1 trial that ran to its end is kept in {folder}: "
+                               f"{RESUME}", fit=2)
+    assert "Starting a new search" in out
+    assert json.loads((folder / "oracle.json").read_text())["seed"] == Config(seed=7).oracle_seed
+    assert json.loads((folder / "trial_0" / "trial.json").read_text())["status"] == "COMPLETED"
+
+    # Now the folder's settings are pinned.
+    before = folder_files(folder)
+    refused(run_in_process(*args, "--seed", 3), "--seed (was 7, now 3)", "--overwrite")
+    assert folder_files(folder) == before
 
 
 def test_a_signal_whose_exception_python_swallowed_still_stops_keras(in_process):

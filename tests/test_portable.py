@@ -9,8 +9,8 @@ import types
 import pytest
 
 from fashion_tuning import distributed, system
-from helpers import (ROOT, lock_holder, read_summary, run_script, start_script, tiny_args,
-                     wait_until)
+from helpers import (ROOT, lock_holder, nothing_kept, read_summary, run_script, start_script,
+                     tiny_args, wait_until)
 
 SCRIPT = "random_search_tuning.py"
 # tests/windows_shaped/sitecustomize.py: no fcntl, resource, termios, SIGHUP or process groups.
@@ -45,7 +45,7 @@ def test_windows_shaped_help_run_refusal_interrupt_and_resume(tiny_data, tmp_pat
     first.send_signal(signal.SIGINT)  # While it imports TensorFlow, which takes seconds.
     _, err = first.communicate(timeout=120)
     assert first.returncode == 130, err[-3000:]
-    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    assert err.strip().splitlines()[-1] == f"interrupted by SIGINT; {nothing_kept(folder)}"
     assert "Traceback" not in err
 
     again = run_script(SCRIPT, *args, env=WINDOWS)
