@@ -161,9 +161,22 @@ class SavedRestarts:
                                       has_gauss, gauss))
 
 
+class TrialsInOrder:
+    """Oracle mixin: a reloaded oracle holds its trials in the order they were created, as an
+    uninterrupted one does. KerasTuner reloads them in the order the file system lists their
+    folders, and its Gaussian process, fitted on the same rows in another order, proposes
+    other values (in the last digits, which can change the next pick)."""
+
+    def reload(self):
+        super().reload()
+        # A trial's id is KerasTuner's count of the trials created before it.
+        self.trials = dict(sorted(self.trials.items(), key=lambda item: int(item[0])))
+
+
 # The oracle of each strategy: KerasTuner's, with atomic saves, the time budget, the
-# hand-picked first trial (and for the Bayesian one, its saved restarts).
-ORACLES = {name: type(cls, (AtomicSaves, TimeBudget, HandPickedFirst)
+# hand-picked first trial, its trials reloaded in order (and for the Bayesian one, its saved
+# restarts).
+ORACLES = {name: type(cls, (AtomicSaves, TimeBudget, HandPickedFirst, TrialsInOrder)
                       + ((SavedRestarts,) if name == "bayesian_optimization" else ())
                       + (getattr(kt.oracles, cls),), {})
            for name, cls in STRATEGIES.items()}
