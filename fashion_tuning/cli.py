@@ -10,7 +10,7 @@ from fashion_tuning import distributed, interrupt
 from fashion_tuning.errors import (NoCompletedTrial, UserError, WriteFailed, cannot_write,
                                    store_errno)
 from fashion_tuning.flags import EXIT_USAGE, parse_config
-from fashion_tuning.folder import what_is_kept
+from fashion_tuning.results_folder import what_is_kept
 from fashion_tuning.results import utc_now
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.

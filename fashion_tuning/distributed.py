@@ -12,7 +12,7 @@ from pathlib import Path
 from fashion_tuning import system
 from fashion_tuning.errors import UserError
 from fashion_tuning.flags import EXIT_USAGE
-from fashion_tuning.folder import what_is_kept
+from fashion_tuning.results_folder import what_is_kept
 
 # KerasTuner's own variables: the chief serves the oracle over gRPC, workers run trials.
 TUNER_ID = "KERASTUNER_TUNER_ID"

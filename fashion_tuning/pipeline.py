@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from fashion_tuning import data, distributed, report, results, trials
-from fashion_tuning import folder as results_folder
+from fashion_tuning import results_folder
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import FRESH_START, NoCompletedTrial, UserError
 from fashion_tuning.evaluate import evaluate

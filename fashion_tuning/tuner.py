@@ -219,5 +219,5 @@ def make_tuner(strategy, config, folder, hypermodel):
         hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,
-        overwrite=False,  # `folder.prepare` does --overwrite, under the folder's lock.
+        overwrite=False,  # `results_folder.prepare` does --overwrite, under the folder's lock.
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_tuning import cli, folder
+from fashion_tuning import cli, results_folder
 from fashion_tuning.distributed import strip_workers_flag
 from fashion_tuning.errors import UserError
 from fashion_tuning.trial_log import LOG_FILE
@@ -141,7 +141,7 @@ def test_no_process_outlives_a_killed_or_hung_up_launcher(tiny_data, tmp_path, s
         assert err.strip().splitlines() == [f"interrupted by SIGHUP; {nothing_kept(results)}"]
     assert_none_outlives(kids)
     # The lock went with them: the next run takes it.
-    folder.lock(results).close()
+    results_folder.lock(results).close()
 
 
 def test_a_usage_error_is_said_once_with_no_resume_advice(tmp_path, run_in_process):
@@ -154,7 +154,7 @@ def test_a_usage_error_is_said_once_with_no_resume_advice(tmp_path, run_in_proce
 @pytest.mark.slow
 def test_resuming_with_other_settings_is_refused_once(copy, run_in_process):
     data_dir, results, target = copy
-    settings = target / folder.SETTINGS_FILE  # As `--workers` records the folder it starts.
+    settings = target / results_folder.SETTINGS_FILE  # As `--workers` records the folder it starts.
     settings.write_text(json.dumps({**json.loads(settings.read_text()), "distributed": True}))
     before = folder_files(target)
     proc = run_in_process(*tiny_args(data_dir, results, "--seed", 7, trials=2), "--workers", 2)
@@ -179,12 +179,12 @@ def test_a_child_that_dies_otherwise_ends_the_run_with_what_a_rerun_does(tiny_da
 
 def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
     stopped_run, this_run = {"seed": 3, "distributed": True}, {"seed": 7, "distributed": True}
-    folder.check_or_record_settings(tmp_path, stopped_run, overwrite=False)
+    results_folder.check_or_record_settings(tmp_path, stopped_run, overwrite=False)
     (tmp_path / "trial_0").mkdir()  # Started, never ended.
     # The chief starts afresh, while the worker, which does not prepare the folder, waits.
-    chief = threading.Timer(1, folder.check_or_record_settings, (tmp_path, this_run, False))
+    chief = threading.Timer(1, results_folder.check_or_record_settings, (tmp_path, this_run, False))
     chief.start()
-    folder.check_or_record_settings(tmp_path, this_run, False, record=False, wait_s=60)
+    results_folder.check_or_record_settings(tmp_path, this_run, False, record=False, wait_s=60)
     chief.join()
     assert not (tmp_path / "trial_0").exists()
     # Once a trial ended, a worker with other settings is refused at once, as its chief is.
@@ -192,5 +192,6 @@ def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
     (tmp_path / "trial_0" / LOG_FILE).write_text("{}")
     start = time.monotonic()
     with pytest.raises(UserError, match=r"--seed \(was 7, now 3\)"):
-        folder.check_or_record_settings(tmp_path, stopped_run, False, record=False, wait_s=60)
+        results_folder.check_or_record_settings(tmp_path, stopped_run, False, record=False,
+                                                wait_s=60)
     assert time.monotonic() - start < 5

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from fashion_tuning import folder, hypermodel
+from fashion_tuning import hypermodel, results_folder
 from fashion_tuning.results import final_recipe, setting
 from helpers import (SCRIPT, folder_files, model_accuracy, progress_lines, read_summary, refused,
                      run_script, tiny_args, write_idx_dir)
@@ -62,14 +62,14 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
 
 def test_busy_folder_is_refused_and_a_dead_runs_lock_is_taken(copy, run_in_process):
     data_dir, results, target = copy
-    held = folder.lock(target)
+    held = results_folder.lock(target)
     try:  # Two processes: this one holds the lock, the script's is refused.
         refused(run_script(SCRIPT, *tiny_args(data_dir, results, trials=2)),
                 f"in use by process {os.getpid()}")
     finally:
         held.close()
     # The lock file (with our pid in it) stays behind, as after a kill; nothing holds it now.
-    assert (target / folder.LOCK_FILE).is_file()
+    assert (target / results_folder.LOCK_FILE).is_file()
     proc = run_in_process(*tiny_args(data_dir, results, trials=2))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "reporting the saved result" in proc.stdout
@@ -82,7 +82,7 @@ def test_write_check_is_safe_when_processes_start_together(tmp_path):
 
     target = tmp_path / "shared"
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: folder.check_writable(target), range(400)))
+        list(pool.map(lambda _: results_folder.check_writable(target), range(400)))
     assert [p.name for p in target.iterdir()] == []
 
 

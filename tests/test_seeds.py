@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from fashion_tuning import folder as results_folder
+from fashion_tuning import results_folder
 from fashion_tuning import hypermodel, tuner
 from fashion_tuning.config import OBJECTIVE, Config
 

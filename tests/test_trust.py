@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from fashion_tuning import cli, folder as results_folder
+from fashion_tuning import cli, results_folder
 from fashion_tuning.results import setting
 from helpers import ROOT, SCRIPT, folder_files, model_accuracy, read_summary, tiny_args
 
