@@ -35,7 +35,7 @@ def configurations(summaries):
 
     Returns:
         A list of dicts: `key` (strategy/trial id of its first occurrence), `hyperparameters`,
-        `seed` (the trial's own, as `TrialRunner` seeds it), and `reference` (its val_accuracy
+        `seed` (the trial's own, as `tuner.Tuner` seeds it), and `reference` (its val_accuracy
         over the run's whole schedule, or None if the trial was stopped before its end).
 
     Raises:

@@ -36,7 +36,7 @@ def trial_seed(plan_seed, config_id, repeat):
     """The trial seed of `config_id`'s `repeat`-th training (0: its first): the hand-picked
     one's first is the default search's trial 00's; the others hash their names."""
     if config_id == HAND_PICKED_ID and repeat == 0:
-        return Config().seed  # `TrialRunner` seeds trial t with seed + t.
+        return Config().seed  # `tuner.Tuner` seeds trial t with seed + t.
     digest = hashlib.sha256(f"space trials {plan_seed} {config_id} {repeat}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % (MAX_SEED + 1)
 

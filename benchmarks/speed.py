@@ -71,7 +71,8 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
 
         one_trial = dataclasses.replace(config, max_trials=1, trial_epochs=epochs)
         folder = Path(workdir) / f"t{time.time_ns()}" / "random_search"
-        tuner.make_tuner("random_search", one_trial, folder, TunedCNN(precision)).search(
+        tuner.make_tuner("random_search", one_trial, folder, TunedCNN(precision), "single",
+                         "tuner0").search(
             *train, validation_data=val, epochs=epochs, batch_size=config.batch_size,
             callbacks=callbacks, verbose=0)
     return timer.times[1:]

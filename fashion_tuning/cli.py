@@ -2,19 +2,16 @@
 
 import os
 import shlex
-import signal
 import sys
 import time
 
 from fashion_tuning import distributed, interrupt
-from fashion_tuning.errors import (NoCompletedTrial, UserError, WriteFailed, cannot_write,
-                                   store_errno)
-from fashion_tuning.flags import EXIT_USAGE, parse_config
-from fashion_tuning.results_folder import what_is_kept
+from fashion_tuning.errors import refused_write, store_errno
+from fashion_tuning.exits import ending
+from fashion_tuning.flags import parse_config
 from fashion_tuning.results import utc_now
 
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # Before we set a default.
-EXIT_NO_TRIAL = 1
 _ended = {"write_failed": False}
 
 
@@ -29,7 +26,7 @@ def main(strategy, argv=None, description=""):
     sys.stdout.reconfigure(line_buffering=True)  # Progress shows up promptly under tee or nohup.
     interrupt.install()
     folder = config.strategy_folder(strategy)
-    role = distributed.role()
+    role, tuner_id = distributed.role(), distributed.tuner_id()  # Decided here, once.
     try:
         if config.workers and role == "single":
             return distributed.launch(strategy, arguments, config.workers, folder)
@@ -37,27 +34,18 @@ def main(strategy, argv=None, description=""):
         from fashion_tuning import pipeline
 
         # Quiet unless the user asked for TensorFlow's INFO or WARNING lines (level 0 or 1).
-        pipeline.run(strategy, config, role, invocation, start,
+        pipeline.run(strategy, config, role, tuner_id, invocation, start,
                      quiet_tensorflow=USER_TF_LOG_LEVEL not in ("0", "1"))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (OSError, WriteFailed) as e:
-        if isinstance(e, OSError) and not store_errno(e):
+    except BaseException as e:
+        ended = ending(e, folder)
+        if ended is None:
             raise
-        _quiet_write_failure_echoes()
-        print("error: " + cannot_write(e, getattr(e, "where", None) or folder,
-                                       getattr(e, "flag", "--results-dir")), file=sys.stderr)
-        _ended["write_failed"] = True
-        return EXIT_USAGE
-    except interrupt.Interrupted as e:
-        print(f"\ninterrupted by {signal.Signals(e.signum).name}; {what_is_kept(folder)}",
-              file=sys.stderr)
-        return e.exit_code
-    except NoCompletedTrial as e:
-        print(f"error: {e}; see the messages in {folder}/trial_*/trial.json. "
-              "No final model was trained.", file=sys.stderr)
-        return EXIT_NO_TRIAL
+        if refused_write(e):
+            _quiet_write_failure_echoes()
+            _ended["write_failed"] = True
+        code, line = ended
+        print(line, file=sys.stderr)
+        return code
     return 0
 
 

@@ -7,6 +7,7 @@ import re
 
 # The fix for a results folder that cannot be resumed.
 FRESH_START = "pass --overwrite to start afresh or choose another --results-dir"
+TRIALS_KEPT = " (completed trials are kept)"  # What a run's rerun keeps after a failed write.
 
 # Errors of a store that refuses our writes, by errno: what happened and how to fix it. A
 # quota (EDQUOT, shared servers) and a size limit (EFBIG) are a full disk to the user.
@@ -70,6 +71,13 @@ def store_errno(error):
     return None
 
 
+def refused_write(error):
+    """Whether `error` is a failed write of a run: one the store refused (`store_errno`), or
+    a `WriteFailed` (a log writer's own error too)."""
+    return isinstance(error, WriteFailed) or (isinstance(error, OSError)
+                                              and store_errno(error) is not None)
+
+
 def in_log_writer(error):
     """Whether `error` was raised while writing TensorBoard logs."""
     frame = error.__traceback__
@@ -80,14 +88,14 @@ def in_log_writer(error):
     return False
 
 
-def cannot_write(error, where, flag="--results-dir", kept=" (completed trials are kept)"):
+def cannot_write(error, where, flag="--results-dir", kept=TRIALS_KEPT):
     """The one line for a failed write: what the store said, the file, the fix, and that the
     same command resumes (`kept`: what a rerun keeps)."""
     number = store_errno(error)
     filename = getattr(error, "filename", None)
-    if number is None:  # A log writer's own error: its first line says what.
-        reason, fix = (f"cannot write into {where} ({str(error).strip().splitlines()[0]})",
-                       "fix it")
+    if number is None:  # Not the store's: the system's reason, or the error's first line.
+        detail = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+        reason, fix = f"cannot write into {where} ({detail})", "fix it"
     else:
         reason, fix = STORE_ERRORS[number]
         reason = reason.format(where=where)

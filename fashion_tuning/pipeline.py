@@ -17,7 +17,8 @@ from fashion_tuning.evaluate import evaluate
 from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
 
 
-def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=True, log=print):
+def run(strategy, config: Config, role, tuner_id, invocation, started, quiet_tensorflow=True,
+        say=print):
     """The steps of one run of `strategy`, in order. Raises `UserError` for what a user can
     fix, `interrupt.Interrupted` on a signal, `NoCompletedTrial` if no trial completed.
 
@@ -29,11 +30,12 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
         strategy: a key of `STRATEGIES`.
         config: the run's settings.
         role: "single", "chief" or "worker" (`distributed.role`).
+        tuner_id: this process's KerasTuner id (`distributed.tuner_id`).
         invocation: how this run was started, for the summary: `started_at`, `command_line`,
             `arguments`.
         started: `time.perf_counter()` at the start, for the "ready after" line.
         quiet_tensorflow: hide what TensorFlow's C++ code prints while it is imported.
-        log: where progress lines go.
+        say: where progress lines go.
     """
     folder = config.strategy_folder(strategy)
     owner = role != "worker"
@@ -55,42 +57,42 @@ def run(strategy, config: Config, role, invocation, started, quiet_tensorflow=Tr
             folder, results_folder.fixed_settings(config, space, dataset.fingerprint(),
                                                   distributed=role != "single"),
             config.overwrite, record=owner)
-        log(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
+        say(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
             f"{len(dataset.y_test):,} test images); ready after "
             f"{time.perf_counter() - started:.1f} s (imports and validation)")
-        log(start_line(folder, config.max_trials, role))
+        say(start_line(folder, config.max_trials, role, tuner_id))
         precision = environment.resolve_precision(config.precision)
-        log(f"Precision: {precision}")
+        say(f"Precision: {precision}")
         pool, train, val = data.split(dataset, config)
-        search = search_trials(strategy, config, folder, train, val, precision)
+        tuner = search(strategy, config, folder, (train, val), precision, role, tuner_id)
         if not owner:
-            log(f"{distributed.tuner_id()}: no trials left; the chief trains the final model "
+            say(f"{tuner_id}: no trials left; the chief trains the final model "
                 "and reports")
             return
         logs = trial_logs(folder)
-        records = trials.trial_records(logs, search.oracle.trials)
-        if search.oracle.stopped_by_budget:
-            log(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
+        records = trials.trial_records(logs, tuner.oracle.trials)
+        if tuner.oracle.stopped_by_budget:
+            say(f"Time budget: {len(records)} of {config.max_trials} trials fit in "
                 f"{config.time_budget:g} min; no new trial was started. A larger "
                 "--time-budget extends the search")
         trained = trials.trained_trial(records, config.hand_picked_margin)
         if trained is None:
             raise NoCompletedTrial(f"none of the {len(records)} trials completed")
         final = final_model(folder, trained, records, config, pool,
-                            (dataset.x_test, dataset.y_test), precision, log)
-        result = run_result(strategy, config, search, dataset, (train, val), records, trained,
+                            (dataset.x_test, dataset.y_test), precision, say)
+        result = run_result(strategy, config, tuner, dataset, (train, val), records, trained,
                             final, elapsed_search_seconds(logs.values()), precision,
                             invocation)
         paths = results.write_results(result, folder)
-    log(report.summary_table(result.to_dict()))
-    log("Wrote " + ", ".join(str(p) for p in (*paths, folder / results.MODEL_FILE)))
+    say(report.summary_table(result.to_dict()))
+    say("Wrote " + ", ".join(str(p) for p in (*paths, folder / results.MODEL_FILE)))
 
 
-def start_line(folder, max_trials, role):
-    """What this process's search will do: a worker asks the chief; a chief or single process
-    starts a search or resumes the trials recorded in `folder`."""
+def start_line(folder, max_trials, role, tuner_id):
+    """What this process's search will do: a worker (`tuner_id`) asks the chief; a chief or
+    single process starts a search or resumes the trials recorded in `folder`."""
     if role == "worker":
-        return (f"{distributed.tuner_id()}: asking the chief at {distributed.chief_address()} "
+        return (f"{tuner_id}: asking the chief at {distributed.chief_address()} "
                 "for trials")
     if not (folder / results_folder.ORACLE_FILE).is_file():
         return f"Starting a new search in {folder}"
@@ -122,15 +124,17 @@ def _native_stderr_silenced(enabled):
         os.close(devnull)
 
 
-def search_trials(strategy, config, folder, train, val, precision):
-    """Run (or resume) KerasTuner's search of `strategy` over `train`, scored on `val`, with
-    its files in `folder`; return the tuner, whose oracle holds every trial."""
-    from fashion_tuning import hypermodel, tuner
+def search(strategy, config, folder, split, precision, role, tuner_id):
+    """Run (or resume) KerasTuner's search of `strategy` over the `(train, val)` `split`, with
+    its files in `folder`, as this process's `role` and `tuner_id` have it; return the tuner,
+    whose oracle holds every trial."""
     from fashion_tuning.callbacks import trial_callbacks
+    from fashion_tuning.hypermodel import TunedCNN
+    from fashion_tuning.tuner import make_tuner
 
+    train, val = split
     try:
-        search = tuner.make_tuner(strategy, config, folder,
-                                  hypermodel.TunedCNN(precision))
+        tuner = make_tuner(strategy, config, folder, TunedCNN(precision), role, tuner_id)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:  # A damaged saved state.
         raise UserError(f"{folder}: KerasTuner cannot reload the search recorded there "
                         f"({type(e).__name__}: {e}); {FRESH_START}") from None
@@ -138,13 +142,13 @@ def search_trials(strategy, config, folder, train, val, precision):
     log_dir = config.tensorboard_dir and Path(config.tensorboard_dir) / (
         f"{strategy}-{results_folder.search_id(folder)}")
     # Each trial's schedule spans its epochs and ends it.
-    search.search(*train, validation_data=val, epochs=config.trial_epochs,
-                  batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),
-                  verbose=2)
-    return search
+    tuner.search(*train, validation_data=val, epochs=config.trial_epochs,
+                 batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),
+                 verbose=2)
+    return tuner
 
 
-def final_model(folder, trained, records, config, pool, test, precision, log):
+def final_model(folder, trained, records, config, pool, test, precision, say):
     """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
     recorded for this very search, plan and saved model (`results.recorded_final`); else train
     `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
@@ -154,14 +158,14 @@ def final_model(folder, trained, records, config, pool, test, precision, log):
     recipe = config.final_recipe
     final = results.recorded_final(folder, trained, records, config)
     if final:
-        log(f"The search and the final training had finished: reporting the saved result "
+        say(f"The search and the final training had finished: reporting the saved result "
             f"(test accuracy {final['test_accuracy']:.4f})")
         return final
     top = trials.top_trial(records)
     note = report.parenthesised(report.kept_note(
         trained.trial_id, top.trial_id, top.val_accuracy - trained.val_accuracy,
         config.hand_picked_margin))
-    log(f"Trained trial {trained.trial_id}{note}: val_accuracy {trained.val_accuracy:.4f} at "
+    say(f"Trained trial {trained.trial_id}{note}: val_accuracy {trained.val_accuracy:.4f} at "
         f"epoch {trained.best_epoch}; final training on all {len(pool[1]):,} training images: "
         f"{report.final_training_line(config.final_epochs, recipe)}")
     model, _, seconds = final_training.train_configuration(
@@ -174,16 +178,17 @@ def final_model(folder, trained, records, config, pool, test, precision, log):
             "model_sha256": digest}
 
 
-def run_result(strategy, config, search, dataset, split, records, trained, final,
+def run_result(strategy, config, tuner, dataset, split, records, trained, final,
                search_seconds, precision, invocation):
     """The `RunResult` of a finished run: its facts, the search, the trained and the top
     trial, the final model's scores, where and how it ran, and its settings."""
-    from fashion_tuning import environment, tuner
+    from fashion_tuning import environment
+    from fashion_tuning.tuner import oracle_args
 
     train, val = split
     top = trials.top_trial(records)
     return results.RunResult(
-        strategy=strategy, oracle_seed=search.oracle.seed, precision_used=precision,
+        strategy=strategy, oracle_seed=tuner.oracle.seed, precision_used=precision,
         data_source=dataset.source, data=dataset.fingerprint(), train_images=len(train[1]),
         val_images=len(val[1]), trained_trial_id=trained.trial_id,
         trained_hyperparameters=trained.hyperparameters,
@@ -192,7 +197,7 @@ def run_result(strategy, config, search, dataset, split, records, trained, final
         total_seconds=round(search_seconds + final["final_seconds"], 1), **final,
         versions=environment.versions(), machine=environment.machine(),
         trials=[asdict(r) for r in records],
-        oracle={"class": STRATEGIES[strategy], **tuner.oracle_args(strategy, config)},
-        stopped_by_budget=search.oracle.stopped_by_budget,
+        oracle={"class": STRATEGIES[strategy], **oracle_args(strategy, config)},
+        stopped_by_budget=tuner.oracle.stopped_by_budget,
         code_version=environment.code_version(), **invocation,
         finished_at=results.utc_now(), settings=config.settings())

@@ -8,7 +8,7 @@ from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
 
 def mean_trial_seconds(logs):
     """Mean wall time of the `TrialLog`s in `logs` (0 when there are none)."""
-    seconds = [r.seconds for r in logs]
+    seconds = [log.seconds for log in logs]
     return statistics.fmean(seconds) if seconds else 0.0
 
 
@@ -23,7 +23,7 @@ def budget_reached(folder, time_budget):
 
 def _scored(logs):
     """`{trial_id: best val_accuracy}` of the trials in `logs` that were scored."""
-    scores = {trial_id: r.best_score() for trial_id, r in logs.items()}
+    scores = {trial_id: log.best_score() for trial_id, log in logs.items()}
     return {trial_id: score for trial_id, score in scores.items() if score is not None}
 
 

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 
 from fashion_tuning import atomic
-from fashion_tuning.errors import UserError, cannot_write, store_errno
-from fashion_tuning.flags import EXIT_USAGE
+from fashion_tuning.errors import UserError
+from fashion_tuning.exits import ending
 from fashion_tuning.results import final_recipe, setting
 
 
@@ -168,17 +168,14 @@ def plot_study(strategies, labels, path):
 
 def run_tool(run, folder=None, flag="--results-dir"):
     """Call `run()` and return its exit code. What a helper tool's user can cause, a UserError
-    or an OSError while writing into `folder` (if it writes), is one line on stderr and exit 2;
-    `flag` is the one that names another folder."""
+    or an OSError while writing into `folder` (if it writes), is one line on stderr and exit 2
+    (`exits.ending`); `flag` is the one that names another folder."""
     try:
         return run()
-    except UserError as e:
-        message = str(e)
-    except OSError as e:
-        if folder is None:
+    except (UserError, OSError) as e:
+        ended = ending(e, folder, flag, kept="", any_os_error=True)
+        if ended is None:
             raise
-        message = (cannot_write(e, folder, flag, kept="") if store_errno(e) else
-                   f"cannot write into {folder} ({e.strerror or e}); make it writable or pass "
-                   f"another {flag}")
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+        code, line = ended
+        print(line, file=sys.stderr)
+        return code

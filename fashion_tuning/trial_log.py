@@ -31,9 +31,9 @@ class TrialLog:
         return max(scores) if scores and self.outcome != "failed" else None
 
 
-def write_trial_log(trial_dir, run: TrialLog):
-    """Write `run` as the trial folder's trial_log.json."""
-    atomic.write_json(Path(trial_dir) / LOG_FILE, asdict(run))
+def write_trial_log(trial_dir, log: TrialLog):
+    """Write `log` as the trial folder's trial_log.json."""
+    atomic.write_json(Path(trial_dir) / LOG_FILE, asdict(log))
 
 
 def read_trial_log(path):
@@ -56,14 +56,14 @@ def ended_trials(folder):
     return len(list(Path(folder).glob(f"trial_*/{LOG_FILE}")))
 
 
-def elapsed_search_seconds(runs):
-    """Wall time the `TrialLog`s in `runs` took, overlaps counted once.
+def elapsed_search_seconds(logs):
+    """Wall time the `TrialLog`s in `logs` took, overlaps counted once.
 
     Trials of one process follow each other; those of `--workers` overlap, and then this is
     the search's wall time, not the sum of its trials. Gaps between resumed runs don't count.
     """
     total, covered_until = 0.0, float("-inf")
-    for start, end in sorted((r.started_at, r.started_at + r.seconds) for r in runs):
+    for start, end in sorted((log.started_at, log.started_at + log.seconds) for log in logs):
         total += max(0.0, end - max(start, covered_until))
         covered_until = max(covered_until, end)
     return total

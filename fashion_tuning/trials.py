@@ -26,27 +26,27 @@ class TrialRecord:
     pruned_at_epoch: int | None = None
 
 
-def trial_records(runs, oracle_trials):
+def trial_records(logs, oracle_trials):
     """`TrialRecord`s of KerasTuner's `{trial_id: Trial}` with their `{trial_id: TrialLog}`
-    `runs` (`trial_log.trial_logs`), in trial-id order."""
+    `logs` (`trial_log.trial_logs`), in trial-id order."""
     records = []
     for trial_id, trial in sorted(oracle_trials.items(), key=lambda kv: int(kv[0])):
-        run = runs.get(trial_id)
+        log = logs.get(trial_id)
         score = trial.score if trial.status == "COMPLETED" else None
-        pruned = trial.status == "COMPLETED" and run is not None and run.outcome == "pruned"
+        pruned = trial.status == "COMPLETED" and log is not None and log.outcome == "pruned"
         records.append(TrialRecord(
             trial_id=trial_id,
             status="pruned" if pruned else trial.status.lower(),
             hyperparameters=dict(trial.hyperparameters.values),
             val_accuracy=None if score is None else float(score),
-            epochs_run=run and run.epochs_run,
+            epochs_run=log and log.epochs_run,
             best_epoch=None if trial.best_step is None else int(trial.best_step) + 1,
-            seconds=run and run.seconds,
-            peak_rss_mb=run and run.peak_rss_mb,
-            worker=run and run.worker,
+            seconds=log and log.seconds,
+            peak_rss_mb=log and log.peak_rss_mb,
+            worker=log and log.worker,
             message=(trial.message or "").strip().splitlines()[-1] if trial.message else "",
-            history=run.history if run else {},
-            pruned_at_epoch=run.pruned_at_epoch if pruned else None,
+            history=log.history if log else {},
+            pruned_at_epoch=log.pruned_at_epoch if pruned else None,
         ))
     return records
 

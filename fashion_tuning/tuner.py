@@ -1,5 +1,6 @@
 """The KerasTuner side: our `Tuner` subclass and the oracle of each strategy."""
 
+import functools
 import json
 import os
 import time
@@ -14,20 +15,24 @@ from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import WriteFailed, in_log_writer, store_errno
 
 
-class TrialRunner(kt.Tuner):
+class Tuner(kt.Tuner):
     """`kt.Tuner` that seeds each trial, prunes it by median stopping from epoch
     `judged_from_epoch` to before its last, `trial_epochs` (unless `pruning` is False), records
-    its outcome, timing and history in `trial_log.json`, fails trials whose loss is not finite, and
-    prints a progress line after each trial (`progress.progress_line`, which `final_epochs`
-    and `final_images_ratio` are for)."""
+    its outcome, timing and history in `trial_log.json`, fails trials whose loss is not finite,
+    and prints `progress_line(trial_id)` after each trial.
 
-    def __init__(self, seed, judged_from_epoch, trial_epochs, final_epochs, pruning=True,
-                 time_budget=None, final_images_ratio=1.0, **kwargs):
+    Args:
+        role: this process's, "single", "chief" or "worker" (`distributed.role`): a chief serves
+            the oracle instead of running trials.
+        tuner_id: this process's (`distributed.tuner_id`), recorded with each trial it runs.
+    """
+
+    def __init__(self, seed, judged_from_epoch, trial_epochs, role, tuner_id, progress_line,
+                 pruning=True, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.pruning = seed, pruning
         self.judged_from_epoch, self.trial_epochs = judged_from_epoch, trial_epochs
-        self.time_budget = time_budget  # For the estimate of the time left; the oracle stops.
-        self.final_epochs, self.final_images_ratio = final_epochs, final_images_ratio
+        self.role, self.tuner_id, self.progress_line = role, tuner_id, progress_line
 
     def run_trial(self, trial, *args, **kwargs):
         keras.backend.clear_session()  # Keep ten trials from piling up graphs.
@@ -47,7 +52,7 @@ class TrialRunner(kt.Tuner):
                 outcome="failed" if bad else "pruned" if stopper and stopper.pruned_at
                 else "completed",
                 started_at=started_at, seconds=time.perf_counter() - start,
-                epochs_run=len(history["loss"]), worker=distributed.tuner_id(),
+                epochs_run=len(history["loss"]), worker=self.tuner_id,
                 peak_rss_mb=system.peak_memory_mb(),
                 # Strict JSON: a non-finite value (a diverged trial's loss) is null.
                 history={k: [float(v) if np.isfinite(v) else None for v in vs]
@@ -70,7 +75,7 @@ class TrialRunner(kt.Tuner):
         return histories
 
     def search(self, *fit_args, **fit_kwargs):
-        if distributed.role() != "chief":
+        if self.role != "chief":
             return super().search(*fit_args, **fit_kwargs)
         self.save()  # As KerasTuner's chief does, then serves its oracle until all are done.
         distributed.serve_oracle(self.oracle)
@@ -84,9 +89,7 @@ class TrialRunner(kt.Tuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         if Path(self.get_trial_dir(trial.trial_id), trial_log.LOG_FILE).is_file():
-            print(progress.progress_line(self.project_dir, trial.trial_id,
-                                         self.oracle.max_trials, self.final_epochs,
-                                         self.time_budget, self.final_images_ratio))
+            print(self.progress_line(trial.trial_id))
 
 
 def save_state(path, state):
@@ -202,18 +205,21 @@ def make_oracle(strategy, config, seed):
     )
 
 
-def make_tuner(strategy, config, folder, hypermodel):
+def make_tuner(strategy, config, folder, hypermodel, role, tuner_id):
     """Create, or reload where one was saved, the tuner whose files are in `folder`
     (`RESULTS_DIR/<strategy>`); `hypermodel` (a `kt.HyperModel`, or a function of `hp`)
-    builds and trains each trial's model."""
-    return TrialRunner(
+    builds and trains each trial's model; `role` and `tuner_id` are this process's."""
+    return Tuner(
         seed=config.seed,
         judged_from_epoch=config.judged_from_epoch,
         trial_epochs=config.trial_epochs,
         pruning=config.pruning,
-        time_budget=config.time_budget,
-        final_epochs=config.final_epochs,
-        final_images_ratio=1 / (1 - config.val_fraction),  # All training images, not 1 - f.
+        role=role,
+        tuner_id=tuner_id,
+        progress_line=functools.partial(
+            progress.progress_line, folder, max_trials=config.max_trials,
+            final_epochs=config.final_epochs, time_budget=config.time_budget,
+            final_images_ratio=1 / (1 - config.val_fraction)),  # All training images, not 1 - f.
         # A resumed oracle reloads its seed and draw state from oracle.json, as it started.
         oracle=make_oracle(strategy, config, config.oracle_seed),
         hypermodel=hypermodel,

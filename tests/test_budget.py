@@ -10,9 +10,9 @@ from helpers import assert_completed_and_distinct, progress_lines, read_summary,
 
 
 def test_elapsed_search_time_counts_overlapping_trials_once():
-    runs = [TrialLog("completed", started_at, seconds, 1, "tuner0")
+    logs = [TrialLog("completed", started_at, seconds, 1, "tuner0")
             for started_at, seconds in ((100.0, 10.0), (105.0, 10.0), (200.0, 5.0))]
-    assert elapsed_search_seconds(runs) == pytest.approx(15 + 5)
+    assert elapsed_search_seconds(logs) == pytest.approx(15 + 5)
 
 
 @pytest.mark.slow

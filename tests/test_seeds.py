@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from fashion_tuning import results_folder
-from fashion_tuning import hypermodel, tuner
+from fashion_tuning import hypermodel, results_folder
+from fashion_tuning.tuner import make_tuner
 from fashion_tuning.config import OBJECTIVE, Config
 
 
@@ -17,15 +17,14 @@ def draw(strategy, seed, folder, trials=3, **flags):
     """The hyperparameters of the trials that `strategy`'s tuner starts in `folder` for
     `seed`, up to `trials` in all (a resumed folder counts those it holds)."""
     config = Config(seed=seed, max_trials=trials, **flags)
-    search = tuner.make_tuner(strategy, config, folder,
-                              hypermodel.TunedCNN())
+    tuner = make_tuner(strategy, config, folder, hypermodel.TunedCNN(), "single", "tuner0")
     drawn = []
-    while len(search.oracle.trials) < trials:
-        trial = search.oracle.create_trial("tuner0")
-        search.oracle.update_trial(trial.trial_id, {OBJECTIVE: 0.5 + int(trial.trial_id) / 100})
+    while len(tuner.oracle.trials) < trials:
+        trial = tuner.oracle.create_trial("tuner0")
+        tuner.oracle.update_trial(trial.trial_id, {OBJECTIVE: 0.5 + int(trial.trial_id) / 100})
         trial.status = "COMPLETED"
-        search.oracle.end_trial(trial)
-        search.save()  # As KerasTuner does after each trial: a later tuner reloads from it.
+        tuner.oracle.end_trial(trial)
+        tuner.save()  # As KerasTuner does after each trial: a later tuner reloads from it.
         drawn.append(dict(trial.hyperparameters.values))
     return drawn
 

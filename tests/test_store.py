@@ -95,7 +95,7 @@ def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         finished, tmp_path, monkeypatch, run_in_process):
     data_dir, reference_results = finished
     logs = tmp_path / "logs"
-    real_end = tuner.TrialRunner.on_trial_end
+    real_end = tuner.Tuner.on_trial_end
 
     def end_then_break_logs(self, trial):
         real_end(self, trial)
@@ -103,7 +103,7 @@ def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         logs.write_text("the log folder became a file")  # The next trial cannot log.
 
     with monkeypatch.context() as patch:
-        patch.setattr(tuner.TrialRunner, "on_trial_end", end_then_break_logs)
+        patch.setattr(tuner.Tuner, "on_trial_end", end_then_break_logs)
         refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs,
                                           trials=2)),
                 f"cannot write into {logs}", "--tensorboard-dir",
