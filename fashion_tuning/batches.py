@@ -8,7 +8,7 @@ def batches(x, y, batch_size, shuffle=False):
     """`(x, y)` as the `tf.data` pipeline that Keras builds from arrays itself (the same batches
     in the same order: the same numbers), with tf.data's autotuning off. Ending an autotuned
     iterator, as every epoch and evaluation does, waits for its tuning thread's next wake-up:
-    idle stalls of up to 10 s, in half the epochs on 2 cores (docs/results/stalls/)."""
+    the process idles for seconds (docs/results/stalls/)."""
     # Keras' own array pipeline; no public API builds it. Imported here and nowhere else.
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 

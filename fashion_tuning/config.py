@@ -23,7 +23,7 @@ STRATEGIES = {
 # trunk (docs/results/frontier/).
 HAND_PICKED = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam"}
 
-# What --quick changes: the whole pipeline on real data in about a minute on 2 CPU cores.
+# What --quick changes: the whole pipeline on real data, in a short run that checks an install.
 # It writes to its own folder so a quick run never resumes (or spoils) a full one. With 3
 # trials, 2 initial points leave the Gaussian process one trial to choose; with the full
 # default of 3, a quick Bayesian run would repeat the quick random one trial for trial.
@@ -32,9 +32,8 @@ QUICK = {"max_trials": 3, "epochs": 3, "train_limit": 6000, "results_dir": "resu
 
 
 # A trial replaces the hand-picked configuration (--hand-picked-margin) only with a lead of
-# more than two standard deviations of the difference between two trials of equal worth: one
-# trial's score moves by 0.00193 (sd) with its seed alone, so 2 * sqrt(2) * 0.00193
-# (docs/results/trial-noise/).
+# more than two standard deviations of the difference between two trials of equal worth, which
+# reseeding alone gives (the measured sd: docs/design.md, docs/results/trial-noise/).
 HAND_PICKED_MARGIN = 0.0055
 
 # Median stopping (pruning.py) judges a trial once this many trials have completed, and, like

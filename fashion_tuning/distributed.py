@@ -162,7 +162,8 @@ def launch(strategy, argv, workers, folder):
           + "".join(f", {name} on GPU {gpu}" for name, gpu in gpus.items()), flush=True)
     try:
         for name in names:
-            # The chief only serves the oracle and trains the final model at the end: it gets every thread.
+            # The chief only serves the oracle and trains the final model at the end: it gets
+            # every thread.
             child_env = {**env, TUNER_ID: name}
             if name in gpus:
                 child_env["CUDA_VISIBLE_DEVICES"] = gpus[name]

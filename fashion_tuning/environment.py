@@ -47,7 +47,8 @@ def code_version():
     return {"package_version": fashion_tuning.__version__}
 
 
-# The CPU's vector extensions that set its speed here (our machines differ up to 3x).
+# The CPU's vector extensions that set its speed here, recorded so that timings are compared
+# like for like (docs/performance.md).
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 # GPUs from Volta (compute capability 7.0) on have tensor cores for float16.
 FLOAT16_COMPUTE_CAPABILITY = (7, 0)

@@ -1,7 +1,7 @@
 """Ctrl-C, SIGTERM, SIGHUP and Ctrl-Break that end a run cleanly, even in the middle of `model.fit`.
 
 Raising from a signal handler while TensorFlow is inside C code can surface as another
-exception type (seen: SystemError), which KerasTuner would record as a failed trial and carry
+exception type (a SystemError, for one), which KerasTuner would record as a failed trial and carry
 on. So while Keras is training, evaluating or predicting, the handler only records the signal,
 and `check()` (called from a callback at the next batch end) raises it from plain Python.
 Outside Keras the handler raises at once, but records the signal too: where Python swallows

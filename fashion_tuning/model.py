@@ -58,8 +58,8 @@ def stage(x, width, kernels, batch_norm, policy):
                           dtype=policy)(x)
         if batch_norm:
             # Momentum 0.9 (PyTorch's), not Keras' 0.99: the moving statistics that inference
-            # uses then settle within ~50 batches, not ~500, which a short run (--quick: 38
-            # batches an epoch) would not reach.
+            # uses then settle within tens of batches, not hundreds, which a short run (--quick)
+            # would not reach.
             x = FusedBatchNorm(momentum=0.9, dtype=policy)(x)
         x = layers.Activation("relu", dtype=policy)(x)
     return x

@@ -108,7 +108,7 @@ def start_line(folder, max_trials, role, tuner_id):
 @contextlib.contextmanager
 def _native_stderr_silenced(enabled):
     """Hide what C++ code writes to stderr (TensorFlow's import-time INFO lines, which
-    TF_CPP_MIN_LOG_LEVEL no longer reaches); Python exceptions still surface afterwards."""
+    TF_CPP_MIN_LOG_LEVEL does not reach); Python exceptions still surface afterwards."""
     if not enabled:
         yield
         return

@@ -55,9 +55,9 @@ class MedianStopping(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.scores.append(float((logs or {}).get("val_accuracy", float("nan"))))
         if not self.judged_from_epoch <= len(self.scores) < self.trial_epochs:
-            # Before the first judged epoch, not even worth reading the folder. At the last epoch the
-            # trial ends anyway: stopping it would save nothing, and would record a finished
-            # trial as pruned and keep it out of the median of later trials.
+            # Before the first judged epoch, not even worth reading the folder. At the last
+            # epoch the trial ends anyway: stopping it would save nothing, and would record a
+            # finished trial as pruned and keep it out of the median of later trials.
             return
         median = median_to_beat(self.scores, completed_histories(self.folder),
                                 self.judged_from_epoch,

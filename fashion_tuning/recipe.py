@@ -15,8 +15,8 @@ def part(name, value, what, default=False):
 @dataclass(frozen=True)
 class Recipe:
     """What a training adds to a configuration of the search space; trials add nothing.
-    Each part is a measured choice (docs/design.md, "Final training"). A field added later
-    defaults to how earlier versions trained: their summaries lack it.
+    Each part is a measured choice (docs/design.md, "Final training"). Each field defaults to
+    a training without its part, so a summary that does not record the field reads as one.
 
     Args:
         flip: mirror each training image left-right at random.

@@ -29,7 +29,7 @@ def check_writable(folder, flag="--results-dir", holds="results"):
     """Create `folder` and prove it is writable, before any data is loaded.
 
     The probe file is unique to this call: a distributed chief and its workers check the
-    same folder at the same moment, and a shared name let one delete the other's probe.
+    same folder at the same moment, and with a shared name one would delete the other's probe.
 
     Args:
         flag: the flag that names another folder, for the message.
@@ -122,7 +122,7 @@ def fixed_settings(config, search_space, data_fingerprint, distributed):
     fixed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
              if f.metadata.get("fixed_on_resume")}
     fixed.update(config.rule_constants())
-    # Through JSON, so that it compares equal to what a earlier run recorded.
+    # Through JSON, so that it compares equal to what an earlier run recorded.
     return json.loads(json.dumps({**fixed, "search_space": search_space,
                                   "data": data_fingerprint, "distributed": distributed}))
 
