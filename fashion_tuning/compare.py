@@ -192,8 +192,9 @@ def write_comparison(results_dir):
     if not summaries:
         others = folders_with_results(results_dir.parent, but=results_dir)
         raise UserError(f"no {SUMMARY_FILE} under {results_dir}/{{{','.join(STRATEGIES)}}}; " + (
-            f"results are in {others[0]} (--quick runs go to {QUICK['results_dir']}): "
-            f"python -m fashion_tuning.compare --results-dir {others[0]}" if others else
+            ("the --quick runs are in " if others[0].name == QUICK["results_dir"] else
+             "there are results in ") + f"{others[0]}: python -m fashion_tuning.compare "
+            f"--results-dir {others[0]}" if others else
             "run random_search_tuning.py and bayesian_tuning.py first"))
     paths = [results_dir / "comparison.md", results_dir / "comparison.png",
              results_dir / "learning_curves.png"]
