@@ -52,10 +52,11 @@ class Candidate(Recipe):
         import keras
         from keras import layers
 
-        from fashion_tuning import model as cnn
+        from fashion_tuning.model import (FILTERS, OPTIMIZERS, STAGE2_CONVS, classifier, compiled,
+                                          image_input, stage, trunk)
 
         policy = keras.DTypePolicy(precision)
-        inputs, x = cnn.image_input(policy)
+        inputs, x = image_input(policy)
         if self.flip:
             x = layers.RandomFlip("horizontal", dtype=policy)(x)
         if self.shift:  # Nearest-pixel shifts: whole pixels, no blur.
@@ -68,19 +69,19 @@ class Candidate(Recipe):
                               use_bias=False, trainable=False, name=WHITENING, dtype=policy)(x)
             x = layers.Activation("relu", dtype=policy)(x)
             first = (1, *first[1:])
-        x = cnn.trunk(x, cnn.FILTERS, (first, (3,) * cnn.STAGE2_CONVS), True, policy)
+        x = trunk(x, FILTERS, (first, (3,) * STAGE2_CONVS), True, policy)
         if self.third_stage:
             x = layers.GlobalAveragePooling2D(dtype=policy)(
-                cnn.stage(x, 4 * cnn.FILTERS, (3,), True, policy))
+                stage(x, 4 * FILTERS, (3,), True, policy))
         else:
             x = layers.Flatten(dtype=policy)(x)
-        outputs = cnn.classifier(x, hyperparameters["units"], hyperparameters["dropout"], policy)
-        update_rule = cnn.OPTIMIZERS[hyperparameters["optimizer"]](
+        outputs = classifier(x, hyperparameters["units"], hyperparameters["dropout"], policy)
+        update_rule = OPTIMIZERS[hyperparameters["optimizer"]](
             learning_rate=hyperparameters["learning_rate"], use_ema=self.ema)
         # With smoothing the model trains on one-hot labels (`fit_data` makes them).
         loss = (keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing)
                 if self.label_smoothing else "sparse_categorical_crossentropy")
-        return cnn.compiled(inputs, outputs, update_rule, loss, policy)
+        return compiled(inputs, outputs, update_rule, loss, policy)
 
     def fit_data(self, model, x, y, validation_data, batch_size, epochs):
         """The product's data, with one-hot labels for smoothing, the whitening filters set

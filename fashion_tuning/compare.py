@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fashion_tuning import atomic
 from fashion_tuning.flags import tool_parser
-from fashion_tuning.config import STRATEGIES, Config
+from fashion_tuning.config import QUICK, STRATEGIES, Config
 from fashion_tuning.data import CLASS_NAMES
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import (final_training, format_duration, format_hyperparameters,
@@ -173,6 +173,14 @@ def plot_confusion(summary, path):
     save_figure(fig, path)
 
 
+def folders_with_results(parent, but=None):
+    """The folders `results*` in `parent` (but `but`) with a strategy folder holding a
+    summary, the quick runs' first: where a user who compared the wrong folder finds runs."""
+    found = [p for p in sorted(Path(parent).glob("results*")) if p.is_dir() and p != Path(but)
+             and any((p / s / SUMMARY_FILE).is_file() for s in STRATEGIES)]
+    return sorted(found, key=lambda p: p.name != QUICK["results_dir"])
+
+
 def write_comparison(results_dir):
     """Write the comparison files into `results_dir`; return (summaries, written paths).
 
@@ -182,8 +190,12 @@ def write_comparison(results_dir):
     results_dir = Path(results_dir)
     summaries = load_summaries(results_dir)
     if not summaries:
-        raise UserError(f"no {SUMMARY_FILE} under {results_dir}/{{{','.join(STRATEGIES)}}}; "
-                        "run random_search_tuning.py and bayesian_tuning.py first")
+        others = folders_with_results(results_dir.parent, but=results_dir)
+        raise UserError(f"no {SUMMARY_FILE} under {results_dir}/{{{','.join(STRATEGIES)}}}; " + (
+            ("the --quick runs are in " if others[0].name == QUICK["results_dir"] else
+             "there are results in ") + f"{others[0]}: python -m fashion_tuning.compare "
+            f"--results-dir {others[0]}" if others else
+            "run random_search_tuning.py and bayesian_tuning.py first"))
     paths = [results_dir / "comparison.md", results_dir / "comparison.png",
              results_dir / "learning_curves.png"]
     atomic.write_text(paths[0], comparison_markdown(summaries))

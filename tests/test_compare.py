@@ -71,6 +71,17 @@ def test_cli_with_no_results_exits_2(tmp_path, capsys):
     assert "run random_search_tuning.py" in capsys.readouterr().err
 
 
+def test_after_the_quickstart_it_says_how_to_compare_the_quick_runs(tmp_path, capsys,
+                                                                   monkeypatch):
+    # `--quick` wrote to results-quick/; the user runs compare with its default folder.
+    write_summary(tmp_path / "results-quick" / "random_search", fake_summary("random_search"))
+    (tmp_path / "results").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert compare.main([]) == 2
+    assert "python -m fashion_tuning.compare --results-dir results-quick" in one_error_line(
+        capsys)
+
+
 def test_learning_curves_set_the_trained_and_the_pruned_trials_apart():
     summary = fake_summary("random_search", scores=(0.8, 0.85, None, 0.84))
     for t, history in zip(summary["trials"], ([0.7, 0.8], [0.8, 0.85], [], [0.84])):
