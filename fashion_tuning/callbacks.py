@@ -6,6 +6,7 @@ import keras
 
 from fashion_tuning import interrupt
 from fashion_tuning.config import OBJECTIVE
+from fashion_tuning.errors import WriteFailed
 
 
 class StopOnSignal(keras.callbacks.Callback):
@@ -54,6 +55,26 @@ class CosineDecay(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _log_writer_hook(name):
+    """Keras' TensorBoard hook `name`, whose failure is the log writer's (`WriteFailed`), not
+    the trial's: Keras hides its own frames from a traceback, so no caller can tell."""
+    def hook(self, *args, **kwargs):
+        try:
+            return getattr(keras.callbacks.TensorBoard, name)(self, *args, **kwargs)
+        except Exception as e:
+            raise WriteFailed(e, self.log_dir, "--tensorboard-dir") from e
+    return hook
+
+
+# Named as Keras' class: KerasTuner gives each trial its own log folder by that name.
+TensorBoard = type("TensorBoard", (keras.callbacks.TensorBoard,), {
+    "__doc__": "Keras' TensorBoard callback, whose failures end the run, not the trial.",
+    **{name: _log_writer_hook(name) for name in (
+        "set_model", "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+        "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_epoch_begin",
+        "on_epoch_end")}})
+
+
 def trial_callbacks(config, tensorboard_dir=None):
     """Callbacks of every trial (KerasTuner deep-copies them per trial); TensorBoard logs go
     to `tensorboard_dir` when given.
@@ -68,5 +89,5 @@ def trial_callbacks(config, tensorboard_dir=None):
             start_from_epoch=config.judged_from_epoch - 1),  # Keras counts epochs from 0.
         keras.callbacks.TerminateOnNaN(),
         StopOnSignal(),
-    ] + ([keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir))]
+    ] + ([TensorBoard(log_dir=str(tensorboard_dir))]
          if tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.

@@ -35,11 +35,20 @@ class NoCompletedTrial(Exception):
     """The search ended without a single completed trial; no final model can be trained."""
 
 
-class WriteFailed(BaseException):
-    """A write of ours, KerasTuner's or TensorBoard's was refused by the store (`store_errno`)
-    or failed in the log writer. A BaseException, so that KerasTuner's `except Exception`
-    around a trial cannot record it as the trial's failure and carry on: the run ends, the
-    trial is kept unfinished, and a resume runs it again.
+class NotTheTrials(BaseException):
+    """What a trial raised that is not the trial's failure (`error`: a damaged file of another
+    trial that pruning read, a write our bookkeeping could not make), carried past KerasTuner's
+    `except Exception` around a trial, which would record the trial failed for good: the run
+    ends, and a resume runs the trial again."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+class WriteFailed(NotTheTrials):
+    """A write of ours, KerasTuner's or TensorBoard's failed: the store refused it
+    (`store_errno`), the OS failed it otherwise, or the log writer did.
 
     Args:
         error: what was raised.
@@ -48,8 +57,8 @@ class WriteFailed(BaseException):
     """
 
     def __init__(self, error, where=None, flag="--results-dir"):
-        super().__init__(str(error))
-        self.error, self.where, self.flag = error, where, flag
+        super().__init__(error)
+        self.where, self.flag = where, flag
         # h5py names the file only in its message: "..., filename = '/x/y.h5', ...".
         named = re.search(r"filename = '([^']+)'", str(error))
         self.filename = getattr(error, "filename", None) or (named and named.group(1))
@@ -91,10 +100,10 @@ def in_log_writer(error):
 def cannot_write(error, where, flag="--results-dir", kept=TRIALS_KEPT):
     """The one line for a failed write: what the store said, the file, the fix, and that the
     same command resumes (`kept`: what a rerun keeps)."""
-    number = store_errno(error)
+    number, inner = store_errno(error), getattr(error, "error", error)
     filename = getattr(error, "filename", None)
     if number is None:  # Not the store's: the system's reason, or the error's first line.
-        detail = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+        detail = getattr(inner, "strerror", None) or str(inner).strip().splitlines()[0]
         reason, fix = f"cannot write into {where} ({detail})", "fix it"
     else:
         reason, fix = STORE_ERRORS[number]

@@ -3,8 +3,8 @@ for the scripts (`cli.main`) and the helper tools (`report.run_tool`) alike."""
 
 import signal
 
-from fashion_tuning.errors import (TRIALS_KEPT, NoCompletedTrial, UserError, cannot_write,
-                                   refused_write)
+from fashion_tuning.errors import (TRIALS_KEPT, NoCompletedTrial, NotTheTrials, UserError,
+                                   cannot_write, refused_write)
 from fashion_tuning.flags import EXIT_USAGE
 from fashion_tuning.interrupt import Interrupted
 from fashion_tuning.results_folder import what_is_kept
@@ -28,6 +28,8 @@ def ending(error, folder=None, flag="--results-dir", kept=TRIALS_KEPT, any_os_er
         `(exit code, what to print on stderr)`, or None for an error that is a bug: the
         caller lets its traceback through.
     """
+    if type(error) is NotTheTrials:  # A user's error that a trial met: said as it is.
+        error = error.error
     if isinstance(error, UserError):
         return EXIT_USAGE, f"error: {error}"
     if isinstance(error, Interrupted):

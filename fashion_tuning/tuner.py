@@ -12,7 +12,8 @@ import numpy as np
 
 from fashion_tuning import atomic, distributed, progress, pruning, system, trial_log
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
-from fashion_tuning.errors import WriteFailed, in_log_writer, store_errno
+from fashion_tuning.errors import (NotTheTrials, UserError, WriteFailed, in_log_writer,
+                                   store_errno)
 
 
 class Tuner(kt.Tuner):
@@ -60,13 +61,16 @@ class Tuner(kt.Tuner):
                 pruned_at_epoch=stopper and stopper.pruned_at,
                 median_at_pruning=stopper and stopper.median))
         except Exception as e:
-            # Not a failed trial: the run stops, and a resume runs this trial again.
-            if store_errno(e):
-                raise WriteFailed(e) from e
+            # Not the trial's failure but its files' (its logs, checkpoints and trial log, the
+            # other trials' logs that pruning reads): the run stops, a resume runs it again.
             if in_log_writer(e):
                 logs = next((c.log_dir for c in kwargs.get("callbacks", ())
                              if isinstance(c, keras.callbacks.TensorBoard)), None)
                 raise WriteFailed(e, logs, "--tensorboard-dir") from e
+            if isinstance(e, OSError) or store_errno(e):
+                raise WriteFailed(e) from e
+            if isinstance(e, UserError):
+                raise NotTheTrials(e) from e
             raise
         if bad:
             # FailedTrialError makes KerasTuner mark the trial FAILED (no retry),
@@ -97,16 +101,14 @@ def save_state(path, state):
     temporary name renamed into place: a kill or a full disk mid-write leaves the old file.
 
     Raises:
-        WriteFailed: the store refused the write (`errors.store_errno`); a BaseException, so
-            that no `except Exception` of KerasTuner's around a trial records it as the
-            trial's failure.
+        WriteFailed: the write failed, whatever the errno (a full disk, a quota, a stale NFS
+            handle, ...); a BaseException, so that no `except Exception` of KerasTuner's around
+            a trial records it as the trial's failure.
     """
     try:
         atomic.write_text(path, json.dumps(state))
     except OSError as e:
-        if store_errno(e):
-            raise WriteFailed(e) from e
-        raise
+        raise WriteFailed(e) from e
 
 
 class AtomicSaves:

@@ -15,7 +15,8 @@ from helpers import read_summary, refused, tiny_args
 # What the line says for each errno.
 REASONS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
            errno.EFBIG: "a file grew past the size limit", errno.EROFS: "on a read-only file",
-           errno.EIO: "failed a write (input/output error)"}
+           errno.EIO: "failed a write (input/output error)",
+           errno.ESTALE: f"({os.strerror(errno.ESTALE)})"}
 
 
 def refuse_write(monkeypatch, target, nth, number):
@@ -44,7 +45,7 @@ def same_trials(folder, reference_results):
                        for t in reference["trials"]]
 
 
-@pytest.mark.parametrize("number", sorted(REASONS))
+@pytest.mark.parametrize("number", sorted(set(REASONS) - {errno.ESTALE}))
 def test_each_store_error_is_one_line_with_its_fix(number):
     error = OSError(number, os.strerror(number), "/r/random_search/oracle.json")
     line = errors.cannot_write(error, "/r/random_search")
@@ -63,6 +64,9 @@ def test_each_store_error_is_one_line_with_its_fix(number):
     ("oracle.json", 3, errno.EDQUOT),
     ("trial.json", 3, errno.EROFS),
     ("trial_log.json", 2, errno.EIO),
+    # Not a store errno but a write that failed all the same (NFS): the same ending.
+    ("trial_log.json", 1, errno.ESTALE),
+    ("trial.json", 3, errno.ESTALE),
 ])
 def test_a_refused_write_keeps_the_trained_trial_for_the_resume(
         finished, tmp_path, monkeypatch, run_in_process, target, nth, number):
@@ -113,3 +117,21 @@ def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
     proc = run_in_process(*tiny_args(data_dir, tmp_path, trials=2))  # Without the flag.
     assert proc.returncode == 0, proc.stderr
     same_trials(folder, reference_results)
+
+
+@pytest.mark.slow
+def test_a_full_disk_under_the_log_folder_names_the_log_folder(
+        finished, tmp_path, monkeypatch, run_in_process):
+    import keras
+
+    data_dir, _ = finished
+    logs = tmp_path / "logs"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    # Where Keras' TensorBoard callback writes an epoch's scalars.
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "_log_epoch_metrics", full)
+    refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs, trials=2)),
+            f"no space left on the device of {logs}", "--tensorboard-dir")
+    assert "FAILED" not in statuses(tmp_path / "random_search")
