@@ -49,9 +49,8 @@ def serve_oracle(oracle, poll_s=1.0):
     (KerasTuner's own loop checks every 20 s, which every run then waits at its end).
 
     Raises:
-        WriteFailed: the oracle's write was refused while it served a worker
-            (`_kept_for_the_chief`); raised here, in the chief's main thread, so that the chief
-            ends with its one line.
+        WriteFailed: the oracle's write was refused while serving a worker (`_kept_for_the_chief`),
+            raised here in the chief's main thread, which ends the chief with its one line.
     """
     from concurrent import futures
 
@@ -70,7 +69,7 @@ def serve_oracle(oracle, poll_s=1.0):
     server.start()
     while not (failed or servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
         woken.wait(poll_s)
-    if failed:  # The server is left serving: its calls stay unanswered until the chief ends.
+    if failed:  # Not stopping the server: its calls stay unanswered until the chief ends.
         raise failed[0]
     server.stop(grace=None)
 
@@ -78,11 +77,10 @@ def serve_oracle(oracle, poll_s=1.0):
 def _kept_for_the_chief(handler, failed, woken, answer_after_s=60):
     """`handler`, a method of the oracle's gRPC servicer, but a BaseException it raises (a
     write the store refused, `errors.WriteFailed`; signals reach only the main thread) is
-    appended to `failed` and `woken` set, for `serve_oracle` to raise. gRPC catches only
-    `Exception`: the call would stay unanswered, the chief would serve on, and the worker
-    would wait KerasTuner's hour-long timeout, then record its trial failed. The call, and
-    any later one, is left unanswered while the chief ends, so a worker hears of it only by the
-    chief's end, which the launcher sees first, and the trial stays unfinished for a resume."""
+    kept in `failed` and `woken` set, for `serve_oracle` to raise (gRPC catches only
+    `Exception`: the worker would wait KerasTuner's hour, then record its trial failed). This
+    call and later ones stay unanswered while the chief ends, so a worker hears of it only
+    then, after the launcher, and the trial stays unfinished for a resume."""
 
     import grpc
 
@@ -96,7 +94,7 @@ def _kept_for_the_chief(handler, failed, woken, answer_after_s=60):
             except BaseException as e:
                 failed.append(e)
                 woken.set()
-        time.sleep(answer_after_s)  # The chief has ended by then, unless it was kept alive.
+        time.sleep(answer_after_s)  # The chief has ended by then, unless kept alive.
         context.abort(grpc.StatusCode.UNAVAILABLE, f"the chief stopped: {failed[0]}")
 
     return kept
