@@ -1,5 +1,6 @@
 """KerasTuner's chief/worker mode: roles from the environment, and `--workers N` on one machine."""
 
+import functools
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from fashion_tuning import system
 from fashion_tuning.errors import UserError
+from fashion_tuning.exits import EXIT_NO_TRIAL
 from fashion_tuning.flags import EXIT_USAGE
 from fashion_tuning.results_folder import what_is_kept
 
@@ -44,7 +46,12 @@ def chief_address():
 def serve_oracle(oracle, poll_s=1.0):
     """Serve `oracle` to the workers over gRPC until every trial is done and every worker has
     left, as KerasTuner's `oracle_chief.start_server` does, but noticing that within `poll_s`
-    (KerasTuner's own loop checks every 20 s, which every run then waits at its end)."""
+    (KerasTuner's own loop checks every 20 s, which every run then waits at its end).
+
+    Raises:
+        WriteFailed: the oracle's write was refused while serving a worker (`_kept_for_the_chief`),
+            raised here in the chief's main thread, which ends the chief with its one line.
+    """
     from concurrent import futures
 
     import grpc
@@ -53,12 +60,44 @@ def serve_oracle(oracle, poll_s=1.0):
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = oracle_chief.OracleServicer(oracle)
+    failed, woken = [], threading.Event()
+    for name in vars(protos.get_service_grpc().OracleServicer):
+        if not name.startswith("_"):
+            setattr(servicer, name, _kept_for_the_chief(getattr(servicer, name), failed, woken))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     server.add_insecure_port(chief_address())
     server.start()
-    while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
-        time.sleep(poll_s)
+    while not (failed or servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
+        woken.wait(poll_s)
+    if failed:  # Not stopping the server: its calls stay unanswered until the chief ends.
+        raise failed[0]
     server.stop(grace=None)
+
+
+def _kept_for_the_chief(handler, failed, woken, answer_after_s=60):
+    """`handler`, a method of the oracle's gRPC servicer, but a BaseException it raises (a
+    write the store refused, `errors.WriteFailed`; signals reach only the main thread) is
+    kept in `failed` and `woken` set, for `serve_oracle` to raise (gRPC catches only
+    `Exception`: the worker would wait KerasTuner's hour, then record its trial failed). This
+    call and later ones stay unanswered while the chief ends, so a worker hears of it only
+    then, after the launcher, and the trial stays unfinished for a resume."""
+
+    import grpc
+
+    @functools.wraps(handler)
+    def kept(request, context):
+        if not failed:
+            try:
+                return handler(request, context)
+            except Exception:
+                raise
+            except BaseException as e:
+                failed.append(e)
+                woken.set()
+        time.sleep(answer_after_s)  # The chief has ended by then, unless kept alive.
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"the chief stopped: {failed[0]}")
+
+    return kept
 
 
 def free_port():
@@ -192,17 +231,18 @@ def _say_why(failed, procs, held, folder):
     """Say once why the run ended when the child `failed` exited with an error, given each
     child's `held` last words; return the launcher's exit code.
 
-    A child's exit 2 is `cli.main`'s for a usage error (or a full disk), whose one line says
-    what to fix; every process met the same, so each distinct line is passed on once, with
-    no resume advice: the same command would fail the same way. Any other failure (a crash,
-    a kill) gets the failing child's last words and what a resume keeps.
+    A child's exit 2 (a usage error, a refused write) or 1 with its line (no trial completed;
+    a crash is exit 1 without one) is `cli.main`'s, whose one line says what to do: each
+    distinct line of the children that ended so is passed on once, and no other advice.
+    Any other failure (a crash, a kill) gets the failing child's last words and what a
+    resume keeps.
     """
     code = procs[failed].returncode
-    if code == EXIT_USAGE:
-        lines = dict.fromkeys(line for name, proc in procs.items()
-                              if proc.returncode == EXIT_USAGE for line in held[name])
-        print("\n".join(lines) or f"error: {failed} exited with code {code}", file=sys.stderr)
-        return EXIT_USAGE
+    if code == EXIT_USAGE or code == EXIT_NO_TRIAL and held[failed]:
+        print("\n".join(dict.fromkeys(line for name, proc in procs.items()
+                                      if proc.returncode == code for line in held[name]))
+              or f"error: {failed} exited with code {code}", file=sys.stderr)
+        return code
     for line in held[failed]:
         print(f"[{failed}] {line}", file=sys.stderr)
     print(f"error: {failed} exited with code {code}; stopped the others; "

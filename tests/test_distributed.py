@@ -1,9 +1,11 @@
 """KerasTuner's chief/worker mode through --workers, on loopback with tiny data."""
 
+import errno
 import json
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -195,3 +197,46 @@ def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
         results_folder.check_or_record_settings(tmp_path, stopped_run, False, record=False,
                                                 wait_s=60)
     assert time.monotonic() - start < 5
+
+
+# A sitecustomize for the children of `--workers`: in the chief only, the `nth` opening for
+# writing of a file named `target` fails with `errno`, all three from REFUSE_IN_CHIEF.
+REFUSE_IN_CHIEF = """
+import io, os
+if os.environ.get("KERASTUNER_TUNER_ID") == "chief":
+    target, nth, number = os.environ["REFUSE_IN_CHIEF"].split(":")
+    seen, real_open = [0], io.open
+
+    def open_or_fail(file, mode="r", *args, **kwargs):
+        if "w" in mode and os.path.basename(str(file)).endswith(target):
+            seen[0] += 1
+            if seen[0] == int(nth):
+                raise OSError(int(number), os.strerror(int(number)), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    io.open = open_or_fail
+"""
+
+
+@pytest.mark.slow
+def test_a_write_refused_while_the_chief_serves_a_worker_ends_the_run_for_a_resume(
+        tiny_data, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(REFUSE_IN_CHIEF)
+    args = (*tiny_args(tiny_data, tmp_path, trials=2), "--workers", 2)
+    # Its 3rd oracle.json: the second worker's first trial, inside a gRPC handler's thread.
+    proc = start_script("random_search_tuning.py", *args, env={
+        "PYTHONPATH": str(site), "REFUSE_IN_CHIEF": f"oracle.json:3:{errno.EDQUOT}"})
+    out, err = proc.communicate(timeout=300)  # KerasTuner's worker would wait an hour.
+    folder = tmp_path / "random_search"
+    refused(subprocess.CompletedProcess(args, proc.returncode, out, err),
+            f"the disk quota is exceeded on the device of {folder} while writing",
+            "oracle.json; free some space and run the same command again (completed trials "
+            "are kept)")
+    statuses = [json.loads(p.read_text())["status"] for p in folder.glob("trial_*/trial.json")]
+    assert statuses and not {"FAILED", "INVALID"} & set(statuses), statuses
+    again = start("--workers", 2, *args[:-2])
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, (out[-3000:], err[-3000:])
+    assert_completed_and_distinct(read_summary(folder), 2)
