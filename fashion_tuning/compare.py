@@ -5,6 +5,7 @@ confusion_<strategy>.png.
     python -m fashion_tuning.compare --results-dir DIR
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -185,10 +186,15 @@ def write_comparison(results_dir):
     """Write the comparison files into `results_dir`; return (summaries, written paths).
 
     Raises:
-        UserError: no strategy folder holds a summary, or one is damaged.
+        UserError: no strategy folder holds a summary, one is damaged, or the strategies ran
+            on different data (their `data` fingerprints differ).
     """
     results_dir = Path(results_dir)
     summaries = load_summaries(results_dir)
+    if len({json.dumps(s["data"], sort_keys=True) for s in summaries.values()}) > 1:
+        raise UserError(f"{results_dir}: the strategies ran on different data: " + ", ".join(
+            f"{LABELS[n]} on {json.dumps(s['data'])}" for n, s in summaries.items())
+            + "; run one again on the other's data (--data-dir, --overwrite)")
     if not summaries:
         others = folders_with_results(results_dir.parent, but=results_dir)
         raise UserError(f"no {SUMMARY_FILE} under {results_dir}/{{{','.join(STRATEGIES)}}}; " + (

@@ -2,20 +2,18 @@
 back whole, and trials.csv."""
 
 import csv
-import dataclasses
 import hashlib
 import io
-import json
-import typing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from fashion_tuning import atomic
 from fashion_tuning.atomic import read_json
-from fashion_tuning.config import Config
 from fashion_tuning.errors import UserError
 from fashion_tuning.recipe import Recipe
+from fashion_tuning.summary_check import (contents_problem, fields_problem,
+                                          settings_problem)
 from fashion_tuning.trials import SCORED, TrialRecord
 
 SUMMARY_FILE = "summary.json"  # `RunResult`.
@@ -29,8 +27,8 @@ TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run
 @dataclass
 class RunResult:
     """Everything a finished run reports; `summary.json` is `asdict()` of it (docs/summary.md).
-    A field is null only where its type allows None: a run of this version records every one,
-    archived runs lack some."""
+    A field is null only where its type allows None: a run of this version records every one;
+    a summary archived from an earlier version holds null where its run recorded none."""
 
     strategy: str
     oracle_seed: int | None  # KerasTuner's, derived from the seed (`Config.oracle_seed`).
@@ -134,59 +132,32 @@ def read_summary(folder):
     return summary
 
 
-# The JSON words for the kinds of `RunResult`'s and `TrialRecord`'s fields.
-JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "an integer",
-              float: "a number", bool: "true or false", type(None): "null"}
-
-
-def _fields_problem(record, cls, where=""):
-    """What makes the dict `record` (at `where`: "trials[3]", or "" for the summary itself)
-    other than a whole `cls` (a dataclass), or "": each field there and of its annotated kind
-    (`X` or `X | None`; an integer is a number too, but true and false are neither)."""
-    if not isinstance(record, dict):
-        return f"{where} is not an object"
-    for name, hint in typing.get_type_hints(cls).items():
-        kinds = typing.get_args(hint) or (hint,)
-        value = record.get(name)
-        if name not in record:
-            return f"{where} lacks {name}".strip()
-        if not (bool in kinds if isinstance(value, bool) else
-                isinstance(value, kinds + ((int,) if float in kinds else ()))):
-            return (f"{where + '.' if where else ''}{name} is {json.dumps(value)[:40]}, not "
-                    f"{' or '.join(JSON_KINDS[k] for k in kinds)}")
-    return ""
-
-
 def summary_problem(summary):
     """What makes `summary` (a dict) other than a whole summary of this format, or "": every
     `RunResult` field of its kind, every trial a whole `TrialRecord` (a scored one with its
-    score), every setting of `SETTINGS`, and a final recipe that this `Recipe` trains."""
-    problem = _fields_problem(summary, RunResult)
+    score), every setting of its kind, a final recipe that this `Recipe` trains, and the nested
+    fields as the reports read them (`summary_check`)."""
+    problem = fields_problem(summary, RunResult)
     for i, trial in enumerate([] if problem else summary["trials"]):
-        problem = problem or _fields_problem(trial, TrialRecord, f"trials[{i}]") or (
+        problem = problem or fields_problem(trial, TrialRecord, f"trials[{i}]") or (
             f"trials[{i}] is {trial['status']} without a score"
             if trial["status"] in SCORED and trial["val_accuracy"] is None else "")
+    problem = problem or settings_problem(summary["settings"])
     if problem:
         return problem
-    missing = [name for name in SETTINGS if name not in summary["settings"]]
-    if missing:
-        return f"settings lack {', '.join(missing)}"
     if not isinstance(setting(summary, "final_recipe"), dict):
         return "settings' final_recipe is not an object"
     try:
         final_recipe(summary)
     except TypeError as e:  # A part this version does not train, or a value of another kind.
         return f"settings' final_recipe is not a recipe of this version ({e})"
-    return ""
-
-
-# Every setting a summary records: `Config.settings()`'s names.
-SETTINGS = (*(f.name for f in dataclasses.fields(Config)), *Config().rule_constants())
+    return contents_problem(summary)
 
 
 def setting(summary, name):
     """The setting `name` (a `Config` field, or a constant of `Config.rule_constants`) of the
-    run that wrote `summary`; None where an archived run did not record it."""
+    run that wrote `summary` (one `read_summary` accepted, which holds every setting); None only
+    where `summary_check.NULLABLE` allows it: its default, or an archived run's unrecorded one."""
     return summary["settings"][name]
 
 

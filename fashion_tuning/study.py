@@ -7,11 +7,10 @@ Every flag other than --seeds, --first-seed, --results-dir and --report-only is 
 scripts (a Bayesian-only flag only to the Bayesian one). Runs go to
 RESULTS_DIR/seed_<seed>/<strategy>/ and resume like the scripts do; each seed's pair gets
 `compare`'s files in its folder, and the report goes to RESULTS_DIR/study.md, study.json and
-study.png. Seeds whose runs differ in any setting but those of `PER_SEED`, in the data or in the
-images used are refused, by name.
+study.png. Runs that differ, between seeds or strategies, in a setting but where and how they ran,
+in the data, the images used or the precision are refused, by name (`study_check`).
 """
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,9 +21,9 @@ from fashion_tuning import atomic, cli, flags
 from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_comparison
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
-from fashion_tuning.recipe import Recipe
 from fashion_tuning.report import markdown_table, plot_study, run_tool
 from fashion_tuning.results import setting
+from fashion_tuning.study_check import check_settings
 
 
 def strategy_argv(strategy, passthrough):
@@ -55,16 +54,10 @@ def seed_dirs(results_dir):
 MEASURES = {"top_val_accuracy": "Top trial's val accuracy", "test_accuracy": "Test accuracy",
             "search_seconds": "Search (s)", "final_seconds": "Final training (s)",
             "total_seconds": "Time (s)"}
-# The settings that say what budget the runs had (archived summaries lack some: None), and
-# the precision each run used.
+# The settings that say what budget the runs had (null where an archived run did not record one:
+# `summary_check.UNRECORDED`), and the precision they used.
 BUDGET = ("max_trials", "trial_epochs", "epochs", "final_epochs", "batch_size", "patience",
           "train_limit", "val_fraction", "precision_used", "pruning")
-# The settings that may differ between seeds: the seed, and where and how a run ran.
-PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
-            "workers")
-# What every seed's run must share besides its settings: the data (its fingerprint, wherever
-# it was read from) and the images of each phase.
-SAME_DATA = ("data", "train_images", "val_images", "final_images")
 
 
 def shared_trials(per_seed):
@@ -79,29 +72,6 @@ def shared_trials(per_seed):
                 seeds_of.setdefault(key, set()).add(seed)
         shared += [(strategy, sorted(seeds)) for seeds in seeds_of.values() if len(seeds) > 1]
     return shared
-
-
-def check_settings(per_seed):
-    """Raise a UserError naming every setting, but those of `PER_SEED`, and every fact of
-    `SAME_DATA` in which one strategy's runs differ between the seeds of `per_seed`: its
-    values and their seeds."""
-    differences = {}
-    for strategy in STRATEGIES:
-        seeds_of = {}  # setting -> {value as JSON: [seeds]}
-        for seed, runs in per_seed.items():
-            run = runs[strategy]
-            for name, value in {**run["settings"], **{k: run[k] for k in SAME_DATA}}.items():
-                if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
-                    shown = str(Recipe.recorded(value)) if name == "final_recipe" else value
-                    seeds_of.setdefault(name, {}).setdefault(json.dumps(shown), []).append(seed)
-        differences.update(dict.fromkeys(f"{name} " + " but ".join(
-            f"{value} at seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
-            for value, seeds in by_value.items())
-            for name, by_value in seeds_of.items() if len(by_value) > 1))
-    if differences:
-        raise UserError("the seeds were run with different settings or data: "
-                        + "; ".join(differences) + "; run them again with the same flags and "
-                        "data, or move some to another --results-dir")
 
 
 def aggregate(results_dir):

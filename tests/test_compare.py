@@ -123,6 +123,20 @@ def test_a_summary_missing_or_malforming_a_field_exits_2_with_one_line(
     assert not (tmp_path / "comparison.md").exists()
 
 
+def test_strategies_run_on_different_data_are_refused_in_one_line(tmp_path, capsys):
+    other = fake_summary("bayesian_optimization")
+    other["data"]["sha256"] = "fedcba9876543210"
+    write_summary(tmp_path / "random_search", fake_summary("random_search"))
+    write_summary(tmp_path / "bayesian_optimization", other)
+    assert compare.main(["--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert (f"{tmp_path}: the strategies ran on different data: Random Search on "
+            '{"sha256": "0123456789abcdef", "train_images": 300, "test_images": 100}, '
+            'Bayesian Optimisation on {"sha256": "fedcba9876543210"') in err
+    assert "run one again on the other's data (--data-dir, --overwrite)" in err
+    assert not (tmp_path / "comparison.md").exists()
+
+
 def test_a_model_that_is_not_the_summarys_is_refused_with_the_fix(tmp_path, capsys):
     folder = tmp_path / "random_search"
     write_summary(folder, fake_summary("random_search"))

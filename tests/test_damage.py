@@ -45,7 +45,8 @@ def test_a_damaged_state_file_is_named_with_the_fix(copy, run_in_process, name, 
         (folder / "best_model.keras").read_bytes()[:5000]),
     # A field missing (one that an earlier format filled in when absent), or malformed.
     *(lambda folder, change=change: damaged(folder, change) for how, change, _ in SUMMARY_DAMAGE
-      if how in ("without trials", "without settings", "a score as text")),
+      if how in ("without trials", "without settings", "a score as text",
+                 "a ragged confusion matrix")),
 ])
 def test_a_damaged_result_is_repaired_by_the_final_training(copy, run_in_process, damage):
     data_dir, results, folder = copy

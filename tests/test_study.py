@@ -159,8 +159,43 @@ def test_a_seed_run_on_other_data_is_refused_by_name(tmp_path, capsys, fact, val
     write_seeds(tmp_path, (1, 2, 3), change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
     err = one_error_line(capsys)
-    assert "the seeds were run with different settings or data: " + shown in err
+    assert "the study's runs differ in settings or data: " + shown in err
     assert not (tmp_path / "study.json").exists()
+
+
+@pytest.mark.parametrize("change, shown", [
+    # One strategy at every seed on other data: it differs between the strategies alone.
+    (lambda seed, s: s["data"].update(sha256="fedcba9876543210")
+     if s["strategy"] == "bayesian_optimization" else None,
+     'data {"sha256": "0123456789abcdef", "train_images": 300, "test_images": 100} in Random '
+     'Search at seeds 1, 2, 3 but {"sha256": "fedcba9876543210", "train_images": 300, '
+     '"test_images": 100} in Bayesian Optimisation at seeds 1, 2, 3'),
+    # --precision auto resolved otherwise for one run.
+    (lambda seed, s: s.update(precision_used="mixed_bfloat16")
+     if (seed, s["strategy"]) == (2, "bayesian_optimization") else None,
+     'precision_used "float32" at seeds 1, 3 and in Random Search at seed 2 but '
+     '"mixed_bfloat16" in Bayesian Optimisation at seed 2'),
+    (lambda seed, s: s["settings"].update(epochs=4) if s["strategy"] == "random_search" else None,
+     "epochs 4 in Random Search at seeds 1, 2, 3 but 3 in Bayesian Optimisation at seeds 1, 2, 3"),
+    # A setting of the Bayesian script alone: compared between its seeds, not with Random's.
+    (lambda seed, s: s["settings"].update(initial_points=seed)
+     if s["strategy"] == "bayesian_optimization" else None,
+     "initial_points 1 at seed 1 but 2 at seed 2 but 3 at seed 3"),
+])
+def test_runs_that_differ_between_strategies_are_refused_by_name(tmp_path, capsys, change,
+                                                                   shown):
+    write_seeds(tmp_path, (1, 2, 3), change)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert "the study's runs differ in settings or data: " + shown + ";" in err
+    assert err.count(" but ") == shown.count(" but ")  # Nothing else differs.
+    assert not (tmp_path / "study.json").exists()
+
+
+def test_a_setting_of_one_script_may_differ_between_the_strategies(tmp_path):
+    write_seeds(tmp_path, (1, 2), lambda seed, s: s["settings"].update(initial_points=None)
+                if s["strategy"] == "random_search" else None)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
 
 
 def test_a_damaged_summary_exits_2_with_one_line(tmp_path, capsys):
