@@ -1,6 +1,6 @@
 """Tune the Fashion-MNIST CNN with KerasTuner's Random Search.
 
-    python random_search_tuning.py            # short trials, then the best trained on all images
+    python random_search_tuning.py            # short trials, then the pick trained on all images
     python random_search_tuning.py --quick    # whole pipeline in about a minute
 """
 

@@ -108,7 +108,7 @@ class Config:
     trial_epochs: int = _fixed("every trial trains a complete schedule over N epochs (at most "
                                "--epochs): its learning rate decays to zero along a half "
                                "cosine, and the trial ends there", 3, metavar="N")
-    final_epochs: int = _flag("the best configuration trains on all training images over a "
+    final_epochs: int = _flag("the trained trial's configuration trains on all training images over a "
                               "complete schedule of N epochs (at most --epochs); another N on a "
                               "finished search redoes only the final training", 25,
                               metavar="N")
@@ -118,9 +118,9 @@ class Config:
         "commas; another recipe on a finished search redoes only the final training",
         Recipe.parse("flip,flip-tta"), metavar="PARTS", parse=Recipe.parse)
     hand_picked_margin: float = _flag(
-        "the final training trains the best-scoring trial only if its val_accuracy beats the "
+        "the final training trains the top-scoring trial only if its val_accuracy beats the "
         "first trial's, the hand-picked configuration's, by more than M; else the hand-picked "
-        "one (0: the best-scoring trial, whatever its lead). Another M on a finished search "
+        "one (0: the top-scoring trial, whatever its lead). Another M on a finished search "
         "redoes the final training only if the pick changes", HAND_PICKED_MARGIN, metavar="M")
     initial_points: int = _fixed("N random trials before the Gaussian process takes over "
                                 "(KerasTuner's own default, 3 x #hyperparameters, would "

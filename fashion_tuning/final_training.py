@@ -1,4 +1,4 @@
-"""The final training: the best configuration trained afresh on all training images, and the
+"""The final training: the trained trial's configuration trained afresh on all training images, and the
 model that is evaluated and saved."""
 
 import time

@@ -99,8 +99,8 @@ def start_line(folder, max_trials, role, tuner_id):
     recorded = len(list(folder.glob("trial_*/trial.json")))
     if recorded > max_trials:
         return (f"Resuming the search in {folder}: {recorded} trials recorded, more than "
-                f"--max-trials {max_trials}, so no new trial runs; the best of all {recorded} "
-                "is reported")
+                f"--max-trials {max_trials}, so no new trial runs; the trial to train is picked "
+                f"from all {recorded}")
     return (f"Resuming the search in {folder}: {recorded} of {max_trials} trials recorded "
             "(--overwrite starts afresh)")
 

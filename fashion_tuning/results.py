@@ -18,7 +18,7 @@ from fashion_tuning.trials import SCORED, TrialRecord
 
 SUMMARY_FILE = "summary.json"  # `RunResult`.
 TRIALS_FILE = "trials.csv"
-MODEL_FILE = "best_model.keras"
+MODEL_FILE = "final_model.keras"
 REBUILD = "run the same tuning command again to rebuild it (completed trials are kept)"
 TRIAL_COLUMNS = ("trial_id", "status", "val_accuracy", "best_epoch", "epochs_run",
                  "pruned_at_epoch", "seconds", "peak_rss_mb", "worker")

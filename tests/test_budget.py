@@ -28,7 +28,7 @@ def test_budget_stops_new_trials_then_a_larger_one_extends(tiny_data, tmp_path, 
     summary = read_summary(folder)
     assert len(summary["trials"]) == 1
     assert summary["stopped_by_budget"] is True and setting(summary, "time_budget") == 0.001
-    assert (folder / "best_model.keras").is_file()  # The final training still ran.
+    assert (folder / "final_model.keras").is_file()  # The final training still ran.
 
     # The finished search is reported, with nothing trained again.
     again = run_in_process(*args, "--time-budget", "0.001", strategy=bayesian)

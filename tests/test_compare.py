@@ -140,9 +140,9 @@ def test_strategies_run_on_different_data_are_refused_in_one_line(tmp_path, caps
 def test_a_model_that_is_not_the_summarys_is_refused_with_the_fix(tmp_path, capsys):
     folder = tmp_path / "random_search"
     write_summary(folder, fake_summary("random_search"))
-    (folder / "best_model.keras").write_bytes(b"PK another model")
+    (folder / "final_model.keras").write_bytes(b"PK another model")
     assert compare.main(["--results-dir", str(tmp_path)]) == 2
-    assert ("random_search/best_model.keras: not the model that summary.json describes; run "
+    assert ("random_search/final_model.keras: not the model that summary.json describes; run "
             "the same tuning command again: it retrains and reports that model"
             ) in one_error_line(capsys)
     # The summary's own model, or none (an archived summary), is reported.
@@ -150,7 +150,7 @@ def test_a_model_that_is_not_the_summarys_is_refused_with_the_fix(tmp_path, caps
     summary["model_sha256"] = hashlib.sha256(b"PK another model").hexdigest()
     write_summary(folder, summary)
     assert compare.main(["--results-dir", str(tmp_path)]) == 0
-    (folder / "best_model.keras").unlink()
+    (folder / "final_model.keras").unlink()
     assert compare.main(["--results-dir", str(tmp_path)]) == 0
 
 

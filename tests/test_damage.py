@@ -41,8 +41,8 @@ def test_a_damaged_state_file_is_named_with_the_fix(copy, run_in_process, name, 
 @pytest.mark.parametrize("damage", [
     lambda folder: (folder / "summary.json").write_text("{}"),
     lambda folder: (folder / "summary.json").write_text('{"trials": ['),
-    lambda folder: (folder / "best_model.keras").write_bytes(
-        (folder / "best_model.keras").read_bytes()[:5000]),
+    lambda folder: (folder / "final_model.keras").write_bytes(
+        (folder / "final_model.keras").read_bytes()[:5000]),
     # A field missing (one that an earlier format filled in when absent), or malformed.
     *(lambda folder, change=change: damaged(folder, change) for how, change, _ in SUMMARY_DAMAGE
       if how in ("without trials", "without settings", "a score as text",
@@ -58,7 +58,7 @@ def test_a_damaged_result_is_repaired_by_the_final_training(copy, run_in_process
     after = read_summary(folder)
     assert after["trials"] == before["trials"]
     assert after["test_accuracy"] == pytest.approx(before["test_accuracy"])
-    assert keras.saving.load_model(folder / "best_model.keras").output_shape == (None, 10)
+    assert keras.saving.load_model(folder / "final_model.keras").output_shape == (None, 10)
 
 
 def test_other_data_is_a_settings_mismatch(copy, run_in_process, tmp_path, monkeypatch):
@@ -100,7 +100,7 @@ def test_a_plain_file_that_differs_from_its_gz_is_a_warning(copy, run_in_process
 
 def test_disk_full_while_saving_the_model(copy, run_in_process, monkeypatch):
     data_dir, results, folder = copy
-    (folder / "best_model.keras").unlink()  # The final training runs again, and saves.
+    (folder / "final_model.keras").unlink()  # The final training runs again, and saves.
 
     def full(self, path, *args, **kwargs):
         with open(path, "wb") as f:
@@ -112,7 +112,7 @@ def test_disk_full_while_saving_the_model(copy, run_in_process, monkeypatch):
     assert proc.returncode == 2
     err = proc.stderr.strip()
     assert err.startswith("error: no space left on the device of") and "\n" not in err
-    assert not list(folder.glob(".tmp-*")) and not (folder / "best_model.keras").exists()
+    assert not list(folder.glob(".tmp-*")) and not (folder / "final_model.keras").exists()
     statuses = [json.loads(p.read_text())["status"] for p in folder.glob("trial_*/trial.json")]
     assert statuses == ["COMPLETED", "COMPLETED"]  # The trials are kept for the resume.
 

@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_trial_fails_the_run_then_two_workers_finish_it(
     for t in summary["trials"]:  # What completed before was kept, not run again.
         if t["trial_id"] in done_before:
             assert t["val_accuracy"] == done_before[t["trial_id"]]["score"]
-    assert (folder / "best_model.keras").is_file()
+    assert (folder / "final_model.keras").is_file()
     assert "worker" in (folder / "trials.csv").read_text().splitlines()[0].split(",")
     assert not children(again.pid)
     # One process would reload no tuner state (KerasTuner reads only `<tuner id>.json`) and

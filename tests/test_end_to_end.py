@@ -140,10 +140,10 @@ def test_saved_model_reproduces_test_accuracy_with_keras_alone(tiny_run):
     _, _, folder, data_dir, _ = tiny_run
     summary = read_summary(folder)
     # Keras loads only its own classes by name: a layer of this package would fail to load.
-    model = keras.saving.load_model(folder / "best_model.keras")
+    model = keras.saving.load_model(folder / "final_model.keras")
     assert {type(layer).__module__.split(".")[0] for layer in model._flatten_layers()} == {
         "keras"}
-    assert model_accuracy(folder / "best_model.keras", data_dir) == pytest.approx(
+    assert model_accuracy(folder / "final_model.keras", data_dir) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 
 

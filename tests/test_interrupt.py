@@ -86,7 +86,7 @@ def trial_files(folder):
 
 def assert_unfinished(folder):
     assert not (folder / "summary.json").exists()
-    assert not (folder / "best_model.keras").exists()
+    assert not (folder / "final_model.keras").exists()
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_stops_mid_trial_and_in_the_final_training_then_the_same_command_finishe
     assert_completed_and_distinct(summary, 2)
     assert summary["trials"][0]["hyperparameters"] == kept["hyperparameters"]["values"]
     assert summary["trials"][0]["val_accuracy"] == pytest.approx(kept["score"])
-    assert (folder / "best_model.keras").is_file() and setting(summary, "final_epochs") == 1
+    assert (folder / "final_model.keras").is_file() and setting(summary, "final_epochs") == 1
 
 
 @pytest.mark.slow

@@ -75,14 +75,14 @@ def test_precision_reaches_every_trial_and_the_saved_model(tiny_data, tmp_path, 
     assert policies[-2:] == ["mixed_bfloat16"] * 2  # The trial, then the final training.
     assert keras.mixed_precision.global_policy().name == "float32"
     folder = tmp_path / "random_search"
-    saved = keras.saving.load_model(folder / "best_model.keras")
+    saved = keras.saving.load_model(folder / "final_model.keras")
     assert first_conv(saved).dtype_policy.name == "mixed_bfloat16"
     # Keras alone, in a fresh process, loads the mixed-precision, flip-averaged model, and it
     # scores what the summary says.
     summary = read_summary(folder)
     assert summary["precision_used"] == "mixed_bfloat16"
     assert setting(summary, "final_recipe")["flip_tta"] is True
-    assert reload_accuracy(folder / "best_model.keras", tiny_data) == pytest.approx(
+    assert reload_accuracy(folder / "final_model.keras", tiny_data) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
 
 

@@ -45,7 +45,7 @@ def test_changed_search_flags_are_refused_and_changed_final_flags_redo_only_the_
     assert summary["total_seconds"] == pytest.approx(
         summary["search_seconds"] + summary["final_seconds"], abs=0.2)
     # The saved model holds the flip average (test_precision reloads one in a fresh process).
-    assert model_accuracy(target / "best_model.keras", data_dir) == pytest.approx(
+    assert model_accuracy(target / "final_model.keras", data_dir) == pytest.approx(
         summary["test_accuracy"])
 
     # Other final-training flags redo the final training only.
@@ -115,7 +115,7 @@ def test_a_nan_trial_fails_exits_1_while_no_trial_completed_and_is_never_best(
     proc = run_in_process(*args)
     assert proc.returncode == 1  # No trial completed: no final training.
     assert "none of the 1 trials completed" in proc.stderr
-    assert not (target / "best_model.keras").exists()
+    assert not (target / "final_model.keras").exists()
     assert not (target / "summary.json").exists()
 
     # A larger --max-trials runs only the new trial: the failed one is not run again.

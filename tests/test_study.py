@@ -220,9 +220,9 @@ def test_a_summary_missing_or_malforming_a_field_exits_2_with_one_line(
 def test_a_seed_whose_model_is_not_its_summarys_is_refused_by_name_with_the_fix(
         tmp_path, capsys):
     write_seeds(tmp_path, (1, 2))
-    (tmp_path / "seed_1" / "random_search" / "best_model.keras").write_bytes(b"PK other")
+    (tmp_path / "seed_1" / "random_search" / "final_model.keras").write_bytes(b"PK other")
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 2
-    assert ("seed_1/random_search/best_model.keras: not the model that summary.json "
+    assert ("seed_1/random_search/final_model.keras: not the model that summary.json "
             "describes; run the same tuning command again: it retrains and reports that model"
             ) in one_error_line(capsys)
     assert not (tmp_path / "study.json").exists()

@@ -62,7 +62,7 @@ def assert_same_result(folder, reference, data_dir):
     assert [(t["trial_id"], t["status"], t["val_accuracy"]) for t in summary["trials"]] == [
         (t["trial_id"], t["status"], t["val_accuracy"]) for t in reference["trials"]]
     assert summary["test_accuracy"] == reference["test_accuracy"]
-    assert model_accuracy(folder / "best_model.keras", data_dir) == pytest.approx(
+    assert model_accuracy(folder / "final_model.keras", data_dir) == pytest.approx(
         summary["test_accuracy"], abs=1e-6)
     assert not list(folder.rglob(".tmp-*"))
 
@@ -75,9 +75,9 @@ def test_a_model_that_is_not_the_summarys_is_trained_again(copy, in_process, cap
 
     data_dir, results, folder = copy
     reference = read_summary(folder)
-    model = keras.saving.load_model(folder / "best_model.keras")
+    model = keras.saving.load_model(folder / "final_model.keras")
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
-    model.save(folder / "best_model.keras")
+    model.save(folder / "final_model.keras")
     code, out, err = run_main(tiny_args(data_dir, results, trials=2), capsys)
     assert code == 0, err
     assert "reporting the saved result" not in out and "final training on all" in out
@@ -141,7 +141,7 @@ def test_a_full_disk_inside_the_search_is_one_line_and_keeps_every_completed_tri
 def test_temporary_files_of_killed_writes_are_removed_when_the_folder_is_next_used(
         copy, in_process, capsys):
     data_dir, results, folder = copy
-    (folder / ".tmp-99999-best_model.keras").write_bytes(b"PK partial model")
+    (folder / ".tmp-99999-final_model.keras").write_bytes(b"PK partial model")
     (folder / "trial_0" / ".tmp-99999-trial_log.json").write_text('{"outc')
     code, out, err = run_main(tiny_args(data_dir, results, trials=2), capsys)
     assert code == 0, err
