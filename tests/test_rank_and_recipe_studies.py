@@ -24,7 +24,12 @@ def run(strategy, trials=(), trained=HPS[0], **settings):
     """A whole summary of a `strategy` run at seed 40 of 12-epoch trials with `trials`, whose
     final training trained `trained`, with other `settings`."""
     summary = fake_summary(strategy, seed=40)
-    summary.update(trials=list(trials) or summary["trials"], trained_hyperparameters=trained)
+    trials = list(trials) or summary["trials"]
+    top = max((t for t in trials if t["val_accuracy"] is not None),
+              key=lambda t: t["val_accuracy"])
+    summary.update(trials=trials, trained_hyperparameters=trained,
+                   trained_trial_id=trials[0]["trial_id"], top_trial_id=top["trial_id"],
+                   top_val_accuracy=top["val_accuracy"])
     summary["settings"].update({"trial_epochs": 12, **settings})
     return summary
 
