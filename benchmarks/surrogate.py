@@ -20,6 +20,10 @@ DROPOUT = (0.1, 0.5, 0.1)
 LOG_LR = (-4.0, -2.0)
 OPTIMIZERS = ("adam", "rmsprop")
 NAMES = ("units", "dropout", "learning_rate", "optimizer")
+# The noise's log-linear slope in the scaled learning rate: fitted only from this many
+# repeated configurations, and at most this steep.
+MIN_REPEATED = 5
+MAX_SLOPE = 2.0
 
 
 def features(hyperparameters):
@@ -102,7 +106,11 @@ def noise_model(repeats, repeat_hps):
         return 0.5 * np.sum(np.log(var) + dev ** 2 / var)
 
     start = [math.log(max(dev.std(), 1e-4)), 0.0]
-    return tuple(minimize(negative_log_likelihood, start, method="Nelder-Mead").x)
+    # A slope only from enough configurations, and within a factor e**2 over the range: a few
+    # repeats would otherwise let the sd run off to either end of the learning rates.
+    slope = (-MAX_SLOPE, MAX_SLOPE) if len(repeats) >= MIN_REPEATED else (0.0, 0.0)
+    bounds = [(math.log(1e-4), math.log(0.1)), slope]
+    return tuple(minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=bounds).x)
 
 
 def functional_anova(surrogate, lr_points=41):

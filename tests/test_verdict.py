@@ -93,3 +93,13 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
             assert row[s]["regret@0.0055"] >= 0 and row[s]["true@0"] <= best_mean
     assert "B − R" in simulate.report_markdown(report)
     json.dumps(report)  # The report is saved as JSON.
+
+
+def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
+    hps = {k: {"units": 256, "dropout": 0.3, "learning_rate": 10 ** (-4 + i / 4),
+               "optimizer": "adam"} for i, k in enumerate("abcdefghi")}
+    few = {k: [0.9, 0.91] for k in "ab"}
+    assert surrogate.noise_model(few, hps)[1] == 0
+    # The spread grows a hundredfold over the learning rates: the slope stops at its bound.
+    many = {k: [0.9, 0.9 + 1e-4 * 10 ** (i / 4)] for i, k in enumerate("abcdefghi")}
+    assert surrogate.noise_model(many, hps)[1] == pytest.approx(surrogate.MAX_SLOPE)
