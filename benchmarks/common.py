@@ -82,10 +82,13 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
 
 
 def read_lines(path):
-    """The JSON objects, one a line, in `path` (none if it does not exist)."""
+    """The JSON objects, one a line, in `path` (none if it does not exist); a last line
+    without its newline, which a kill mid-write leaves, is left out."""
     if not Path(path).is_file():
         return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    text = Path(path).read_text()
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()
+            if line.strip()]
 
 
 def append_line(path, record):

@@ -12,7 +12,6 @@ B-trial search. Trial t of seed s gets the same noise draw under both strategies
 random numbers: the comparison is paired). One JSON line per run goes to --out as it ends.
 """
 
-import json
 import os
 import sys
 import tempfile
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.surrogate import Surrogate, features
+from benchmarks.common import append_line, read_lines, write_report
+from benchmarks.surrogate import features, optimum
 from fashion_tuning.config import STRATEGIES, Config
 
 BUDGETS = (5, 10, 20, 30, 50)
@@ -82,16 +82,6 @@ def pick(trials, margin):
     records = [SimpleNamespace(status="completed", val_accuracy=t["score"], index=i)
                for i, t in enumerate(trials)]
     return product_trials.trained_trial(records, margin).index
-
-
-def optimum(surrogate):
-    """The surrogate's best mean over the space's grid, and that configuration."""
-    from benchmarks.surrogate import grid
-
-    configs, x = grid()
-    means = surrogate.mean(x)
-    best = int(np.argmax(means))
-    return float(means[best]), configs[best]
 
 
 def run_measures(run, budget, margins, best_mean):
@@ -192,45 +182,25 @@ def run(args):
 
     from benchmarks.space_fit import fit_surrogate
 
-    from fashion_tuning import atomic
-
     surrogate = fit_surrogate(args.trials)
     out = Path(args.out)
-    done = {(r["strategy"], r["seed"]) for r in read_runs(out)}
+    done = {(r["strategy"], r["seed"]) for r in read_lines(out)}
     jobs = [(s, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for s in STRATEGIES if (s, seed) not in done]
     if jobs and not args.report_only:
         _worker.update(surrogate=surrogate, space=hyperparameter_space())
         out.parent.mkdir(parents=True, exist_ok=True)
-        with multiprocessing.get_context("fork").Pool(args.processes) as pool, \
-                open(out, "a") as handle:
+        with multiprocessing.get_context("fork").Pool(args.processes) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):
-                handle.write(json.dumps(result) + "\n")
-                handle.flush()
+                append_line(out, result)
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",
                       flush=True)
     best_mean, best_config = optimum(surrogate)
     wanted = range(args.first_seed, args.first_seed + args.seeds)
-    report = summarize([r for r in read_runs(out) if r["seed"] in wanted], best_mean)
+    report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
     report["optimum_configuration"] = best_config
-    text = report_markdown(report)
-    atomic.write_json(out.with_suffix(".json"), report)
-    atomic.write_text(out.with_suffix(".md"), text)
-    print(text)
+    write_report(out, report, report_markdown(report))
     return 0
-
-
-def read_runs(path):
-    """The simulated runs recorded in `path` (a line cut by a kill is left out)."""
-    if not Path(path).is_file():
-        return []
-    runs = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            runs.append(json.loads(line))
-        except ValueError:
-            continue
-    return runs
 
 
 def main(argv=None):

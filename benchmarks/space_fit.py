@@ -6,13 +6,13 @@ hand-picked configuration, the share of the space near the optimum, and a functi
     python -m benchmarks.space_fit --trials PATH --folds 10
 """
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.surrogate import Surrogate, features, functional_anova, grid
+from benchmarks.common import read_lines, write_report
+from benchmarks.surrogate import Surrogate, features, functional_anova, grid, optimum
 
 TRIALS = "docs/results/verdict/trials.jsonl"
 HAND_PICKED_ID = "hand-picked"
@@ -23,15 +23,7 @@ CLEAN_LOAD = 2.5
 
 def read_trials(path):
     """The scored trainings recorded in `path` (JSON lines; a cut last line is left out)."""
-    records = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("score") is not None:
-            records.append(record)
-    return records
+    return [r for r in read_lines(path) if r.get("score") is not None]
 
 
 def by_configuration(records):
@@ -102,16 +94,17 @@ def analyse(surrogate, hand_picked):
     within one trial-noise sd of the optimum, the noise sd there, and the functional ANOVA."""
     configs, x = grid()
     means = surrogate.mean(x)
-    best = int(np.argmax(means))
+    best_mean, best_config = optimum(surrogate)
+    best = configs.index(best_config)
     noise_at_best = float(surrogate.noise_sd(x[best])[0])
     hand = float(surrogate.mean(features([hand_picked]))[0])
     top = np.argsort(-means)[:5]
-    return {"optimum": float(means[best]), "optimum_configuration": configs[best],
+    return {"optimum": best_mean, "optimum_configuration": best_config,
             "top_configurations": [{**configs[i], "mean": float(means[i])} for i in top],
-            "hand_picked_mean": hand, "headroom": float(means[best]) - hand,
+            "hand_picked_mean": hand, "headroom": best_mean - hand,
             "noise_sd_at_optimum": noise_at_best,
             "noise_sd_at_hand_picked": float(surrogate.noise_sd(features([hand_picked]))[0]),
-            "share_within_one_noise_sd": float((means >= means[best] - noise_at_best).mean()),
+            "share_within_one_noise_sd": float((means >= best_mean - noise_at_best).mean()),
             "anova": functional_anova(surrogate)}
 
 
@@ -145,7 +138,6 @@ def report_markdown(validation, analysis, records):
 
 
 def run(args):
-    from fashion_tuning import atomic
     from fashion_tuning.config import HAND_PICKED
     from fashion_tuning.errors import UserError
 
@@ -155,11 +147,9 @@ def run(args):
     records = read_trials(args.trials)
     validation = validate(records, args.folds)
     analysis = analyse(fit(records), HAND_PICKED)
-    out = Path(args.trials).with_name("surrogate")
-    atomic.write_json(out.with_suffix(".json"), {"validation": validation, **analysis})
-    text = report_markdown(validation, analysis, records)
-    atomic.write_text(out.with_suffix(".md"), text)
-    print(text)
+    write_report(Path(args.trials).with_name("surrogate.jsonl"),
+                 {"validation": validation, **analysis},
+                 report_markdown(validation, analysis, records))
     return 0
 
 

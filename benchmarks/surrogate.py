@@ -113,6 +113,14 @@ def noise_model(repeats, repeat_hps):
     return tuple(minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=bounds).x)
 
 
+def optimum(surrogate):
+    """The surrogate's highest mean on the space's grid, and that configuration."""
+    configs, x = grid()
+    means = surrogate.mean(x)
+    best = int(np.argmax(means))
+    return float(means[best]), configs[best]
+
+
 def functional_anova(surrogate, lr_points=41):
     """Each hyperparameter's and each pair's share of the variance of the surrogate's mean over
     the uniform space (on `grid`): `{name or "a x b": share}`, shares of the total."""

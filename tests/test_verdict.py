@@ -85,7 +85,7 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     # Bayesian search's initial random trials are the random search's.
     assert runs[0]["trials"][0]["score"] == runs[1]["trials"][0]["score"]
     assert runs[0]["trials"][1]["hyperparameters"] == runs[1]["trials"][1]["hyperparameters"]
-    best_mean, _ = simulate.optimum(model)
+    best_mean, _ = surrogate.optimum(model)
     report = simulate.summarize(runs, best_mean, budgets=(3, 5))
     assert report["seeds"] == 2 and set(report["budgets"]) == {3, 5}
     for row in report["budgets"].values():
