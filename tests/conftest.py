@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests; the helpers they use are in helpers.py."""
+"""Fixtures shared by the tests; the helpers they use are in helpers.py and summaries.py."""
 
 import gc
 import os

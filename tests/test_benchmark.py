@@ -9,7 +9,8 @@ import pytest
 
 from fashion_tuning import cli
 from fashion_tuning.results import setting
-from helpers import SCRIPTS, fake_summary, one_error_line, read_summary, write_summary
+from helpers import SCRIPTS, read_summary
+from summaries import fake_summary, one_error_line, write_summary
 
 
 @pytest.mark.slow

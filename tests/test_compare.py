@@ -10,8 +10,8 @@ import pytest
 from fashion_tuning import compare
 from fashion_tuning.results import RunResult, read_summary
 from fashion_tuning.trials import TrialRecord
-from helpers import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
-                     write_summary)
+from summaries import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
+                       write_summary)
 
 
 def test_fake_summary_is_whole_as_a_run_writes_it(tmp_path):

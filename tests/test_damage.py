@@ -9,8 +9,9 @@ import subprocess
 import keras
 import pytest
 
-from helpers import (SCRIPT, SUMMARY_DAMAGE, damaged, folder_files, read_summary, refused,
-                     run_script, tiny_args, write_idx_dir)
+from helpers import (SCRIPT, folder_files, read_summary, refused, run_script, tiny_args,
+                     write_idx_dir)
+from summaries import SUMMARY_DAMAGE, damaged
 
 
 def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy, run_in_process):

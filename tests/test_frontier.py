@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import frontier
-from helpers import fake_summary, one_error_line, png_size, write_summary
+from summaries import fake_summary, one_error_line, png_size, write_summary
 
 
 def runs(folder, accuracies, seconds):

@@ -9,7 +9,8 @@ import pytest
 from benchmarks import rank_study, recipe_study
 from benchmarks.common import in_space
 from fashion_tuning.errors import UserError
-from helpers import HPS, fake_summary, one_error_line, write_summary
+from helpers import HPS
+from summaries import fake_summary, one_error_line, write_summary
 
 
 def trial(trial_id, hps, scores, status="completed"):

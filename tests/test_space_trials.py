@@ -12,7 +12,8 @@ import pytest
 from benchmarks import space_plan, space_trials
 from fashion_tuning.config import HAND_PICKED, Config
 from fashion_tuning.errors import UserError
-from helpers import one_error_line, write_idx_dir
+from helpers import write_idx_dir
+from summaries import one_error_line
 
 TINY_PLAN = ("--configs", "3", "--noise-configs", "1", "--hand-picked-repeats", "0")
 

@@ -9,8 +9,9 @@ import pytest
 from fashion_tuning import report, study
 from fashion_tuning.config import HAND_PICKED
 from fashion_tuning.recipe import Recipe
-from helpers import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
-                     write_idx_dir, write_summary)
+from helpers import write_idx_dir
+from summaries import (SUMMARY_DAMAGE, damaged, fake_summary, one_error_line, png_size, train_first,
+                       write_summary)
 
 
 def write_seeds(folder, seeds, change=lambda seed, summary: None):
