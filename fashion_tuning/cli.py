@@ -55,11 +55,11 @@ def _quiet_write_failure_echoes():
     default_unraisable = sys.unraisablehook
 
     def unraisable(info):
-        if not store_errno(info.exc_value):
+        if not isinstance(info.exc_value, OSError) and not store_errno(info.exc_value):
             default_unraisable(info)
 
     def excepthook(kind, value, traceback):
-        if not store_errno(value):
+        if not isinstance(value, OSError) and not store_errno(value):
             sys.__excepthook__(kind, value, traceback)
 
     sys.unraisablehook, sys.excepthook = unraisable, excepthook

@@ -75,13 +75,12 @@ def serve_oracle(oracle, poll_s=1.0):
 
 
 def _kept_for_the_chief(handler, failed, woken, answer_after_s=60):
-    """`handler`, a method of the oracle's gRPC servicer, but a BaseException it raises (a
-    write the store refused, `errors.WriteFailed`; signals reach only the main thread) is
-    kept in `failed` and `woken` set, for `serve_oracle` to raise (gRPC catches only
-    `Exception`: the worker would wait KerasTuner's hour, then record its trial failed). This
-    call and later ones stay unanswered while the chief ends, so a worker hears of it only
-    then, after the launcher, and the trial stays unfinished for a resume."""
-
+    """`handler`, a method of the oracle's gRPC servicer, but what ends the chief (a failed
+    write, `errors.WriteFailed`, which gRPC's `except Exception` misses, so the worker would
+    wait KerasTuner's hour, then record its trial failed; a `UserError`, a damaged trial log
+    that the time budget read) is kept in `failed` and `woken` set, for `serve_oracle` to
+    raise. This call and later ones stay unanswered while the chief ends, so a worker hears
+    of it only then, and the trial stays unfinished for a resume."""
     import grpc
 
     @functools.wraps(handler)
@@ -89,11 +88,11 @@ def _kept_for_the_chief(handler, failed, woken, answer_after_s=60):
         if not failed:
             try:
                 return handler(request, context)
-            except Exception:
-                raise
             except BaseException as e:
+                if isinstance(e, Exception) and not isinstance(e, UserError):
+                    raise
                 failed.append(e)
-                woken.set()
+            woken.set()
         time.sleep(answer_after_s)  # The chief has ended by then, unless kept alive.
         context.abort(grpc.StatusCode.UNAVAILABLE, f"the chief stopped: {failed[0]}")
 

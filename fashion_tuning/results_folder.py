@@ -21,7 +21,7 @@ ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state and the trials i
 TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "status"}  # What KerasTuner reloads.
 # The version of the files this code writes into a folder (settings.json records it); a
 # folder of another version is refused, not converted.
-FORMAT = 5
+FORMAT = 6
 TEMPORARY = ".tmp-*"  # `atomic.replacing`'s names: what a killed write leaves behind.
 
 
