@@ -8,8 +8,12 @@ answered by the surrogate (its mean plus noise drawn as measured), no training.
 Each (strategy, seed) runs the product's oracle (`tuner.make_oracle`: the hand-picked first
 trial, --initial-points, the seed's oracle seed) for the largest budget; KerasTuner draws a
 trial's values independently of --max-trials, so the first B trials of that run are the
-B-trial search. Trial t of seed s gets the same noise draw under both strategies (common
-random numbers: the comparison is paired). One JSON line per run goes to --out as it ends.
+B-trial search. Each trial is a simulated curve (`Surrogate.curves`) on which the product's
+median stopping is replayed, as the default (pruned) search would stop it: a stopped trial's
+score is its best epoch so far, and its seconds shrink in proportion. Trial t of seed s gets
+the same noise draws under both strategies (common random numbers: the comparison is paired).
+One JSON line per run goes to --out as it ends; each process runs one thread, so a run's
+oracle (and so its line) is the same however many processes run.
 """
 
 import os
@@ -21,9 +25,9 @@ import numpy as np
 
 from benchmarks.common import append_line, read_lines, write_report
 from benchmarks.surrogate import features, optimum
+from benchmarks.verdict import BUDGETS, report_markdown, summarize
 from fashion_tuning.config import STRATEGIES, Config
 
-BUDGETS = (5, 10, 20, 30, 50)
 
 
 def hyperparameter_space():
@@ -37,138 +41,75 @@ def hyperparameter_space():
     return hp
 
 
-def noise_draws(seed, count):
-    """The standard normal draws of trials 0..count-1 at `seed`, the same for every strategy."""
-    return np.random.default_rng([seed, 2026]).standard_normal(count)
+def noise_draws(seed, count, columns):
+    """The standard normal draws of trials 0..count-1 at `seed` (a row of `columns` each), the
+    same for every strategy."""
+    return np.random.default_rng([seed, 2026]).standard_normal((count, columns))
 
 
-def simulate_run(strategy, seed, surrogate, space, trials=max(BUDGETS)):
-    """One simulated search: `[{hyperparameters, mean, sd, score, seconds}]` per trial."""
+def pruned_at(curve, completed, config):
+    """The epoch (from 1) at which median stopping (`pruning.MedianStopping`) would stop a
+    trial with this simulated `curve`, given the curves of the `completed` trials, or None."""
+    from fashion_tuning.pruning import MIN_COMPLETED, median_to_beat
+
+    if not config.pruning:
+        return None
+    # Judged from `judged_from_epoch` to the epoch before the last, where stopping saves nothing.
+    return next((e for e in range(config.judged_from_epoch, len(curve))
+                 if median_to_beat(curve[:e], completed, config.judged_from_epoch,
+                                   MIN_COMPLETED)), None)
+
+
+def simulate_run(strategy, seed, surrogate, space, trials=max(BUDGETS), pruning=True):
+    """One simulated search: `[{hyperparameters, mean, sd, score, status, epochs_run,
+    seconds}]` per trial, with median stopping replayed on the simulated curves."""
     from fashion_tuning import tuner
 
-    config = Config(seed=seed, max_trials=trials)
+    config = Config(seed=seed, max_trials=trials, pruning=pruning)
     oracle = tuner.make_oracle(strategy, config, config.oracle_seed)
     # No files (they change no draw): the simulation's time goes to the oracle's own work.
     oracle.save, oracle._save_trial = (lambda: None), (lambda trial: None)
+    z = noise_draws(seed, trials, surrogate.correlation.shape[0])
+    completed, run = [], []
     with tempfile.TemporaryDirectory() as folder:
         oracle._set_project_dir(folder, "sim")
         oracle.update_space(space)
         oracle._display.verbose = 0
-        z = noise_draws(seed, trials)
-        run = []
         for t in range(trials):
             trial = oracle.create_trial("sim")
             if trial.status != "RUNNING":
                 break
             values = dict(trial.hyperparameters.values)
             x = features([values])
-            mean, sd = float(surrogate.mean(x)[0]), float(surrogate.noise_sd(x)[0])
-            score = mean + sd * z[t]
+            curve = [float(v) for v in surrogate.curves(x, z[t])[0]]
+            stop = pruned_at(curve, completed, config)
+            # KerasTuner scores a trial with its best epoch, a stopped one with those it ran.
+            score = max(curve[:stop] if stop else curve)
+            if not stop:
+                completed.append(curve)
             oracle.update_trial(trial.trial_id, {"val_accuracy": score})
             trial.status = "COMPLETED"
             oracle.end_trial(trial)
-            run.append({"hyperparameters": values, "mean": mean, "sd": sd, "score": score,
-                        "seconds": float(surrogate.seconds(x)[0])})
-    return {"strategy": strategy, "seed": seed, "trials": run}
-
-
-def pick(trials, margin):
-    """The index of the trial the product trains among `trials` (simulated, in order): the top
-    score, unless the first (hand-picked) trial is within `margin` of it (`results`' rule)."""
-    from types import SimpleNamespace
-
-    from fashion_tuning import trials as product_trials
-
-    records = [SimpleNamespace(status="completed", val_accuracy=t["score"], index=i)
-               for i, t in enumerate(trials)]
-    return product_trials.trained_trial(records, margin).index
-
-
-def run_measures(run, budget, margins, best_mean):
-    """What one simulated run says at `budget` trials: the best score seen, the true value
-    (surrogate mean) of the configuration trained at each margin, and the search seconds."""
-    trials = run["trials"][:budget]
-    return {"best_seen": max(t["score"] for t in trials),
-            "seconds": sum(t["seconds"] for t in trials),
-            **{f"true@{m:g}": trials[pick(trials, m)]["mean"] for m in margins},
-            **{f"regret@{m:g}": best_mean - trials[pick(trials, m)]["mean"] for m in margins},
-            **{f"kept_hand_picked@{m:g}": pick(trials, m) == 0 for m in margins}}
-
-
-def paired_interval(differences):
-    """Mean, sd and 95 % interval (Student's t) of paired `differences`."""
-    from scipy import stats
-
-    d = np.asarray(differences, dtype=float)
-    mean, sd = float(d.mean()), float(d.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(d) - 1)) * sd / np.sqrt(len(d))
-    return {"mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
-
-
-MARGINS = (0.0, 0.002, 0.004, 0.0055, 0.008, 0.011, 0.015)
-
-
-def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=None):
-    """Per budget: each strategy's means over seeds, and Bayesian minus Random, paired by seed,
-    of the true value of the configuration trained at `default_margin` (--hand-picked-margin)."""
-    from fashion_tuning.config import HAND_PICKED_MARGIN
-
-    default_margin = HAND_PICKED_MARGIN if default_margin is None else default_margin
-    by_seed = {}
-    for run in runs:
-        by_seed.setdefault(run["seed"], {})[run["strategy"]] = run
-    seeds = sorted(s for s, pair in by_seed.items() if len(pair) == len(STRATEGIES))
-    report = {"seeds": len(seeds), "optimum": best_mean, "budgets": {}}
-    for budget in budgets:
-        measures = {s: [run_measures(by_seed[seed][s], budget, margins, best_mean)
-                        for seed in seeds] for s in STRATEGIES}
-        row = {s: {k: float(np.mean([m[k] for m in ms])) for k in ms[0]}
-               for s, ms in measures.items()}
-        key = f"true@{default_margin:g}"
-        random, bayesian = (np.array([m[key] for m in measures[s]]) for s in STRATEGIES)
-        d = bayesian - random
-        row["bayesian_minus_random"] = {
-            "true": paired_interval(d),
-            "best_seen": paired_interval([b["best_seen"] - r["best_seen"] for r, b in zip(
-                *measures.values())]),
-            "bayesian_better": float((d > 1e-12).mean()), "tie": float((abs(d) <= 1e-12).mean()),
-            "random_better": float((d < -1e-12).mean())}
-        report["budgets"][budget] = row
-    return report
-
-
-def report_markdown(report, margins=MARGINS):
-    """The simulated study's tables as Markdown."""
-    from fashion_tuning.report import markdown_table
-
-    names = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
-    lines = [f"## Simulated study ({report['seeds']} seeds per strategy)", "",
-             f"Optimum of the surrogate's mean: {report['optimum']:.4f}.", ""]
-    rows = []
-    for budget, row in report["budgets"].items():
-        d = row["bayesian_minus_random"]
-        for s, name in names.items():
-            m = row[s]
-            rows.append([budget, name, f"{m['best_seen']:.4f}", f"{m['true@0']:.4f}",
-                         f"{m['true@0.0055']:.4f}", f"{m['regret@0.0055']:.4f}",
-                         f"{m['kept_hand_picked@0.0055']:.2f}", f"{m['seconds'] / 60:.1f}"])
-        ci = d["true"]["ci95"]
-        rows.append([budget, "B − R", f"{d['best_seen']['mean']:+.4f}", "",
-                     f"{d['true']['mean']:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]", "",
-                     f"B>R {d['bayesian_better']:.2f}, tie {d['tie']:.2f}, "
-                     f"B<R {d['random_better']:.2f}", ""])
-    lines.append(markdown_table(
-        ["trials", "strategy", "best score seen", "true value, top trial",
-         "true value, trained (margin 0.0055)", "regret", "kept hand-picked",
-         "search min"], rows))
-    lines += ["", "True value of the trained configuration by margin (mean over seeds):", ""]
-    rows = [[budget, name, *(f"{row[s][f'true@{m:g}']:.4f}" for m in margins)]
-            for budget, row in report["budgets"].items() for s, name in names.items()]
-    lines.append(markdown_table(["trials", "strategy", *(f"{m:g}" for m in margins)], rows))
-    return "\n".join(lines) + "\n"
+            run.append({"hyperparameters": values, "mean": float(surrogate.mean(x)[0]),
+                        "sd": float(surrogate.noise_sd(x)[0]), "score": score,
+                        "status": "pruned" if stop else "completed",
+                        "epochs_run": stop or len(curve),
+                        "seconds": float(surrogate.seconds(x)[0]) * (stop or len(curve))
+                        / len(curve)})
+    return {"strategy": strategy, "seed": seed, "pruning": pruning, "trials": run}
 
 
 _worker = {}
+
+
+def _start_worker(surrogate, space):
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    # The Bayesian oracle's GP warns of length scales at their bounds on every fit.
+    warnings.simplefilter("ignore")
+    _worker.update(surrogate=surrogate, space=space, limits=threadpool_limits(1))
 
 
 def _simulate(job):
@@ -188,9 +129,9 @@ def run(args):
     jobs = [(s, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for s in STRATEGIES if (s, seed) not in done]
     if jobs and not args.report_only:
-        _worker.update(surrogate=surrogate, space=hyperparameter_space())
         out.parent.mkdir(parents=True, exist_ok=True)
-        with multiprocessing.get_context("fork").Pool(args.processes) as pool:
+        with multiprocessing.get_context("fork").Pool(
+                args.processes, _start_worker, (surrogate, hyperparameter_space())) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):
                 append_line(out, result)
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",

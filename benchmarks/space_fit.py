@@ -34,16 +34,22 @@ def by_configuration(records):
     return groups
 
 
-def fit(records, seed=0):
+def curve(record):
+    """A training's curve as the surrogate models it: its val_accuracy at each epoch before
+    the last, then its score."""
+    return [*record["history"]["val_accuracy"][:-1], record["score"]]
+
+
+def fit(records, seed=0, curves=True):
     """The `Surrogate` of `records`: the mean on every training, the noise on the repeats,
     the seconds on the trainings timed alone (all of them if none was)."""
-    groups = by_configuration(records)
-    repeats = {c: [r["score"] for r in rs] for c, rs in groups.items() if len(rs) > 1}
-    hps = {c: rs[0]["hyperparameters"] for c, rs in groups.items()}
+    repeats = {c: (rs[0]["hyperparameters"], [curve(r) for r in rs])
+               for c, rs in by_configuration(records).items() if len(rs) > 1}
     clean = [r for r in records if (r.get("loadavg_start") or 0) < CLEAN_LOAD]
     timed = {id(r) for r in (clean or records)}
-    rows = [{**r, "seconds": r["seconds"] if id(r) in timed else None} for r in records]
-    return Surrogate(rows, repeats, hps, seed=seed)
+    rows = [{"hyperparameters": r["hyperparameters"], "curve": curve(r),
+             "seconds": r["seconds"] if id(r) in timed else None} for r in records]
+    return Surrogate(rows, repeats, seed=seed, curves=curves)
 
 
 def fit_surrogate(path=TRIALS):
@@ -65,7 +71,7 @@ def validate(records, folds=10, subsets=2000, seed=0):
     for k in range(folds):
         held = set(order[k::folds].tolist())
         train = [r for i, (_, rs) in enumerate(groups) if i not in held for r in rs]
-        model = fit(train, seed)
+        model = fit(train, seed, curves=False)
         for i in held:
             x = features([groups[i][1][0]["hyperparameters"]])
             predicted[i], noise[i] = model.mean(x)[0], model.noise_sd(x)[0]

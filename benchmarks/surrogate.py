@@ -8,6 +8,10 @@ setting in which GPs beat forests as surrogates (Eggensperger et al., AAAI 2015)
 a trial's score around that mean is measured, not fitted: the pooled spread of configurations
 trained at several trial seeds, as a log-linear function of the learning rate (it may grow
 with it). Seconds are a least-squares line in the units and the optimizer.
+
+So that median stopping can be replayed, a trial is a *curve*: its val_accuracy at each epoch
+before the last, then its score. Each column has its own GP mean and measured noise, and the
+columns' noise is correlated as the repeated configurations' deviations are.
 """
 
 import math
@@ -46,27 +50,28 @@ def grid(lr_points=41):
 
 
 class Surrogate:
-    """A fitted surrogate: `mean(X)`, `noise_sd(X)`, `seconds(X)` on feature rows.
+    """A fitted surrogate: `mean(X)`, `noise_sd(X)`, `seconds(X)` of a trial's score on feature
+    rows, and `curves(X, z)` that draws whole trials.
 
     Args:
-        rows: real trials, dicts with `hyperparameters`, `score` and `seconds`.
-        repeats: `{configuration key: [scores at different trial seeds]}` with their
-            hyperparameters (`{key: hyperparameters}` in `repeat_hps`), for the noise.
+        rows: real trials, dicts with `hyperparameters`, `curve` (the val_accuracy of each
+            epoch before the last, then the score) and `seconds` (None: not timed alone).
+        repeats: `{configuration key: (hyperparameters, [curves at different trial seeds])}`,
+            for the noise.
         seed: the GP optimiser's random state, so that a fit is reproducible.
+        curves: False fits the score alone (what the held-out validation needs).
     """
 
-    def __init__(self, rows, repeats, repeat_hps, seed=0):
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
+    def __init__(self, rows, repeats, seed=0, curves=True):
         x = features([r["hyperparameters"] for r in rows])
-        y = np.array([r["score"] for r in rows], dtype=float)
-        kernel = (ConstantKernel(1.0, (1e-3, 1e3))
-                  * Matern([0.5] * 4, (1e-2, 1e2), nu=2.5)
-                  + WhiteKernel(1e-2, (1e-6, 1.0)))
-        self.gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=5,
-                                           random_state=seed).fit(x, y)
-        self.noise = noise_model(repeats, repeat_hps)
+        y = np.array([r["curve"] for r in rows], dtype=float)
+        columns = range(y.shape[1]) if curves else [y.shape[1] - 1]
+        self.gps = [gaussian_process(x, y[:, k], seed) for k in columns]
+        hps = {key: h for key, (h, _) in repeats.items()}
+        self.noise = [noise_model({key: [c[k] for c in cs] for key, (_, cs) in repeats.items()},
+                                  hps) for k in columns]
+        self.correlation = np.eye(len(columns)) if not curves else noise_correlation(
+            repeats, self.noise)
         clean = [r for r in rows if r.get("seconds") is not None]
         xs = features([r["hyperparameters"] for r in clean])
         design = np.column_stack([np.ones(len(xs)), xs[:, 0], xs[:, 3]])
@@ -74,15 +79,55 @@ class Surrogate:
                                             rcond=None)[0]
 
     def mean(self, x):
-        return self.gp.predict(np.atleast_2d(x))
+        return self.gps[-1].predict(np.atleast_2d(x))
 
     def noise_sd(self, x):
-        a, b = self.noise
-        return np.exp(a + b * np.atleast_2d(x)[:, 2])
+        return column_sd(self.noise[-1], x)
 
     def seconds(self, x):
         x = np.atleast_2d(x)
         return self.seconds_coef[0] + self.seconds_coef[1] * x[:, 0] + self.seconds_coef[2] * x[:, 3]
+
+    def curves(self, x, z):
+        """Simulated trials at feature rows `x`: each column's mean plus its noise, from
+        independent standard normal draws `z` (rows x columns) correlated as measured."""
+        x = np.atleast_2d(x)
+        means = np.column_stack([gp.predict(x) for gp in self.gps])
+        sds = np.column_stack([column_sd(n, x) for n in self.noise])
+        return means + sds * (np.atleast_2d(z) @ np.linalg.cholesky(self.correlation).T)
+
+
+def gaussian_process(x, y, seed):
+    """The GP mean of `y` at feature rows `x` (the kernel of the module docstring)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern([0.5] * 4, (1e-2, 1e2), nu=2.5)
+              + WhiteKernel(1e-2, (1e-6, 1.0)))
+    return GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=5,
+                                    random_state=seed).fit(x, y)
+
+
+def column_sd(noise, x):
+    """The noise sd `exp(a + b * scaled log learning rate)` of `noise = (a, b)` at rows `x`."""
+    a, b = noise
+    return np.exp(a + b * np.atleast_2d(x)[:, 2])
+
+
+def noise_correlation(repeats, noise):
+    """The correlation of the curve columns' noise: of each repeated configuration's deviations
+    from its own mean, each divided by its column's sd there."""
+    rows = []
+    for h, curves in repeats.values():
+        c = np.asarray(curves, dtype=float)
+        if len(c) < 2:
+            continue
+        sd = np.array([column_sd(n, features([h]))[0] for n in noise])
+        rows.extend((c - c.mean(axis=0)) / sd)
+    rows = np.array(rows)
+    if len(rows) <= rows.shape[1]:
+        return np.eye(len(noise))
+    return np.corrcoef(rows.T)
 
 
 def noise_model(repeats, repeat_hps):

@@ -8,9 +8,10 @@ import random
 import numpy as np
 import pytest
 
-from benchmarks import simulate, space_fit, surrogate
+from benchmarks import simulate, space_fit, surrogate, verdict
 
 NOISE = 0.003
+CLIMB = (0.03, 0.012, 0.0)
 
 
 def truth(h):
@@ -29,8 +30,10 @@ def synthetic_records(configs=80, repeated=15, seed=0):
              "learning_rate": 10 ** draw.uniform(-4, -2),
              "optimizer": draw.choice(["adam", "rmsprop"])}
         for repeat in range(3 if i < repeated else 1):
+            # Epochs 1 and 2 trail the last by CLIMB, with noise of their own.
+            curve = [truth(h) - c + NOISE * rng.standard_normal() for c in CLIMB]
             records.append({"config": f"draw-{i:03d}", "hyperparameters": h,
-                            "score": truth(h) + NOISE * rng.standard_normal(),
+                            "history": {"val_accuracy": curve}, "score": curve[-1],
                             "seconds": 40 + 30 * h["units"] / 512, "loadavg_start": 1.0})
     return records
 
@@ -68,7 +71,7 @@ def test_validation_and_the_analysis_name_what_matters(fitted):
 
 def test_the_product_picks_the_hand_picked_trial_within_the_margin():
     trials = [{"score": 0.910}, {"score": 0.914}, {"score": 0.900}]
-    assert simulate.pick(trials, 0.0055) == 0 and simulate.pick(trials, 0.0) == 1
+    assert verdict.pick(trials, 0.0055) == 0 and verdict.pick(trials, 0.0) == 1
 
 
 @pytest.mark.slow
@@ -86,12 +89,12 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     assert runs[0]["trials"][0]["score"] == runs[1]["trials"][0]["score"]
     assert runs[0]["trials"][1]["hyperparameters"] == runs[1]["trials"][1]["hyperparameters"]
     best_mean, _ = surrogate.optimum(model)
-    report = simulate.summarize(runs, best_mean, budgets=(3, 5))
+    report = verdict.summarize(runs, best_mean, budgets=(3, 5))
     assert report["seeds"] == 2 and set(report["budgets"]) == {3, 5}
     for row in report["budgets"].values():
         for s in ("random_search", "bayesian_optimization"):
             assert row[s]["regret@0.0055"] >= 0 and row[s]["true@0"] <= best_mean
-    assert "B − R" in simulate.report_markdown(report)
+    assert "B − R" in verdict.report_markdown(report)
     json.dumps(report)  # The report is saved as JSON.
 
 
@@ -103,3 +106,22 @@ def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     # The spread grows a hundredfold over the learning rates: the slope stops at its bound.
     many = {k: [0.9, 0.9 + 1e-4 * 10 ** (i / 4)] for i, k in enumerate("abcdefghi")}
     assert surrogate.noise_model(many, hps)[1] == pytest.approx(surrogate.MAX_SLOPE)
+
+
+def test_median_stopping_is_replayed_on_simulated_curves(fitted):
+    records, model = fitted
+    assert model.correlation.shape == (3, 3)
+    space = simulate.hyperparameter_space()
+    pruned = simulate.simulate_run("random_search", 3, model, space, trials=12)["trials"]
+    unpruned = simulate.simulate_run("random_search", 3, model, space, trials=12,
+                                     pruning=False)["trials"]
+    # The same trials; the first five complete before the median judges any.
+    assert [t["hyperparameters"] for t in pruned] == [t["hyperparameters"] for t in unpruned]
+    assert all(t["status"] == "completed" for t in pruned[:5] + unpruned)
+    stopped = [i for i, t in enumerate(pruned) if t["status"] == "pruned"]
+    assert stopped
+    for i in stopped:
+        # A stopped trial scores its best epoch so far and costs its share of the seconds.
+        assert pruned[i]["score"] < unpruned[i]["score"]
+        assert pruned[i]["seconds"] == pytest.approx(
+            unpruned[i]["seconds"] * pruned[i]["epochs_run"] / 3)

@@ -1,0 +1,108 @@
+"""What the simulated study says (`benchmarks.simulate`'s runs): per budget, each strategy's best
+score seen, the true value of the configuration the product trains at each margin, the regret,
+and Bayesian minus Random paired by seed."""
+
+import numpy as np
+
+from fashion_tuning.config import STRATEGIES
+
+BUDGETS = (5, 10, 20, 30, 50)
+
+
+def pick(trials, margin):
+    """The index of the trial the product trains among `trials` (simulated, in order): the top
+    score, unless the first (hand-picked) trial is within `margin` of it (`results`' rule)."""
+    from types import SimpleNamespace
+
+    from fashion_tuning import trials as product_trials
+
+    records = [SimpleNamespace(status=t.get("status", "completed"), val_accuracy=t["score"],
+                               index=i) for i, t in enumerate(trials)]
+    return product_trials.trained_trial(records, margin).index
+
+
+def run_measures(run, budget, margins, best_mean):
+    """What one simulated run says at `budget` trials: the best score seen, the true value
+    (surrogate mean) of the configuration trained at each margin, and the search seconds."""
+    trials = run["trials"][:budget]
+    return {"best_seen": max(t["score"] for t in trials),
+            "seconds": sum(t["seconds"] for t in trials),
+            "pruned": sum(t.get("status") == "pruned" for t in trials),
+            **{f"true@{m:g}": trials[pick(trials, m)]["mean"] for m in margins},
+            **{f"regret@{m:g}": best_mean - trials[pick(trials, m)]["mean"] for m in margins},
+            **{f"kept_hand_picked@{m:g}": pick(trials, m) == 0 for m in margins}}
+
+
+def paired_interval(differences):
+    """Mean, sd and 95 % interval (Student's t) of paired `differences`."""
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.975, len(d) - 1)) * sd / np.sqrt(len(d))
+    return {"mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
+
+
+MARGINS = (0.0, 0.002, 0.004, 0.0055, 0.008, 0.011, 0.015)
+
+
+def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=None):
+    """Per budget: each strategy's means over seeds, and Bayesian minus Random, paired by seed,
+    of the true value of the configuration trained at `default_margin` (--hand-picked-margin)."""
+    from fashion_tuning.config import HAND_PICKED_MARGIN
+
+    default_margin = HAND_PICKED_MARGIN if default_margin is None else default_margin
+    by_seed = {}
+    for run in runs:
+        by_seed.setdefault(run["seed"], {})[run["strategy"]] = run
+    seeds = sorted(s for s, pair in by_seed.items() if len(pair) == len(STRATEGIES))
+    report = {"seeds": len(seeds), "optimum": best_mean, "budgets": {}}
+    for budget in budgets:
+        measures = {s: [run_measures(by_seed[seed][s], budget, margins, best_mean)
+                        for seed in seeds] for s in STRATEGIES}
+        row = {s: {k: float(np.mean([m[k] for m in ms])) for k in ms[0]}
+               for s, ms in measures.items()}
+        key = f"true@{default_margin:g}"
+        random, bayesian = (np.array([m[key] for m in measures[s]]) for s in STRATEGIES)
+        d = bayesian - random
+        row["bayesian_minus_random"] = {
+            "true": paired_interval(d),
+            "best_seen": paired_interval([b["best_seen"] - r["best_seen"] for r, b in zip(
+                *measures.values())]),
+            "bayesian_better": float((d > 1e-12).mean()), "tie": float((abs(d) <= 1e-12).mean()),
+            "random_better": float((d < -1e-12).mean())}
+        report["budgets"][budget] = row
+    return report
+
+
+def report_markdown(report, margins=MARGINS):
+    """The simulated study's tables as Markdown."""
+    from fashion_tuning.config import HAND_PICKED_MARGIN as M
+    from fashion_tuning.report import markdown_table
+
+    names = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
+    lines = [f"## Simulated study ({report['seeds']} seeds per strategy)", "",
+             f"Optimum of the surrogate's mean: {report['optimum']:.4f}.", ""]
+    rows = []
+    for budget, row in report["budgets"].items():
+        d = row["bayesian_minus_random"]
+        for s, name in names.items():
+            m = row[s]
+            rows.append([budget, name, f"{m['best_seen']:.4f}", f"{m['true@0']:.4f}",
+                         f"{m[f'true@{M:g}']:.4f}", f"{m[f'regret@{M:g}']:.4f}",
+                         f"{m[f'kept_hand_picked@{M:g}']:.2f}", f"{m['pruned']:.1f}",
+                         f"{m['seconds'] / 60:.1f}"])
+        ci = d["true"]["ci95"]
+        rows.append([budget, "B − R", f"{d['best_seen']['mean']:+.4f}", "",
+                     f"{d['true']['mean']:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]", "",
+                     f"B>R {d['bayesian_better']:.2f}, tie {d['tie']:.2f}, "
+                     f"B<R {d['random_better']:.2f}", "", ""])
+    lines.append(markdown_table(
+        ["trials", "strategy", "best score seen", "true value, top trial",
+         f"true value, trained (margin {M:g})", "regret", "kept hand-picked", "pruned",
+         "search min"], rows))
+    lines += ["", "True value of the trained configuration by margin (mean over seeds):", ""]
+    rows = [[budget, name, *(f"{row[s][f'true@{m:g}']:.4f}" for m in margins)]
+            for budget, row in report["budgets"].items() for s, name in names.items()]
+    lines.append(markdown_table(["trials", "strategy", *(f"{m:g}" for m in margins)], rows))
+    return "\n".join(lines) + "\n"
