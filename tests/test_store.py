@@ -6,10 +6,12 @@ import io
 import json
 import os
 import shutil
+import sys
+import types
 
 import pytest
 
-from fashion_tuning import errors, tuner
+from fashion_tuning import cli, errors, tuner
 from helpers import read_summary, refused, tiny_args
 
 # What the line says for each errno.
@@ -56,6 +58,24 @@ def test_each_store_error_is_one_line_with_its_fix(number):
                            f"error message = '{os.strerror(number)}')")
     assert errors.store_errno(wrapped) == number
     assert errors.store_errno(RuntimeError("loss is nan")) is None
+
+
+def test_after_a_failed_write_of_any_errno_its_echoes_stay_off_stderr(monkeypatch):
+    # h5py, freeing what it could not write, raises the failure again where no caller sees it:
+    # an OSError of any errno, or an error whose message names a store's errno.
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: shown.append(info.exc_value))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # Put back after the test.
+    monkeypatch.setattr(sys, "__excepthook__", lambda kind, value, tb: shown.append(value))
+    cli._quiet_write_failure_echoes()
+    stale = OSError(errno.ESTALE, os.strerror(errno.ESTALE))  # Not a store's errno.
+    full = RuntimeError(f"Unable to close file (errno = {errno.ENOSPC}, error message = "
+                        f"'{os.strerror(errno.ENOSPC)}')")
+    bug = ValueError("a bug of ours")
+    for error in (stale, full, bug):
+        sys.unraisablehook(types.SimpleNamespace(exc_value=error))
+        sys.excepthook(type(error), error, None)
+    assert shown == [bug, bug]
 
 
 @pytest.mark.slow
