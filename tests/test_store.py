@@ -114,6 +114,27 @@ def test_an_unusable_tensorboard_folder_is_refused_before_the_search(
     assert not list((tmp_path / "results").rglob("trial_*"))
 
 
+def test_a_log_writer_failure_names_the_tensorboard_folder(tmp_path, monkeypatch):
+    import copy
+
+    import keras
+
+    from fashion_tuning.callbacks import TensorBoard
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_epoch_end", full)
+    logs = tmp_path / "tb"
+    board = copy.deepcopy(TensorBoard(logs / "random_search-1", logs))  # As KerasTuner does.
+    board.log_dir = str(logs / "random_search-1" / "0" / "execution0")  # A trial's folder.
+    with pytest.raises(errors.WriteFailed) as failed:
+        board.on_epoch_end(0)
+    line = errors.cannot_write(failed.value, failed.value.where, failed.value.flag)
+    assert line.startswith(f"no space left on the device of {logs}; free some space")
+    assert line.endswith("or pass another --tensorboard-dir")
+
+
 @pytest.mark.slow
 def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         finished, tmp_path, monkeypatch, run_in_process):
@@ -130,7 +151,7 @@ def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         patch.setattr(tuner.Tuner, "on_trial_end", end_then_break_logs)
         refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs,
                                           trials=2)),
-                f"cannot write into {logs}", "--tensorboard-dir",
+                f"cannot write into {logs} (", "--tensorboard-dir",
                 "run the same command again (completed trials are kept)")
     folder = tmp_path / "random_search"
     assert "FAILED" not in statuses(folder) and "INVALID" not in statuses(folder)
@@ -153,5 +174,5 @@ def test_a_full_disk_under_the_log_folder_names_the_log_folder(
     # Where Keras' TensorBoard callback writes an epoch's scalars.
     monkeypatch.setattr(keras.callbacks.TensorBoard, "_log_epoch_metrics", full)
     refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs, trials=2)),
-            f"no space left on the device of {logs}", "--tensorboard-dir")
+            f"no space left on the device of {logs};", "--tensorboard-dir")
     assert "FAILED" not in statuses(tmp_path / "random_search")
