@@ -46,17 +46,6 @@ class Recipe:
                             f"{', '.join(offered)} joined by commas")
         return cls(**{k: v for p in parts for k, v in offered[p][1].items()})
 
-    @classmethod
-    def recorded(cls, values):
-        """The recipe that a summary records as `values` (the dict of one). A field this class
-        lacks is a part it does not train: at a value that adds nothing (0 or False) it is
-        left out, else a TypeError, as for any unknown argument."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(k for k, v in values.items() if k not in names and v)
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no part that sets {unknown[0]!r}")
-        return cls(**{k: v for k, v in values.items() if k in names})
-
     def __str__(self):
         """The parts, as --final-recipe takes them: "flip,flip-tta", or "none"."""
         return ",".join(self.parts()) or "none"
