@@ -81,14 +81,24 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
     return model, {"seconds": round(seconds, 1), "history": history}
 
 
-def read_lines(path):
-    """The JSON objects, one a line, in `path` (none if it does not exist); a last line
-    without its newline, which a kill mid-write leaves, is left out."""
-    if not Path(path).is_file():
-        return []
-    text = Path(path).read_text()
-    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()
-            if line.strip()]
+def read_lines(path, handle=None):
+    """The JSON objects, one a line, in `path` (none if it does not exist). A last line without
+    its newline, which a kill mid-write leaves, is left out, and cut from the file through
+    `handle` (open on `path` for appending) when given.
+
+    Raises:
+        UserError: a line is not JSON.
+    """
+    raw = Path(path).read_bytes() if Path(path).is_file() else b""
+    whole = raw[:raw.rfind(b"\n") + 1]
+    if handle and len(whole) < len(raw):
+        handle.truncate(len(whole))
+        print(f"{path}: cut the unfinished last line a stopped run left", flush=True)
+    try:
+        return [json.loads(line) for line in whole.decode().splitlines() if line.strip()]
+    except ValueError as e:
+        raise UserError(f"{path}: a line is not JSON ({e}); restore the file from git or "
+                        "give another one") from None
 
 
 def append_line(path, record):
