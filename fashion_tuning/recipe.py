@@ -66,7 +66,7 @@ class Recipe:
         from fashion_tuning.model import STAGE2_CONVS, make_cnn  # Deferred: TensorFlow.
 
         return make_cnn(**hyperparameters, stage_convs=(self.first_stage_convs, STAGE2_CONVS),
-                        batch_norm=True, flip=self.flip, precision=precision)
+                        flip=self.flip, precision=precision)
 
     def fit_data(self, model, x, y, validation_data, batch_size, epochs):
         """What `model` trains on over `epochs` epochs of `(x, y)` and is scored on
