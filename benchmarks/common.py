@@ -1,7 +1,9 @@
 """What the studies share: reading the summaries of earlier runs (archived ones too), their
-split, training a configuration as the product does, and the files a study writes."""
+split, training a configuration as the product does and timing its epochs, and the files a
+study writes."""
 
 import json
+import time
 from pathlib import Path
 
 from fashion_tuning import atomic
@@ -79,6 +81,21 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
         in_space(hyperparameters), seed, epochs, train_data, batch_size, precision,
         recipe or Recipe(), validation_data=val_data, verbose=0)
     return model, {"seconds": round(seconds, 1), "history": history}
+
+
+def epoch_clock(epochs):
+    """A Keras callback that appends each epoch's wall and process CPU seconds to `epochs`; the
+    copies KerasTuner makes of it append to the same list."""
+    import keras
+
+    marks = {}
+
+    def begin(epoch, logs=None):
+        marks.update(wall=time.perf_counter(), cpu=time.process_time())
+
+    def end(epoch, logs=None):
+        epochs.append((time.perf_counter() - marks["wall"], time.process_time() - marks["cpu"]))
+    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
 
 def read_lines(path, handle=None):

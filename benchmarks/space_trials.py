@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks import space_plan
-from benchmarks.common import read_lines
+from benchmarks.common import epoch_clock, read_lines
 from fashion_tuning import data, interrupt, system
 from fashion_tuning.config import MAX_SEED, Config
 from fashion_tuning.errors import UserError
@@ -40,20 +40,6 @@ PLAN_FLAGS = ("configs", "noise_configs", "hand_picked_repeats", "plan_seed")
 # What makes a training a default trial (Config's defaults), recorded with the plan and lines.
 TRIAL_SETTINGS = ("seed", "val_fraction", "train_limit", "batch_size", "trial_epochs",
                   "patience", "precision")
-
-
-def epoch_clock(epochs):
-    """A callback that appends each epoch's wall and process CPU seconds to `epochs`."""
-    import keras
-
-    marks = {}
-
-    def begin(epoch, logs=None):
-        marks.update(wall=time.perf_counter(), cpu=time.process_time())
-
-    def end(epoch, logs=None):
-        epochs.append((time.perf_counter() - marks["wall"], time.process_time() - marks["cpu"]))
-    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
 
 def load_average():
