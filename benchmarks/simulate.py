@@ -26,17 +26,6 @@ from fashion_tuning.config import STRATEGIES, Config
 BUDGETS = (5, 10, 20, 30, 50)
 
 
-def hyperparameter_space():
-    """The product's search space as KerasTuner `HyperParameters` (built once)."""
-    import keras_tuner as kt
-
-    from fashion_tuning import hypermodel
-
-    hp = kt.HyperParameters()
-    hypermodel.build_model(hp)
-    return hp
-
-
 def noise_draws(seed, count):
     """The standard normal draws of trials 0..count-1 at `seed`, the same for every strategy."""
     return np.random.default_rng([seed, 2026]).standard_normal(count)
@@ -188,7 +177,9 @@ def run(args):
     jobs = [(s, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for s in STRATEGIES if (s, seed) not in done]
     if jobs and not args.report_only:
-        _worker.update(surrogate=surrogate, space=hyperparameter_space())
+        from fashion_tuning.hypermodel import space_hyperparameters
+
+        _worker.update(surrogate=surrogate, space=space_hyperparameters())
         out.parent.mkdir(parents=True, exist_ok=True)
         with multiprocessing.get_context("fork").Pool(args.processes) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):

@@ -73,8 +73,10 @@ def test_the_product_picks_the_hand_picked_trial_within_the_margin():
 
 @pytest.mark.slow
 def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
+    from fashion_tuning.hypermodel import space_hyperparameters
+
     records, model = fitted
-    space = simulate.hyperparameter_space()
+    space = space_hyperparameters()
     runs = [simulate.simulate_run(s, seed, model, space, trials=5)
             for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
     for run in runs:
