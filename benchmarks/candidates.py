@@ -69,10 +69,10 @@ class Candidate(Recipe):
                               use_bias=False, trainable=False, name=WHITENING, dtype=policy)(x)
             x = layers.Activation("relu", dtype=policy)(x)
             first = (1, *first[1:])
-        x = trunk(x, FILTERS, (first, (3,) * STAGE2_CONVS), True, policy)
+        x = trunk(x, FILTERS, (first, (3,) * STAGE2_CONVS), policy)
         if self.third_stage:
             x = layers.GlobalAveragePooling2D(dtype=policy)(
-                stage(x, 4 * FILTERS, (3,), True, policy))
+                stage(x, 4 * FILTERS, (3,), policy))
         else:
             x = layers.Flatten(dtype=policy)(x)
         outputs = classifier(x, hyperparameters["units"], hyperparameters["dropout"], policy)

@@ -1,7 +1,9 @@
 """What the studies share: reading the summaries of earlier runs (archived ones too), their
-split, training a configuration as the product does, and the files a study writes."""
+split, training a configuration as the product does and timing its epochs, and the files a
+study writes."""
 
 import json
+import time
 from pathlib import Path
 
 from fashion_tuning import atomic
@@ -81,14 +83,39 @@ def train(hyperparameters, seed, epochs, train_data, val_data, batch_size, preci
     return model, {"seconds": round(seconds, 1), "history": history}
 
 
-def read_lines(path):
-    """The JSON objects, one a line, in `path` (none if it does not exist); a last line
-    without its newline, which a kill mid-write leaves, is left out."""
-    if not Path(path).is_file():
-        return []
-    text = Path(path).read_text()
-    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()
-            if line.strip()]
+def epoch_clock(epochs):
+    """A Keras callback that appends each epoch's wall and process CPU seconds to `epochs`; the
+    copies KerasTuner makes of it append to the same list."""
+    import keras
+
+    marks = {}
+
+    def begin(epoch, logs=None):
+        marks.update(wall=time.perf_counter(), cpu=time.process_time())
+
+    def end(epoch, logs=None):
+        epochs.append((time.perf_counter() - marks["wall"], time.process_time() - marks["cpu"]))
+    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+
+
+def read_lines(path, handle=None):
+    """The JSON objects, one a line, in `path` (none if it does not exist). A last line without
+    its newline, which a kill mid-write leaves, is left out, and cut from the file through
+    `handle` (open on `path` for appending) when given.
+
+    Raises:
+        UserError: a line is not JSON.
+    """
+    raw = Path(path).read_bytes() if Path(path).is_file() else b""
+    whole = raw[:raw.rfind(b"\n") + 1]
+    if handle and len(whole) < len(raw):
+        handle.truncate(len(whole))
+        print(f"{path}: cut the unfinished last line a stopped run left", flush=True)
+    try:
+        return [json.loads(line) for line in whole.decode().splitlines() if line.strip()]
+    except ValueError as e:
+        raise UserError(f"{path}: a line is not JSON ({e}); restore the file from git or "
+                        "give another one") from None
 
 
 def append_line(path, record):

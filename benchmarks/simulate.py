@@ -30,17 +30,6 @@ from fashion_tuning.config import STRATEGIES, Config
 
 
 
-def hyperparameter_space():
-    """The product's search space as KerasTuner `HyperParameters` (built once)."""
-    import keras_tuner as kt
-
-    from fashion_tuning import hypermodel
-
-    hp = kt.HyperParameters()
-    hypermodel.build_model(hp)
-    return hp
-
-
 def noise_draws(seed, count, columns):
     """The standard normal draws of trials 0..count-1 at `seed` (a row of `columns` each), the
     same for every strategy."""
@@ -129,9 +118,11 @@ def run(args):
     jobs = [(s, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for s in STRATEGIES if (s, seed) not in done]
     if jobs and not args.report_only:
+        from fashion_tuning.hypermodel import space_hyperparameters
+
         out.parent.mkdir(parents=True, exist_ok=True)
         with multiprocessing.get_context("fork").Pool(
-                args.processes, _start_worker, (surrogate, hyperparameter_space())) as pool:
+                args.processes, _start_worker, (surrogate, space_hyperparameters())) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):
                 append_line(out, result)
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",

@@ -50,14 +50,11 @@ def draw_configurations(count, plan_seed):
         `(configurations, space)`: the hyperparameter values, and the space as KerasTuner
         records it (`HyperParameters.get_config()["space"]`).
     """
-    import keras
     import keras_tuner as kt
 
-    from fashion_tuning.hypermodel import build_model
+    from fashion_tuning.hypermodel import space_hyperparameters
 
-    hp = kt.HyperParameters()
-    build_model(hp)
-    keras.backend.clear_session()
+    hp = space_hyperparameters()
     oracle = kt.oracles.RandomSearchOracle(seed=plan_seed, max_trials=max(count, 1))
     oracle.update_space(hp)
     # The oracle skips a draw that repeats an earlier trial; a float learning rate never does.

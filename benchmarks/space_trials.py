@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks import space_plan
+from benchmarks.common import epoch_clock, read_lines
 from fashion_tuning import data, interrupt, system
 from fashion_tuning.config import MAX_SEED, Config
 from fashion_tuning.errors import UserError
@@ -39,35 +40,6 @@ PLAN_FLAGS = ("configs", "noise_configs", "hand_picked_repeats", "plan_seed")
 # What makes a training a default trial (Config's defaults), recorded with the plan and lines.
 TRIAL_SETTINGS = ("seed", "val_fraction", "train_limit", "batch_size", "trial_epochs",
                   "patience", "precision")
-
-
-def read_records(path, handle=None):
-    """The JSON lines of `path` (none if it is missing). A last line without its newline, which
-    a kill mid-write leaves, is left out, and cut from the file through `handle` when given."""
-    raw = Path(path).read_bytes() if Path(path).is_file() else b""
-    whole = raw[:raw.rfind(b"\n") + 1]
-    if handle and len(whole) < len(raw):
-        handle.truncate(len(whole))
-        print(f"{path}: cut the unfinished last line a stopped run left", flush=True)
-    try:
-        return [json.loads(line) for line in whole.decode().splitlines() if line.strip()]
-    except ValueError as e:
-        raise UserError(f"{path}: a line is not JSON ({e}); restore the file from git or "
-                        "pass another --out") from None
-
-
-def epoch_clock(epochs):
-    """A callback that appends each epoch's wall and process CPU seconds to `epochs`."""
-    import keras
-
-    marks = {}
-
-    def begin(epoch, logs=None):
-        marks.update(wall=time.perf_counter(), cpu=time.process_time())
-
-    def end(epoch, logs=None):
-        epochs.append((time.perf_counter() - marks["wall"], time.process_time() - marks["cpu"]))
-    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
 
 def load_average():
@@ -153,7 +125,7 @@ def run(args):
     if args.report_only:  # Of the plan recorded, whatever the flags.
         if not recorded:
             raise UserError(f"no plan recorded for {out}; start a run with --out {out} first")
-        print(summarize(recorded["entries"], read_records(out)))
+        print(summarize(recorded["entries"], read_lines(out)))
         return 0
     if recorded:
         space_plan.check_same(recorded, {"flags": flags}, out)
@@ -162,7 +134,7 @@ def run(args):
         if not system.try_lock(handle):
             raise UserError(f"{out}: another run is training into it; wait for it to end or "
                             "pass another --out")
-        records = read_records(out, handle)
+        records = read_lines(out, handle)
         if records and not recorded:
             raise UserError(f"{out} holds trainings but {space_plan.plan_path(out)} is "
                             "missing; restore it from git or pass another --out")

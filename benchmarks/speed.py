@@ -9,34 +9,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, epoch_clock
 
 STARTUP = ("import sys, time; t = time.perf_counter(); "
            "from fashion_tuning import pipeline; from fashion_tuning.data import load_fashion_mnist; "
            "load_fashion_mnist(sys.argv[1] or None); print(time.perf_counter() - t)")
-
-
-class EpochTimer:
-    """Records the wall time of each epoch (a Keras callback, built lazily)."""
-
-    def __new__(cls):
-        import keras
-
-        class _Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times = []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self._start)
-
-            def __deepcopy__(self, memo):  # KerasTuner deep-copies callbacks: share this one.
-                return self
-
-        return _Timer()
 
 
 def startup_seconds(reps, data_dir=None):
@@ -58,8 +35,8 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
     from fashion_tuning.callbacks import trial_callbacks
     from fashion_tuning.config import HAND_PICKED
 
-    timer = EpochTimer()
-    callbacks = trial_callbacks(config) + [timer]
+    clock = []
+    callbacks = trial_callbacks(config) + [epoch_clock(clock)]
     if mode == "plain":
         from fashion_tuning.final_training import train_configuration
 
@@ -75,7 +52,7 @@ def epoch_times(mode, train, val, config, epochs, workdir, precision="float32"):
                          "tuner0").search(
             *train, validation_data=val, epochs=epochs, batch_size=config.batch_size,
             callbacks=callbacks, verbose=0)
-    return timer.times[1:]
+    return [wall for wall, _ in clock[1:]]
 
 
 # name -> (trained alone or inside a tuner, precision)

@@ -62,17 +62,24 @@ def _log_writer_hook(name):
         try:
             return getattr(keras.callbacks.TensorBoard, name)(self, *args, **kwargs)
         except Exception as e:
-            raise WriteFailed(e, self.log_dir, "--tensorboard-dir") from e
+            raise WriteFailed(e, self.folder, "--tensorboard-dir") from e
     return hook
 
 
-# Named as Keras' class: KerasTuner gives each trial its own log folder by that name.
-TensorBoard = type("TensorBoard", (keras.callbacks.TensorBoard,), {
-    "__doc__": "Keras' TensorBoard callback, whose failures end the run, not the trial.",
-    **{name: _log_writer_hook(name) for name in (
-        "set_model", "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
-        "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_epoch_begin",
-        "on_epoch_end")}})
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, logging below `log_dir`, whose failures end the run, not
+    the trial, naming `folder` (--tensorboard-dir's). Named as Keras' class: KerasTuner gives
+    each trial its own log folder by that name."""
+
+    def __init__(self, log_dir, folder):
+        super().__init__(log_dir=str(log_dir))
+        self.folder = folder
+
+
+for _hook in ("set_model", "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+              "on_epoch_begin", "on_epoch_end"):
+    setattr(TensorBoard, _hook, _log_writer_hook(_hook))
 
 
 def trial_callbacks(config, tensorboard_dir=None):
@@ -89,5 +96,5 @@ def trial_callbacks(config, tensorboard_dir=None):
             start_from_epoch=config.judged_from_epoch - 1),  # Keras counts epochs from 0.
         keras.callbacks.TerminateOnNaN(),
         StopOnSignal(),
-    ] + ([TensorBoard(log_dir=str(tensorboard_dir))]
+    ] + ([TensorBoard(tensorboard_dir, config.tensorboard_dir)]
          if tensorboard_dir else [])  # KerasTuner adds per-trial dirs and HParams.

@@ -182,15 +182,17 @@ def folders_with_results(parent, but=None):
     return sorted(found, key=lambda p: p.name != QUICK["results_dir"])
 
 
-def write_comparison(results_dir):
-    """Write the comparison files into `results_dir`; return (summaries, written paths).
+def write_comparison(results_dir, summaries=None):
+    """Write the comparison files of `summaries` (`{strategy: summary}`; when not given, those
+    `load_summaries` reads in `results_dir`) into `results_dir`; return (summaries, written
+    paths).
 
     Raises:
         UserError: no strategy folder holds a summary, one is damaged, or the strategies ran
             on different data (their `data` fingerprints differ).
     """
     results_dir = Path(results_dir)
-    summaries = load_summaries(results_dir)
+    summaries = load_summaries(results_dir) if summaries is None else summaries
     if len({json.dumps(s["data"], sort_keys=True) for s in summaries.values()}) > 1:
         raise UserError(f"{results_dir}: the strategies ran on different data: " + ", ".join(
             f"{LABELS[n]} on {json.dumps(s['data'])}" for n, s in summaries.items())

@@ -108,9 +108,9 @@ class Config:
     trial_epochs: int = _fixed("every trial trains a complete schedule over N epochs (at most "
                                "--epochs): its learning rate decays to zero along a half "
                                "cosine, and the trial ends there", 3, metavar="N")
-    final_epochs: int = _flag("the trained trial's configuration trains on all training images over a "
-                              "complete schedule of N epochs (at most --epochs); another N on a "
-                              "finished search redoes only the final training", 25,
+    final_epochs: int = _flag("the trained trial's configuration trains on all training images "
+                              "over a complete schedule of N epochs (at most --epochs); another "
+                              "N on a finished search redoes only the final training", 25,
                               metavar="N")
     final_recipe: Recipe = _flag(
         "what the final training adds: none, or some of " + ", ".join(

@@ -1,5 +1,5 @@
-"""The final training: the trained trial's configuration trained afresh on all training images, and the
-model that is evaluated and saved."""
+"""The final training: the trained trial's configuration trained afresh on all training images,
+and the model that is evaluated and saved."""
 
 import time
 

@@ -62,9 +62,15 @@ class TunedCNN(kt.HyperModel):
                          callbacks=[*callbacks, CosineDecay(epochs)], **kwargs)
 
 
-def search_space():
-    """The hyperparameters `build_model` declares, as JSON-able configs."""
+def space_hyperparameters():
+    """The hyperparameters `build_model` declares, as KerasTuner's `HyperParameters` (at their
+    defaults), the model it built to declare them cleared away."""
     hp = kt.HyperParameters()
     build_model(hp)
     keras.backend.clear_session()
-    return [{"class": type(p).__name__, **p.get_config()} for p in hp.space]
+    return hp
+
+
+def search_space():
+    """The hyperparameters `build_model` declares, as JSON-able configs."""
+    return [{"class": type(p).__name__, **p.get_config()} for p in space_hyperparameters().space]

@@ -50,27 +50,25 @@ def image_input(policy):
     return inputs, layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1), dtype=policy)(x)
 
 
-def stage(x, width, kernels, batch_norm, policy):
+def stage(x, width, kernels, policy):
     """`x` through one same-padded conv of `width` filters per kernel size in `kernels`, each
-    followed by BatchNormalization (with `batch_norm`; the conv then has no bias) and ReLU."""
+    followed by BatchNormalization (the conv then has no bias) and ReLU."""
     for kernel in kernels:
-        x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm,
-                          dtype=policy)(x)
-        if batch_norm:
-            # Momentum 0.9 (PyTorch's), not Keras' 0.99: the moving statistics that inference
-            # uses then settle within tens of batches, not hundreds, which a short run (--quick)
-            # would not reach.
-            x = FusedBatchNorm(momentum=0.9, dtype=policy)(x)
+        x = layers.Conv2D(width, kernel, padding="same", use_bias=False, dtype=policy)(x)
+        # Momentum 0.9 (PyTorch's), not Keras' 0.99: the moving statistics that inference uses
+        # then settle within tens of batches, not hundreds, which a short run (--quick) would
+        # not reach.
+        x = FusedBatchNorm(momentum=0.9, dtype=policy)(x)
         x = layers.Activation("relu", dtype=policy)(x)
     return x
 
 
-def trunk(x, filters, kernels, batch_norm, policy):
+def trunk(x, filters, kernels, policy):
     """Two `stage`s, of `filters` and of twice as many filters, the kernel sizes of stage i's
     convs `kernels[i]`, each stage ending in a 2x2 max-pool that halves the resolution
     (28 -> 14 -> 7); a third stage, down to 3x3, scored no higher (docs/results/space-probe/)."""
     for width, stage_kernels in zip((filters, 2 * filters), kernels, strict=True):
-        x = layers.MaxPooling2D(dtype=policy)(stage(x, width, stage_kernels, batch_norm, policy))
+        x = layers.MaxPooling2D(dtype=policy)(stage(x, width, stage_kernels, policy))
     return x
 
 
@@ -97,7 +95,7 @@ def compiled(inputs, outputs, update_rule, loss, policy):
 def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
              learning_rate=HAND_PICKED["learning_rate"], optimizer=HAND_PICKED["optimizer"],
              filters=FILTERS, stage_convs=(Recipe.first_stage_convs, STAGE2_CONVS),
-             batch_norm=True, flip=False, precision="float32"):
+             flip=False, precision="float32"):
     """Build and compile the CNN.
 
     Takes raw uint8 images (N, 28, 28) and rescales inside the model, so the saved
@@ -111,7 +109,6 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
         filters: filters of each conv layer of the first stage; the second stage uses 2x.
         stage_convs: 3x3 conv layers in the first (28x28) and the second (14x14) stage,
             e.g. (1, 1); each count 1 or more.
-        batch_norm: BatchNormalization after each conv layer (which then has no bias).
         flip: mirror each training image left-right at random (a layer active in training
             only).
         precision: Keras dtype policy of every layer but the softmax, e.g. "float32" or
@@ -125,7 +122,7 @@ def make_cnn(units=HAND_PICKED["units"], dropout=HAND_PICKED["dropout"],
     inputs, x = image_input(policy)
     if flip:
         x = layers.RandomFlip("horizontal", dtype=policy)(x)
-    x = trunk(x, filters, [(3,) * convs for convs in stage_convs], batch_norm, policy)
+    x = trunk(x, filters, [(3,) * convs for convs in stage_convs], policy)
     outputs = classifier(layers.Flatten(dtype=policy)(x), units, dropout, policy)
     return compiled(inputs, outputs, OPTIMIZERS[optimizer](learning_rate=learning_rate),
                     "sparse_categorical_crossentropy", policy)

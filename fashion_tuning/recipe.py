@@ -46,17 +46,6 @@ class Recipe:
                             f"{', '.join(offered)} joined by commas")
         return cls(**{k: v for p in parts for k, v in offered[p][1].items()})
 
-    @classmethod
-    def recorded(cls, values):
-        """The recipe that a summary records as `values` (the dict of one). A field this class
-        lacks is a part it does not train: at a value that adds nothing (0 or False) it is
-        left out, else a TypeError, as for any unknown argument."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(k for k, v in values.items() if k not in names and v)
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no part that sets {unknown[0]!r}")
-        return cls(**{k: v for k, v in values.items() if k in names})
-
     def __str__(self):
         """The parts, as --final-recipe takes them: "flip,flip-tta", or "none"."""
         return ",".join(self.parts()) or "none"
@@ -77,7 +66,7 @@ class Recipe:
         from fashion_tuning.model import STAGE2_CONVS, make_cnn  # Deferred: TensorFlow.
 
         return make_cnn(**hyperparameters, stage_convs=(self.first_stage_convs, STAGE2_CONVS),
-                        batch_norm=True, flip=self.flip, precision=precision)
+                        flip=self.flip, precision=precision)
 
     def fit_data(self, model, x, y, validation_data, batch_size, epochs):
         """What `model` trains on over `epochs` epochs of `(x, y)` and is scored on

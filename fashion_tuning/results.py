@@ -162,8 +162,9 @@ def setting(summary, name):
 
 
 def final_recipe(summary):
-    """The `Recipe` the final training of `summary`'s run added (`Recipe.recorded`)."""
-    return Recipe.recorded(setting(summary, "final_recipe"))
+    """The `Recipe` the final training of `summary`'s run added: its recorded fields, a field
+    it lacks at its default (a TypeError for a field this `Recipe` lacks)."""
+    return Recipe(**setting(summary, "final_recipe"))
 
 
 def check_model(folder, summary):

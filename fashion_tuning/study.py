@@ -74,12 +74,11 @@ def shared_trials(per_seed):
     return shared
 
 
-def aggregate(results_dir):
+def aggregate(per_seed, results_dir):
     """Per strategy: the per-seed scores and times, their mean and sd, how often its trained
-    trial was the hand-picked first one, and its best-so-far curves by trial and by time. A
-    UserError when no seed has both strategies' results, a summary is damaged or not of its
-    model (`compare.load_summaries`), or `check_settings` refuses."""
-    per_seed = {seed: load_summaries(folder) for seed, folder in seed_dirs(results_dir).items()}
+    trial was the hand-picked first one, and its best-so-far curves by trial and by time, of
+    `per_seed` (`{seed: compare.load_summaries of its folder in results_dir}`). A UserError
+    when no seed has both strategies' results, or `check_settings` refuses."""
     study = {"seeds": [s for s, runs in per_seed.items() if len(runs) == len(STRATEGIES)],
              "strategies": {}}
     if not study["seeds"]:
@@ -186,10 +185,13 @@ def run_study(args, passthrough):
                                            "--results-dir", f"{args.results_dir}/seed_{seed}"])
                 if code:
                     return code
-    study = aggregate(args.results_dir)
-    for seed, folder in seed_dirs(args.results_dir).items():
-        if seed in study["seeds"]:
-            write_comparison(folder)  # Each pair's own report and learning curves.
+    folders = seed_dirs(args.results_dir)
+    # Read once; a summary damaged or not of its model is refused here.
+    per_seed = {seed: load_summaries(folder) for seed, folder in folders.items()}
+    study = aggregate(per_seed, args.results_dir)
+    for seed in study["seeds"]:
+        # Each pair's own report and learning curves.
+        write_comparison(folders[seed], per_seed[seed])
     out = Path(args.results_dir)
     atomic.write_json(out / "study.json", study)
     atomic.write_text(out / "study.md", study_markdown(study))

@@ -7,7 +7,7 @@ import json
 from fashion_tuning.compare import LABELS
 from fashion_tuning.config import STRATEGIES, Config, fields_for
 from fashion_tuning.errors import UserError
-from fashion_tuning.recipe import Recipe
+from fashion_tuning.results import final_recipe
 
 # The settings that may differ between runs: the seed, and where and how a run ran.
 PER_SEED = ("seed", "results_dir", "data_dir", "overwrite", "tensorboard_dir", "quick",
@@ -52,7 +52,7 @@ def check_settings(per_seed):
         for strategy, run in runs.items():
             for name, value in {**run["settings"], **{k: run[k] for k in SAME_RUN}}.items():
                 if name not in PER_SEED:  # A recipe by its flag's words, not its fields.
-                    shown = str(Recipe.recorded(value)) if name == "final_recipe" else value
+                    shown = str(final_recipe(run)) if name == "final_recipe" else value
                     key = name, strategy if name in ONE_SCRIPT else None
                     values.setdefault(key, {}).setdefault(json.dumps(shown), []).append(
                         (seed, strategy))

@@ -11,6 +11,7 @@ import keras_tuner as kt
 import numpy as np
 
 from fashion_tuning import atomic, distributed, progress, pruning, system, trial_log
+from fashion_tuning.callbacks import TensorBoard
 from fashion_tuning.config import OBJECTIVE, STRATEGIES, fields_for
 from fashion_tuning.errors import (NotTheTrials, UserError, WriteFailed, in_log_writer,
                                    store_errno)
@@ -64,8 +65,8 @@ class Tuner(kt.Tuner):
             # Not the trial's failure but its files' (its logs, checkpoints and trial log, the
             # other trials' logs that pruning reads): the run stops, a resume runs it again.
             if in_log_writer(e):
-                logs = next((c.log_dir for c in kwargs.get("callbacks", ())
-                             if isinstance(c, keras.callbacks.TensorBoard)), None)
+                logs = next((c.folder for c in kwargs.get("callbacks", ())
+                             if isinstance(c, TensorBoard)), None)
                 raise WriteFailed(e, logs, "--tensorboard-dir") from e
             if isinstance(e, OSError) or store_errno(e):
                 raise WriteFailed(e) from e

@@ -1,11 +1,16 @@
-"""--time-budget, the search time recorded in a folder, the progress line, and a finished search
-reported, then extended."""
+"""--time-budget, the search time recorded in a folder, the progress line, a finished search
+reported, then extended, and a damaged trial log that the chief's budget reads."""
+
+import threading
 
 import pytest
 
-from fashion_tuning.progress import progress_line
+from fashion_tuning import distributed
+from fashion_tuning.errors import UserError
+from fashion_tuning.progress import budget_reached, progress_line
 from fashion_tuning.results import setting
-from fashion_tuning.trial_log import TrialLog, elapsed_search_seconds, write_trial_log
+from fashion_tuning.trial_log import (LOG_FILE, TrialLog, elapsed_search_seconds,
+                                      write_trial_log)
 from helpers import assert_completed_and_distinct, progress_lines, read_summary, tiny_args
 
 
@@ -61,3 +66,35 @@ def test_the_time_left_counts_the_final_training_on_all_training_images(tmp_path
         history={"val_accuracy": [0.5, 0.7, 0.6, 0.6]}))
     line = progress_line(tmp_path, "0", 1, final_epochs=8, final_images_ratio=1.25)
     assert line.endswith("left ~1 min 40 s (search ~0 min 00 s, final training ~1 min 40 s)")
+
+
+class Aborted(Exception):
+    """What gRPC's `context.abort` raises."""
+
+
+class Context:
+    def abort(self, code, details):
+        raise Aborted(details)
+
+
+def test_a_damaged_trial_log_that_the_chiefs_budget_reads_ends_the_chief(tmp_path):
+    # The chief's oracle reads the trial logs in a gRPC handler's thread, where gRPC would
+    # answer the worker with the error and record its trial failed: the error is kept for
+    # `serve_oracle`, which raises it in the chief's main thread (one line, exit 2).
+    (tmp_path / "trial_0").mkdir()
+    (tmp_path / "trial_0" / LOG_FILE).write_text('{"outcome": "completed"}')
+    failed, woken = [], threading.Event()
+
+    def create_trial(request, context):
+        return budget_reached(tmp_path, time_budget=1)
+
+    handler = distributed._kept_for_the_chief(create_trial, failed, woken, answer_after_s=0)
+    with pytest.raises(Aborted, match="the chief stopped: .*not a trial log of this version"):
+        handler("request", Context())
+    assert woken.is_set() and [type(e) for e in failed] == [UserError]
+
+    def buggy(request, context):  # A bug stays gRPC's to report, as KerasTuner's own are.
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError):
+        distributed._kept_for_the_chief(buggy, [], threading.Event(), 0)("request", Context())

@@ -15,6 +15,7 @@ from fashion_tuning.final_training import save_model
 from fashion_tuning.hypermodel import TunedCNN, build_model
 from fashion_tuning.model import FusedBatchNorm, make_cnn
 from fashion_tuning.recipe import Recipe
+from fashion_tuning.results import final_recipe
 from helpers import assert_flip_averaged_and_reloadable
 
 NAMES = {"units", "dropout", "learning_rate", "optimizer"}
@@ -69,17 +70,16 @@ def test_head_corners_build_compile_and_predict(units, dropout, learning_rate, o
     assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("filters, stage_convs, batch_norm",
-                         itertools.product((16, 32), ((1, 1), (1, 2), (2, 2)), (False, True)))
-def test_trunk_corners_build_and_have_the_asked_layers(filters, stage_convs, batch_norm):
-    model = make_cnn(filters=filters, stage_convs=stage_convs, batch_norm=batch_norm)
+@pytest.mark.parametrize("filters, stage_convs",
+                         itertools.product((16, 32), ((1, 1), (1, 2), (2, 2))))
+def test_trunk_corners_build_and_have_the_asked_layers(filters, stage_convs):
+    model = make_cnn(filters=filters, stage_convs=stage_convs)
     assert model.output_shape == (None, 10)
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [w for w, n in zip((filters, 2 * filters), stage_convs)
                                           for _ in range(n)]
     norms = [l for l in model.layers if isinstance(l, FusedBatchNorm)]
-    assert len(norms) == (len(convs) if batch_norm else 0)
-    assert all(c.use_bias != batch_norm for c in convs)
+    assert len(norms) == len(convs) and not any(c.use_bias for c in convs)
     assert np.allclose(predict(model).sum(axis=1), 1, atol=1e-5)
 
 
@@ -130,14 +130,13 @@ def test_a_recipe_names_its_parts_as_the_flag_does(text, parts):
     assert Recipe.parse(",".join(parts) or "none") == Recipe.parse(text)
 
 
-def test_a_recorded_recipe_leaves_out_the_parts_it_lacks_only_where_they_add_nothing():
-    # What summaries of earlier versions record, with the candidates' fields at rest.
-    recorded = {"flip": True, "shift": 0, "label_smoothing": 0.0, "ema": False,
-                "flip_tta": True, "first_stage_convs": 2, "third_stage": False}
-    assert Recipe.recorded(recorded) == Recipe.parse("flip,flip-tta,wide")
-    assert Recipe.recorded({"flip": True}) == Recipe(flip=True)  # Later fields: defaults.
+def test_a_recorded_recipe_takes_a_later_fields_default_and_refuses_a_field_it_lacks():
+    recorded = {"flip": True, "flip_tta": True, "first_stage_convs": 2}
+    assert final_recipe({"settings": {"final_recipe": recorded}}) == Recipe.parse(
+        "flip,flip-tta,wide")
+    assert final_recipe({"settings": {"final_recipe": {"flip": True}}}) == Recipe(flip=True)
     with pytest.raises(TypeError, match="'shift'"):
-        Recipe.recorded({**recorded, "shift": 2})
+        final_recipe({"settings": {"final_recipe": {**recorded, "shift": 0}}})
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import statistics
 import pytest
 
 from benchmarks import space_plan, space_trials
+from benchmarks.common import read_lines
 from fashion_tuning.config import HAND_PICKED, Config
 from fashion_tuning.errors import UserError
 from helpers import write_idx_dir
@@ -70,14 +71,14 @@ def test_the_noise_configurations_cover_the_learning_rate_range_for_each_optimiz
 def test_a_cut_last_line_is_left_out_and_cut_with_a_handle(tmp_path):
     path = tmp_path / "trials.jsonl"
     path.write_bytes(b'{"plan_index": 0}\n{"plan_index": 1}\n{"plan_ind')
-    assert space_trials.read_records(path) == [{"plan_index": 0}, {"plan_index": 1}]
+    assert read_lines(path) == [{"plan_index": 0}, {"plan_index": 1}]
     assert path.read_bytes().endswith(b"ind")
     with open(path, "ab") as handle:
-        assert len(space_trials.read_records(path, handle)) == 2
+        assert len(read_lines(path, handle)) == 2
     assert path.read_bytes() == b'{"plan_index": 0}\n{"plan_index": 1}\n'
     path.write_bytes(b'{"plan_index": 0}\nnot json\n')
     with pytest.raises(UserError, match="not JSON"):
-        space_trials.read_records(path)
+        read_lines(path)
 
 
 def recorded_plan(out, data_dir, **flags):

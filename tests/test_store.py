@@ -6,10 +6,12 @@ import io
 import json
 import os
 import shutil
+import sys
+import types
 
 import pytest
 
-from fashion_tuning import errors, tuner
+from fashion_tuning import cli, errors, tuner
 from helpers import read_summary, refused, tiny_args
 
 # What the line says for each errno.
@@ -58,6 +60,24 @@ def test_each_store_error_is_one_line_with_its_fix(number):
     assert errors.store_errno(RuntimeError("loss is nan")) is None
 
 
+def test_after_a_failed_write_of_any_errno_its_echoes_stay_off_stderr(monkeypatch):
+    # h5py, freeing what it could not write, raises the failure again where no caller sees it:
+    # an OSError of any errno, or an error whose message names a store's errno.
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: shown.append(info.exc_value))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # Put back after the test.
+    monkeypatch.setattr(sys, "__excepthook__", lambda kind, value, tb: shown.append(value))
+    cli._quiet_write_failure_echoes()
+    stale = OSError(errno.ESTALE, os.strerror(errno.ESTALE))  # Not a store's errno.
+    full = RuntimeError(f"Unable to close file (errno = {errno.ENOSPC}, error message = "
+                        f"'{os.strerror(errno.ENOSPC)}')")
+    bug = ValueError("a bug of ours")
+    for error in (stale, full, bug):
+        sys.unraisablehook(types.SimpleNamespace(exc_value=error))
+        sys.excepthook(type(error), error, None)
+    assert shown == [bug, bug]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target, nth, number", [
     ("trial_log.json", 1, errno.EDQUOT),  # The first trial had trained to its end.
@@ -94,6 +114,27 @@ def test_an_unusable_tensorboard_folder_is_refused_before_the_search(
     assert not list((tmp_path / "results").rglob("trial_*"))
 
 
+def test_a_log_writer_failure_names_the_tensorboard_folder(tmp_path, monkeypatch):
+    import copy
+
+    import keras
+
+    from fashion_tuning.callbacks import TensorBoard
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_epoch_end", full)
+    logs = tmp_path / "tb"
+    board = copy.deepcopy(TensorBoard(logs / "random_search-1", logs))  # As KerasTuner does.
+    board.log_dir = str(logs / "random_search-1" / "0" / "execution0")  # A trial's folder.
+    with pytest.raises(errors.WriteFailed) as failed:
+        board.on_epoch_end(0)
+    line = errors.cannot_write(failed.value, failed.value.where, failed.value.flag)
+    assert line.startswith(f"no space left on the device of {logs}; free some space")
+    assert line.endswith("or pass another --tensorboard-dir")
+
+
 @pytest.mark.slow
 def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         finished, tmp_path, monkeypatch, run_in_process):
@@ -110,7 +151,7 @@ def test_a_log_writer_failing_mid_search_is_one_line_and_poisons_nothing(
         patch.setattr(tuner.Tuner, "on_trial_end", end_then_break_logs)
         refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs,
                                           trials=2)),
-                f"cannot write into {logs}", "--tensorboard-dir",
+                f"cannot write into {logs} (", "--tensorboard-dir",
                 "run the same command again (completed trials are kept)")
     folder = tmp_path / "random_search"
     assert "FAILED" not in statuses(folder) and "INVALID" not in statuses(folder)
@@ -133,5 +174,5 @@ def test_a_full_disk_under_the_log_folder_names_the_log_folder(
     # Where Keras' TensorBoard callback writes an epoch's scalars.
     monkeypatch.setattr(keras.callbacks.TensorBoard, "_log_epoch_metrics", full)
     refused(run_in_process(*tiny_args(data_dir, tmp_path, "--tensorboard-dir", logs, trials=2)),
-            f"no space left on the device of {logs}", "--tensorboard-dir")
+            f"no space left on the device of {logs};", "--tensorboard-dir")
     assert "FAILED" not in statuses(tmp_path / "random_search")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import simulate, space_fit, surrogate, verdict
+from fashion_tuning.hypermodel import space_hyperparameters
 
 NOISE = 0.003
 CLIMB = (0.03, 0.012, 0.0)
@@ -77,7 +78,7 @@ def test_the_product_picks_the_hand_picked_trial_within_the_margin():
 @pytest.mark.slow
 def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     records, model = fitted
-    space = simulate.hyperparameter_space()
+    space = space_hyperparameters()
     runs = [simulate.simulate_run(s, seed, model, space, trials=5)
             for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
     for run in runs:
@@ -111,7 +112,7 @@ def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
 def test_median_stopping_is_replayed_on_simulated_curves(fitted):
     records, model = fitted
     assert model.correlation.shape == (3, 3)
-    space = simulate.hyperparameter_space()
+    space = space_hyperparameters()
     pruned = simulate.simulate_run("random_search", 3, model, space, trials=12)["trials"]
     unpruned = simulate.simulate_run("random_search", 3, model, space, trials=12,
                                      pruning=False)["trials"]
