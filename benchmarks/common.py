@@ -2,7 +2,11 @@
 split, training a configuration as the product does and timing its epochs, and the files a
 study writes."""
 
+import contextlib
 import json
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -116,6 +120,53 @@ def read_lines(path, handle=None):
     except ValueError as e:
         raise UserError(f"{path}: a line is not JSON ({e}); restore the file from git or "
                         "give another one") from None
+
+
+def load_average():
+    """The 1-minute load average, or None where the platform has none (Windows)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+@contextlib.contextmanager
+def locked_lines(out):
+    """`(handle, records)` of the JSON lines `out`, opened for appending and locked for as long
+    as a resumable study trains into it (`read_lines` with the handle).
+
+    Raises:
+        UserError: another run holds the lock.
+    """
+    from fashion_tuning import system
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "ab") as handle:
+        if not system.try_lock(handle):
+            raise UserError(f"{out}: another run is training into it; wait for it to end or "
+                            "pass another --out")
+        yield handle, read_lines(out, handle)
+
+
+def keep_line(handle, record):
+    """Append `record` through `handle` (`locked_lines`) and sync it: kept once this returns."""
+    handle.write((json.dumps(record, allow_nan=False) + "\n").encode())
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def run_resumable(run, out, what="training"):
+    """`run()` as a resumable study's main: a user's error is one line (exit 2); a signal
+    stops it with a line saying what is kept and how to resume."""
+    from fashion_tuning import interrupt
+    from fashion_tuning.report import run_tool
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
+    interrupt.install()
+    try:
+        return run_tool(run, Path(out).parent, "--out")
+    except interrupt.Interrupted as e:
+        print(f"\ninterrupted by {signal.Signals(e.signum).name}; every finished {what} is "
+              f"in {out}: run the same command again to resume", file=sys.stderr)
+        return e.exit_code
 
 
 def append_line(path, record):

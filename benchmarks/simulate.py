@@ -23,10 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import append_line, read_lines, write_report
+from benchmarks.common import append_line, read_lines, read_summary_at, write_report
 from benchmarks.surrogate import features, optimum
-from benchmarks.verdict import BUDGETS, report_markdown, summarize
+from benchmarks.verdict import (BUDGETS, check_against_real, check_markdown, report_markdown,
+                                summarize)
 from fashion_tuning.config import STRATEGIES, Config
+
+# The real runs at the defaults (10 trials; 30 with --max-trials 30) the simulation must match.
+REAL = "docs/results/study/seed_*/*/summary.json"
 
 
 
@@ -131,7 +135,16 @@ def run(args):
     wanted = range(args.first_seed, args.first_seed + args.seeds)
     report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
     report["optimum_configuration"] = best_config
-    write_report(out, report, report_markdown(report))
+    summaries = [read_summary_at(path) for pattern in args.real
+                 for path in sorted(Path().glob(pattern))]
+    report["against_real"] = check_against_real(
+        [r for r in read_lines(out) if r["seed"] in wanted], summaries)
+    markdown = report_markdown(report)
+    if report["against_real"]:
+        markdown += ("\n## Against the real runs\n\n"
+                     f"{len(summaries)} real runs at the defaults ({', '.join(args.real)}).\n\n"
+                     + check_markdown(report["against_real"]) + "\n")
+    write_report(out, report, markdown)
     return 0
 
 
@@ -146,6 +159,8 @@ def main(argv=None):
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default="docs/results/verdict/simulation.jsonl")
+    parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
+                        help="summary.json files of real runs at the defaults to check against")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     return run_tool(lambda: run(args), Path(args.out).parent, "--out")

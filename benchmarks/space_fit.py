@@ -19,6 +19,8 @@ HAND_PICKED_ID = "hand-picked"
 # A training counts as timed alone when the 1-minute load average at its start was below this
 # (a training alone on 2 cores keeps it near 2.5, shared far above: docs/results/verdict/).
 CLEAN_LOAD = 3.0
+# How many configurations of the top region the report lists (and final_check may train).
+TOP = 5
 
 
 def read_trials(path):
@@ -104,7 +106,15 @@ def analyse(surrogate, hand_picked):
     best = configs.index(best_config)
     noise_at_best = float(surrogate.noise_sd(x[best])[0])
     hand = float(surrogate.mean(features([hand_picked]))[0])
-    top = np.argsort(-means)[:5]
+    # The top region, one configuration per (units, dropout, optimizer) at its best learning
+    # rate: neighbours on the learning-rate grid would say the same thing five times.
+    top, seen = [], set()
+    for i in np.argsort(-means):
+        key = tuple(configs[i][k] for k in ("units", "dropout", "optimizer"))
+        if key not in seen:
+            seen.add(key), top.append(i)
+        if len(top) == TOP:
+            break
     return {"optimum": best_mean, "optimum_configuration": best_config,
             "top_configurations": [{**configs[i], "mean": float(means[i])} for i in top],
             "hand_picked_mean": hand, "headroom": best_mean - hand,

@@ -23,7 +23,8 @@ from fashion_tuning.errors import UserError
 HAND_PICKED_ID = "hand-picked"
 NOISE_SEEDS = 3  # Trial seeds of a noise configuration, its first included.
 # What a plan file records besides its flags, as a refusal names it.
-RECORDED = {"trial": "trial settings", "data": "dataset", "space": "search space",
+RECORDED = {"trial": "trial settings", "final": "final-training settings", "data": "dataset",
+            "space": "search space",
             "entries": "draws (another version of KerasTuner or of the space)"}
 
 

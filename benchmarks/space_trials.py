@@ -16,10 +16,7 @@ JSON line to --out; the plan is recorded beside it (`<name>.plan.json`), and a r
 other plan flags is refused. Ctrl-C or SIGTERM stops it; the same command resumes.
 """
 
-import json
 import math
-import os
-import signal
 import statistics
 import sys
 import time
@@ -27,12 +24,13 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks import space_plan
-from benchmarks.common import epoch_clock, read_lines
-from fashion_tuning import data, interrupt, system
+from benchmarks.common import (epoch_clock, keep_line, load_average, locked_lines, read_lines,
+                               run_resumable)
+from fashion_tuning import data
 from fashion_tuning.config import MAX_SEED, Config
 from fashion_tuning.errors import UserError
 from fashion_tuning.flags import tool_parser
-from fashion_tuning.report import format_hyperparameters, number, run_tool
+from fashion_tuning.report import format_hyperparameters, number
 from fashion_tuning.results import utc_now
 
 OUT = "docs/results/verdict/trials.jsonl"
@@ -40,11 +38,6 @@ PLAN_FLAGS = ("configs", "noise_configs", "hand_picked_repeats", "plan_seed")
 # What makes a training a default trial (Config's defaults), recorded with the plan and lines.
 TRIAL_SETTINGS = ("seed", "val_fraction", "train_limit", "batch_size", "trial_epochs",
                   "patience", "precision")
-
-
-def load_average():
-    """The 1-minute load average, or None where the platform has none (Windows)."""
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def train_entry(entry, train, val, config):
@@ -129,12 +122,7 @@ def run(args):
         return 0
     if recorded:
         space_plan.check_same(recorded, {"flags": flags}, out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "ab") as handle:
-        if not system.try_lock(handle):
-            raise UserError(f"{out}: another run is training into it; wait for it to end or "
-                            "pass another --out")
-        records = read_lines(out, handle)
+    with locked_lines(out) as (handle, records):
         if records and not recorded:
             raise UserError(f"{out} holds trainings but {space_plan.plan_path(out)} is "
                             "missing; restore it from git or pass another --out")
@@ -170,9 +158,7 @@ def train_plan(entries, records, handle, limit, split, config):
              "code_version": environment.code_version()}
     for entry in todo:
         record = {**train_entry(entry, *split, config), **where}
-        handle.write((json.dumps(record, allow_nan=False) + "\n").encode())
-        handle.flush()
-        os.fsync(handle.fileno())  # Each training is kept as soon as it ends.
+        keep_line(handle, record)
         records.append(record)
         print(f"[{len(records)}/{len(entries)}] {entry['config']} at trial seed "
               f"{entry['trial_seed']}: val_accuracy {number(record['score'])} in "
@@ -197,14 +183,7 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="only summarize --out, by the plan recorded for it")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TF's C++ chatter.
-    interrupt.install()
-    try:
-        return run_tool(lambda: run(args), Path(args.out).parent, "--out")
-    except interrupt.Interrupted as e:
-        print(f"\ninterrupted by {signal.Signals(e.signum).name}; every finished training is "
-              f"in {args.out}: run the same command again to resume", file=sys.stderr)
-        return e.exit_code
+    return run_resumable(lambda: run(args), args.out)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,11 @@ def run_measures(run, budget, margins, best_mean):
             **{f"kept_hand_picked@{m:g}": pick(trials, m) == 0 for m in margins}}
 
 
-def paired_interval(differences):
-    """Mean, sd and 95 % interval (Student's t) of paired `differences`."""
+def mean_interval(values):
+    """Mean, sd and 95 % interval (Student's t) of `values` (paired differences, say)."""
     from scipy import stats
 
-    d = np.asarray(differences, dtype=float)
+    d = np.asarray(values, dtype=float)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     half = float(stats.t.ppf(0.975, len(d) - 1)) * sd / np.sqrt(len(d))
     return {"mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
@@ -66,8 +66,8 @@ def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=
         random, bayesian = (np.array([m[key] for m in measures[s]]) for s in STRATEGIES)
         d = bayesian - random
         row["bayesian_minus_random"] = {
-            "true": paired_interval(d),
-            "best_seen": paired_interval([b["best_seen"] - r["best_seen"] for r, b in zip(
+            "true": mean_interval(d),
+            "best_seen": mean_interval([b["best_seen"] - r["best_seen"] for r, b in zip(
                 *measures.values())]),
             "bayesian_better": float((d > 1e-12).mean()), "tie": float((abs(d) <= 1e-12).mean()),
             "random_better": float((d < -1e-12).mean())}
@@ -106,3 +106,69 @@ def report_markdown(report, margins=MARGINS):
             for budget, row in report["budgets"].items() for s, name in names.items()]
     lines.append(markdown_table(["trials", "strategy", *(f"{m:g}" for m in margins)], rows))
     return "\n".join(lines) + "\n"
+
+
+def best_so_far(scores):
+    """The best score seen after each trial (None for a trial without a score)."""
+    best, out = None, []
+    for s in scores:
+        best = s if best is None or (s is not None and s > best) else best
+        out.append(best)
+    return out
+
+
+def search_measures(trials, budget, margin):
+    """What a search's first `budget` trials (dicts with `score` and `status`, real or
+    simulated) say: the best score seen, it minus the hand-picked first trial's score (free of
+    the split's offset, which shifts every trial of a real seed alike), whether the trained
+    trial is the hand-picked one, and how many trials median stopping stopped."""
+    trials = trials[:budget]
+    best = best_so_far([t["score"] for t in trials])[-1]
+    return {"best_seen": best, "best_over_first": best - trials[0]["score"],
+            "kept_hand_picked": float(pick(trials, margin) == 0),
+            "pruned": float(sum(t["status"] == "pruned" for t in trials))}
+
+
+def real_trials(summary):
+    """A real run's trials (`summary.json`) in the form `search_measures` reads."""
+    return [{"score": t["val_accuracy"], "status": t["status"]} for t in summary["trials"]]
+
+
+def check_against_real(runs, summaries, budgets=BUDGETS):
+    """The simulated runs beside the real ones (`summary.json` dicts, default settings), per
+    strategy and budget that real runs reached: each measure's real mean with its 95 %
+    interval over seeds, and the simulation's mean (and where it falls)."""
+    from fashion_tuning.config import HAND_PICKED_MARGIN
+    from fashion_tuning.results import setting
+
+    rows = []
+    for strategy in STRATEGIES:
+        real = [s for s in summaries if s["strategy"] == strategy]
+        sim = [r["trials"] for r in runs if r["strategy"] == strategy]
+        for budget in budgets:
+            reached = [real_trials(s) for s in real if setting(s, "max_trials") >= budget
+                       and len(s["trials"]) >= budget]
+            if len(reached) < 2:
+                continue
+            real_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in reached]
+            sim_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in sim]
+            for key in real_m[0]:
+                interval = mean_interval([m[key] for m in real_m])
+                sim_mean = float(np.mean([m[key] for m in sim_m]))
+                low, high = interval["ci95"]
+                rows.append({"strategy": strategy, "budget": budget, "measure": key,
+                             "real_runs": len(real_m), "real": interval, "simulated": sim_mean,
+                             "within": bool(low <= sim_mean <= high)})
+    return rows
+
+
+def check_markdown(rows):
+    """`check_against_real`'s rows as a Markdown table."""
+    from fashion_tuning.report import markdown_table
+
+    return markdown_table(
+        ["strategy", "trials", "measure", "real runs", "real mean [95 %]", "simulated mean",
+         "within"],
+        [[r["strategy"], r["budget"], r["measure"], r["real_runs"],
+          "{:.4f} [{:.4f}, {:.4f}]".format(r["real"]["mean"], *r["real"]["ci95"]),
+          f"{r['simulated']:.4f}", "yes" if r["within"] else "**no**"] for r in rows])

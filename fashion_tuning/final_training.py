@@ -34,6 +34,26 @@ def train_configuration(hyperparameters, seed, epochs, train, batch_size, precis
         time.perf_counter() - start
 
 
+def final_model(hyperparameters, config, pool, test, precision, callbacks=(), verbose=0):
+    """The final training of a run of `config`: `hyperparameters` trained afresh on `pool`
+    (seeded with the run's seed, `config.final_epochs`, its `final_recipe`), made the model
+    that is saved (`export.predictor`) and evaluated on `test`.
+
+    Returns:
+        `(model, scores, seconds)`: the model to save, `evaluate`'s scores, the training's
+        wall time.
+    """
+    from fashion_tuning import export
+    from fashion_tuning.evaluate import evaluate
+
+    recipe = config.final_recipe
+    model, _, seconds = train_configuration(
+        hyperparameters, config.seed, config.final_epochs, pool, config.batch_size, precision,
+        recipe, callbacks=list(callbacks), verbose=verbose)
+    model = export.predictor(model, recipe.flip_tta)
+    return model, evaluate(model, test, config.batch_size, callbacks=list(callbacks)), seconds
+
+
 def save_model(model, path):
     """Save `model` (a `export.predictor`) to `path` (a `.keras` file) atomically.
 

@@ -13,7 +13,6 @@ from fashion_tuning import data, distributed, report, results, trials
 from fashion_tuning import results_folder
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import FRESH_START, NoCompletedTrial, UserError
-from fashion_tuning.evaluate import evaluate
 from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
 
 
@@ -152,10 +151,9 @@ def final_model(folder, trained, records, config, pool, test, precision, say):
     """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
     recorded for this very search, plan and saved model (`results.recorded_final`); else train
     `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
-    from fashion_tuning import export, final_training
+    from fashion_tuning import final_training
     from fashion_tuning.callbacks import StopOnSignal
 
-    recipe = config.final_recipe
     final = results.recorded_final(folder, trained, records, config)
     if final:
         say(f"The search and the final training had finished: reporting the saved result "
@@ -167,12 +165,9 @@ def final_model(folder, trained, records, config, pool, test, precision, say):
         config.hand_picked_margin))
     say(f"Trained trial {trained.trial_id}{note}: val_accuracy {trained.val_accuracy:.4f} at "
         f"epoch {trained.best_epoch}; final training on all {len(pool[1]):,} training images: "
-        f"{report.final_training_line(config.final_epochs, recipe)}")
-    model, _, seconds = final_training.train_configuration(
-        trained.hyperparameters, config.seed, config.final_epochs, pool, config.batch_size,
-        precision, recipe, callbacks=[StopOnSignal()], verbose=2)
-    model = export.predictor(model, recipe.flip_tta)
-    scores = evaluate(model, test, config.batch_size, callbacks=[StopOnSignal()])
+        f"{report.final_training_line(config.final_epochs, config.final_recipe)}")
+    model, scores, seconds = final_training.final_model(
+        trained.hyperparameters, config, pool, test, precision, [StopOnSignal()], verbose=2)
     digest = final_training.save_model(model, folder / results.MODEL_FILE)
     return {"final_images": len(pool[1]), "final_seconds": round(seconds, 1), **scores,
             "model_sha256": digest}

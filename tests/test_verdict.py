@@ -126,3 +126,26 @@ def test_median_stopping_is_replayed_on_simulated_curves(fitted):
         assert pruned[i]["score"] < unpruned[i]["score"]
         assert pruned[i]["seconds"] == pytest.approx(
             unpruned[i]["seconds"] * pruned[i]["epochs_run"] / 3)
+
+
+def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real():
+    trials = [{"score": 0.910, "status": "completed"}, {"score": 0.920, "status": "completed"},
+              {"score": 0.930, "status": "pruned"}, {"score": None, "status": "failed"}]
+    m = verdict.search_measures(trials, 4, 0.0055)
+    assert m == {"best_seen": 0.930, "best_over_first": pytest.approx(0.02),
+                 "kept_hand_picked": 0.0, "pruned": 1.0}
+    assert verdict.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
+
+    def summary(strategy, scores):
+        return {"strategy": strategy, "settings": {"max_trials": len(scores)},
+                "trials": [{"val_accuracy": s, "status": "completed"} for s in scores]}
+    real = [summary(s, [0.91 + d, 0.915 + d, 0.905 + d, 0.92 + d, 0.90 + d])
+            for s in ("random_search", "bayesian_optimization") for d in (0, 0.002, 0.004)]
+    runs = [{"strategy": s["strategy"], "trials": verdict.real_trials(s)} for s in real]
+    rows = verdict.check_against_real(runs, real, budgets=(5, 10))
+    assert {(r["strategy"], r["budget"]) for r in rows} == {
+        ("random_search", 5), ("bayesian_optimization", 5)}  # No real run reached 10.
+    assert all(r["within"] and r["real_runs"] == 3 for r in rows)
+    best = next(r for r in rows if r["measure"] == "best_seen")
+    assert best["simulated"] == pytest.approx(0.922)
+    assert "| random_search | 5 | best_seen | 3 |" in verdict.check_markdown(rows)
