@@ -7,6 +7,9 @@ import numpy as np
 from fashion_tuning.config import STRATEGIES
 
 BUDGETS = (5, 10, 20, 30, 50)
+# Search minutes at which the strategies are also compared: a strategy that favours bigger
+# models buys fewer trials with the same time.
+MINUTES = (5, 10, 20, 30)
 
 
 def pick(trials, margin):
@@ -72,7 +75,23 @@ def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=
             "bayesian_better": float((d > 1e-12).mean()), "tie": float((abs(d) <= 1e-12).mean()),
             "random_better": float((d < -1e-12).mean())}
         report["budgets"][budget] = row
+    report["minutes"] = {}
+    for minutes in MINUTES:
+        true = {s: np.array([run_measures(run, trials_within(run, minutes), (default_margin,),
+                                          best_mean)[key] for run in (by_seed[seed][s]
+                                                                      for seed in seeds)])
+                for s in STRATEGIES}
+        report["minutes"][minutes] = {
+            **{s: float(v.mean()) for s, v in true.items()},
+            "bayesian_minus_random": mean_interval(true["bayesian_optimization"]
+                                                   - true["random_search"])}
     return report
+
+
+def trials_within(run, minutes):
+    """How many of `run`'s trials (at least one) end within `minutes` of search time."""
+    ends = np.cumsum([t["seconds"] for t in run["trials"]])
+    return max(1, int((ends <= minutes * 60).sum()))
 
 
 def report_markdown(report, margins=MARGINS):
@@ -102,9 +121,17 @@ def report_markdown(report, margins=MARGINS):
          f"true value, trained (margin {M:g})", "regret", "kept hand-picked", "pruned",
          "search min"], rows))
     lines += ["", "True value of the trained configuration by margin (mean over seeds):", ""]
-    rows = [[budget, name, *(f"{row[s][f'true@{m:g}']:.4f}" for m in margins)]
+    rows = [[budget, name, f"{row[s]['seconds'] / 60:.1f}",
+             *(f"{row[s][f'true@{m:g}']:.4f}" for m in margins)]
             for budget, row in report["budgets"].items() for s, name in names.items()]
-    lines.append(markdown_table(["trials", "strategy", *(f"{m:g}" for m in margins)], rows))
+    lines.append(markdown_table(["trials", "strategy", "search min",
+                                 *(f"{m:g}" for m in margins)], rows))
+    lines += ["", f"By search minutes: the true value trained (margin {M:g}) from the trials "
+              "that end within the time:", ""]
+    rows = [[minutes, *(f"{row[s]:.4f}" for s in names), "{:+.4f} [{:+.4f}, {:+.4f}]".format(
+        row["bayesian_minus_random"]["mean"], *row["bayesian_minus_random"]["ci95"])]
+        for minutes, row in report["minutes"].items()]
+    lines.append(markdown_table(["search min", "Random", "Bayesian", "B − R [95 %]"], rows))
     return "\n".join(lines) + "\n"
 
 

@@ -95,6 +95,9 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     for row in report["budgets"].values():
         for s in ("random_search", "bayesian_optimization"):
             assert row[s]["regret@0.0055"] >= 0 and row[s]["true@0"] <= best_mean
+    assert set(report["minutes"]) == set(verdict.MINUTES)
+    # A trial takes 44-70 s here: two minutes hold two trials at most.
+    assert verdict.trials_within(runs[0], 2) <= 2 and verdict.trials_within(runs[0], 0) == 1
     assert "B − R" in verdict.report_markdown(report)
     json.dumps(report)  # The report is saved as JSON.
 
