@@ -134,7 +134,7 @@ def run(args):
     best_mean, best_config = optimum(surrogate)
     wanted = range(args.first_seed, args.first_seed + args.seeds)
     report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
-    report["optimum_configuration"] = best_config
+    report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu)
     summaries = [read_summary_at(path) for pattern in args.real
                  for path in sorted(Path().glob(pattern))]
     report["against_real"] = check_against_real(

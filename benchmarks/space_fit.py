@@ -44,14 +44,29 @@ def curve(record):
 
 def fit(records, seed=0, curves=True):
     """The `Surrogate` of `records`: the mean on every training, the noise on the repeats,
-    the seconds on the trainings timed alone (all of them if none was)."""
+    the seconds on the trainings timed alone (`timed_alone`), whose CPU `seconds_cpu` names."""
     repeats = {c: (rs[0]["hyperparameters"], [curve(r) for r in rs])
                for c, rs in by_configuration(records).items() if len(rs) > 1}
-    clean = [r for r in records if (r.get("loadavg_start") or 0) < CLEAN_LOAD]
-    timed = {id(r) for r in (clean or records)}
+    timed, cpu = timed_alone(records)
     rows = [{"hyperparameters": r["hyperparameters"], "curve": curve(r),
              "seconds": r["seconds"] if id(r) in timed else None} for r in records]
-    return Surrogate(rows, repeats, seed=seed, curves=curves)
+    model = Surrogate(rows, repeats, seed=seed, curves=curves)
+    model.seconds_cpu = cpu
+    return model
+
+
+def cpu_of(record):
+    return (record.get("machine") or {}).get("cpu")
+
+
+def timed_alone(records):
+    """`(ids, cpu)`: the trainings the seconds are fitted to, those timed alone (load average
+    at the start below CLEAN_LOAD; all of them if none was) on the CPU kind with the most such
+    (minutes are one machine's, and CPUs differ up to 3x), and that CPU's name."""
+    clean = [r for r in records if (r.get("loadavg_start") or 0) < CLEAN_LOAD] or records
+    cpus = [cpu_of(r) for r in clean]
+    most = max(sorted(set(cpus), key=str), key=cpus.count)  # Ties: the same one each time.
+    return {id(r) for r in clean if cpu_of(r) == most}, most
 
 
 def fit_surrogate(path=TRIALS):
@@ -119,6 +134,8 @@ def analyse(surrogate, hand_picked):
             "top_configurations": [{**configs[i], "mean": float(means[i])} for i in top],
             "hand_picked_mean": hand, "headroom": best_mean - hand,
             "noise_sd_at_optimum": noise_at_best,
+            "hand_picked_seconds": float(surrogate.seconds(features([hand_picked]))[0]),
+            "seconds_cpu": surrogate.seconds_cpu,
             "noise_sd_at_hand_picked": float(surrogate.noise_sd(features([hand_picked]))[0]),
             "share_within_one_noise_sd": float((means >= best_mean - noise_at_best).mean()),
             "anova": functional_anova(surrogate)}
@@ -143,7 +160,8 @@ def report_markdown(validation, analysis, records):
         f"noise (sd) {a['noise_sd_at_optimum']:.4f} at the optimum, "
         f"{a['noise_sd_at_hand_picked']:.4f} at the hand-picked one; "
         f"{a['share_within_one_noise_sd']:.1%} of the space lies within one noise sd of the "
-        "optimum.", "",
+        f"optimum. A hand-picked trial takes {a['hand_picked_seconds']:.0f} s on "
+        f"{a['seconds_cpu']} (2 cores, alone).", "",
         "Top of the space (the surrogate's mean):", "",
         markdown_table(["mean", "configuration"], [
             [f"{c['mean']:.4f}", format_hyperparameters(
