@@ -10,8 +10,8 @@ resumes where it stopped):
 
 A trial's 3 epochs may favour what 25 epochs do not (short-horizon bias), so the surrogate's
 headroom at trial length is checked where it counts. The configurations are taken once from
-the surrogate's report (`surrogate.json`: the first --top of its top region, one per units,
-dropout and optimizer, each at its best learning rate) and the hand-picked one, and recorded
+the surrogate's report (`surrogate.json`: the first --top of its top region, one per dropout
+and optimizer, each at its best units and learning rate) and the hand-picked one, and recorded
 in a plan beside --out. Each trains through the product's own `final_training.final_model`
 with `Config(seed=SEED)`'s defaults: all 60,000 training images, the final schedule and
 recipe, the flip average at test time. Trainings go seed by seed, so a run stopped early has

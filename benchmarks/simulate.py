@@ -115,7 +115,16 @@ def run(args):
     import multiprocessing
 
     from benchmarks.space_fit import fit_surrogate
+    from fashion_tuning.config import MAX_SEED
+    from fashion_tuning.errors import UserError
 
+    if args.seeds < 2 or args.processes < 1 or not \
+            0 <= args.first_seed <= args.first_seed + args.seeds - 1 <= MAX_SEED:
+        raise UserError(f"the flags need --seeds >= 2 (an interval needs two), --processes >= 1"
+                        f" and seeds within 0 to {MAX_SEED}")
+    if not Path(args.trials).is_file():
+        raise UserError(f"{args.trials}: no such file; run python -m benchmarks.space_trials "
+                        "first, or pass --trials")
     surrogate = fit_surrogate(args.trials)
     out = Path(args.out)
     done = {(r["strategy"], r["seed"]) for r in read_lines(out)}

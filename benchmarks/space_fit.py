@@ -121,11 +121,11 @@ def analyse(surrogate, hand_picked):
     best = configs.index(best_config)
     noise_at_best = float(surrogate.noise_sd(x[best])[0])
     hand = float(surrogate.mean(features([hand_picked]))[0])
-    # The top region, one configuration per (units, dropout, optimizer) at its best learning
-    # rate: neighbours on the learning-rate grid would say the same thing five times.
+    # The top region, one configuration per dropout and optimizer at its best units and
+    # learning rate: neighbours in units or on the learning-rate grid say the same thing.
     top, seen = [], set()
     for i in np.argsort(-means):
-        key = tuple(configs[i][k] for k in ("units", "dropout", "optimizer"))
+        key = tuple(configs[i][k] for k in ("dropout", "optimizer"))
         if key not in seen:
             seen.add(key), top.append(i)
         if len(top) == TOP:
@@ -179,6 +179,9 @@ def run(args):
         raise UserError(f"{args.trials}: no such file; run python -m benchmarks.space_trials "
                         "first, or pass --trials")
     records = read_trials(args.trials)
+    if not 2 <= args.folds <= len(by_configuration(records)):
+        raise UserError(f"--folds must be between 2 and the {len(by_configuration(records))} "
+                        f"configurations of {args.trials}, got {args.folds}")
     validation = validate(records, args.folds)
     analysis = analyse(fit(records), HAND_PICKED)
     write_report(Path(args.trials).with_name("surrogate.jsonl"),

@@ -152,3 +152,25 @@ def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real()
     best = next(r for r in rows if r["measure"] == "best_seen")
     assert best["simulated"] == pytest.approx(0.922)
     assert "| random_search | 5 | best_seen | 3 |" in verdict.check_markdown(rows)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--seeds", "1"], "--seeds >= 2"), (["--processes", "0"], "--processes >= 1"),
+    (["--first-seed", "-1"], "seeds within 0"), (["--trials", "none.jsonl"], "no such file")])
+def test_what_a_user_can_get_wrong_in_the_simulation_is_one_line(argv, fragment, tmp_path,
+                                                                 capsys):
+    from summaries import one_error_line
+
+    assert simulate.main(["--out", str(tmp_path / "sim.jsonl"), *argv]) == 2
+    assert fragment in one_error_line(capsys)
+
+
+def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
+    from summaries import one_error_line
+
+    trials = tmp_path / "trials.jsonl"
+    trials.write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(configs=6,
+                                                                             repeated=0)))
+    for folds in ("1", "7"):
+        assert space_fit.main(["--trials", str(trials), "--folds", folds]) == 2
+        assert "--folds must be between 2 and the 6" in one_error_line(capsys)
