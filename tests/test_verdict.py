@@ -112,6 +112,21 @@ def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     assert surrogate.noise_model(many, hps)[1] == pytest.approx(surrogate.MAX_SLOPE)
 
 
+def test_the_noise_correlation_is_positive_definite_or_the_identity():
+    hp = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam"}
+    noise = [(math.log(0.002), 0.0)] * 3
+    # Two configurations at two seeds: four rows, but two degrees of freedom for three columns.
+    few = {k: (hp, [[0.88, 0.90, 0.91], [0.881 + d, 0.899, 0.912 - d]])
+           for k, d in (("a", 0.0), ("b", 0.002))}
+    assert (surrogate.noise_correlation(few, noise) == np.eye(3)).all()
+    # A column that never deviates is uncorrelated with the others, not nan.
+    flat = {k: (hp, [[0.9, 0.9 + 0.001 * i, 0.91 + 0.002 * i], [0.9, 0.905, 0.92 - 0.001 * i],
+                     [0.9, 0.899, 0.915]]) for i, k in enumerate("abc")}
+    r = surrogate.noise_correlation(flat, noise)
+    assert r[0, 1] == r[0, 2] == 0 and 0 < r[1, 2] < 1
+    np.linalg.cholesky(r)
+
+
 def test_median_stopping_is_replayed_on_simulated_curves(fitted):
     records, model = fitted
     assert model.correlation.shape == (3, 3)
