@@ -180,6 +180,17 @@ def test_what_a_user_can_get_wrong_in_the_simulation_is_one_line(argv, fragment,
     assert fragment in one_error_line(capsys)
 
 
+def test_a_report_needs_two_seeds_simulated_under_both_strategies(tmp_path, capsys):
+    from summaries import one_error_line
+
+    trials, out = tmp_path / "trials.jsonl", tmp_path / "sim.jsonl"
+    trials.write_text("")
+    out.write_text(json.dumps({"strategy": "random_search", "seed": 1, "trials": []}) + "\n")
+    assert simulate.main(["--out", str(out), "--trials", str(trials), "--seeds", "2",
+                          "--report-only"]) == 2
+    assert "holds 0 of seeds 1-2 under both strategies" in one_error_line(capsys)
+
+
 def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
     from summaries import one_error_line
 
