@@ -102,6 +102,22 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     json.dumps(report)  # The report is saved as JSON.
 
 
+def test_the_minutes_comparison_counts_the_runs_that_ran_out_of_trials():
+    def run(strategy, seed, seconds):
+        return {"strategy": strategy, "seed": seed, "trials": [
+            {"score": 0.91, "mean": 0.91, "seconds": s, "status": "completed"} for s in seconds]}
+    runs = [run(s, seed, [60, 60, 60] if s == "random_search" else [60, 200, 200])
+            for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
+    report = verdict.summarize(runs, 0.92, budgets=(3,))
+    # Five minutes hold a random run's three trials, but not a Bayesian one's.
+    assert report["minutes"][5]["out_of_trials"] == {"random_search": 2,
+                                                     "bayesian_optimization": 0}
+    assert report["minutes"][10]["out_of_trials"] == {"random_search": 2,
+                                                      "bayesian_optimization": 2}
+    assert "| 5 | 0.9100 | 0.9100 | +0.0000 [+0.0000, +0.0000] | 2 / 0 |" in \
+        verdict.report_markdown(report)
+
+
 def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     hps = {k: {"units": 256, "dropout": 0.3, "learning_rate": 10 ** (-4 + i / 4),
                "optimizer": "adam"} for i, k in enumerate("abcdefghi")}
