@@ -207,7 +207,7 @@ def test_a_report_needs_two_seeds_simulated_under_both_strategies(tmp_path, caps
     assert "holds 0 of seeds 1-2 under both strategies" in one_error_line(capsys)
 
 
-def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
+def test_a_bad_fold_count_or_no_repeats_is_one_line(tmp_path, capsys):
     from summaries import one_error_line
 
     trials = tmp_path / "trials.jsonl"
@@ -216,3 +216,6 @@ def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
     for folds in ("1", "7"):
         assert space_fit.main(["--trials", str(trials), "--folds", folds]) == 2
         assert "--folds must be between 2 and the 6" in one_error_line(capsys)
+    # No configuration at several trial seeds: no noise to measure.
+    assert space_fit.main(["--trials", str(trials), "--folds", "2"]) == 2
+    assert "these 6 trainings hold none" in one_error_line(capsys)
