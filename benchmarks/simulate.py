@@ -33,7 +33,6 @@ from fashion_tuning.config import STRATEGIES, Config
 REAL = "docs/results/study/seed_*/*/summary.json"
 
 
-
 def noise_draws(seed, count, columns):
     """The standard normal draws of trials 0..count-1 at `seed` (a row of `columns` each), the
     same for every strategy."""
@@ -125,11 +124,15 @@ def run(args):
     if not Path(args.trials).is_file():
         raise UserError(f"{args.trials}: no such file; run python -m benchmarks.space_trials "
                         "first, or pass --trials")
-    surrogate = fit_surrogate(args.trials)
     out = Path(args.out)
     done = {(r["strategy"], r["seed"]) for r in read_lines(out)}
-    jobs = [(s, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
-            for s in STRATEGIES if (s, seed) not in done]
+    wanted = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(s, seed) for seed in wanted for s in STRATEGIES if (s, seed) not in done]
+    paired = sum(all((s, seed) in done for s in STRATEGIES) for seed in wanted)
+    if args.report_only and paired < 2:
+        raise UserError(f"{out} holds {paired} of seeds {wanted.start}-{wanted.stop - 1} under "
+                        "both strategies, and a report needs two; run without --report-only")
+    surrogate = fit_surrogate(args.trials)
     if jobs and not args.report_only:
         from fashion_tuning.hypermodel import space_hyperparameters
 
@@ -141,7 +144,6 @@ def run(args):
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",
                       flush=True)
     best_mean, best_config = optimum(surrogate)
-    wanted = range(args.first_seed, args.first_seed + args.seeds)
     report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
     report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu)
     summaries = [read_summary_at(path) for pattern in args.real

@@ -45,8 +45,14 @@ def curve(record):
 def fit(records, seed=0, curves=True):
     """The `Surrogate` of `records`: the mean on every training, the noise on the repeats,
     the seconds on the trainings timed alone (`timed_alone`), whose CPU `seconds_cpu` names."""
+    from fashion_tuning.errors import UserError
+
     repeats = {c: (rs[0]["hyperparameters"], [curve(r) for r in rs])
                for c, rs in by_configuration(records).items() if len(rs) > 1}
+    if not repeats:  # Else the noise sd is nan, and every simulated trial with it.
+        raise UserError(f"the noise is measured on configurations trained at several trial "
+                        f"seeds, and these {len(records)} trainings hold none; run more of the "
+                        "plan (python -m benchmarks.space_trials)")
     timed, cpu = timed_alone(records)
     rows = [{"hyperparameters": r["hyperparameters"], "curve": curve(r),
              "seconds": r["seconds"] if id(r) in timed else None} for r in records]
@@ -182,8 +188,8 @@ def run(args):
     if not 2 <= args.folds <= len(by_configuration(records)):
         raise UserError(f"--folds must be between 2 and the {len(by_configuration(records))} "
                         f"configurations of {args.trials}, got {args.folds}")
+    analysis = analyse(fit(records), HAND_PICKED)  # First: it says what all the trials lack.
     validation = validate(records, args.folds)
-    analysis = analyse(fit(records), HAND_PICKED)
     write_report(Path(args.trials).with_name("surrogate.jsonl"),
                  {"validation": validation, **analysis},
                  report_markdown(validation, analysis, records))

@@ -72,6 +72,7 @@ class Surrogate:
                                   hps) for k in columns]
         self.correlation = np.eye(len(columns)) if not curves else noise_correlation(
             repeats, self.noise)
+        self.factor = np.linalg.cholesky(self.correlation)  # Once, not per simulated trial.
         clean = [r for r in rows if r.get("seconds") is not None]
         xs = features([r["hyperparameters"] for r in clean])
         design = np.column_stack([np.ones(len(xs)), xs[:, 0], xs[:, 3]])
@@ -94,7 +95,7 @@ class Surrogate:
         x = np.atleast_2d(x)
         means = np.column_stack([gp.predict(x) for gp in self.gps])
         sds = np.column_stack([column_sd(n, x) for n in self.noise])
-        return means + sds * (np.atleast_2d(z) @ np.linalg.cholesky(self.correlation).T)
+        return means + sds * (np.atleast_2d(z) @ self.factor.T)
 
 
 def gaussian_process(x, y, seed):
@@ -116,18 +117,24 @@ def column_sd(noise, x):
 
 def noise_correlation(repeats, noise):
     """The correlation of the curve columns' noise: of each repeated configuration's deviations
-    from its own mean, each divided by its column's sd there."""
-    rows = []
+    from its own mean, each divided by its column's sd there. The identity where the repeats
+    cannot estimate a positive-definite one."""
+    rows, freedom = [], 0
     for h, curves in repeats.values():
         c = np.asarray(curves, dtype=float)
         if len(c) < 2:
             continue
         sd = np.array([column_sd(n, features([h]))[0] for n in noise])
         rows.extend((c - c.mean(axis=0)) / sd)
-    rows = np.array(rows)
-    if len(rows) <= rows.shape[1]:
+        freedom += len(c) - 1  # A configuration's deviations sum to zero: one row less.
+    if freedom <= len(noise):
         return np.eye(len(noise))
-    return np.corrcoef(rows.T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(np.array(rows).T)
+    # A column that never deviates (nan) is uncorrelated with the others.
+    r = np.nan_to_num(r, nan=0.0)
+    np.fill_diagonal(r, 1.0)
+    return r if np.linalg.eigvalsh(r).min() > 1e-9 else np.eye(len(noise))
 
 
 def noise_model(repeats, repeat_hps):

@@ -77,12 +77,15 @@ def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=
         report["budgets"][budget] = row
     report["minutes"] = {}
     for minutes in MINUTES:
+        runs_of = {s: [by_seed[seed][s] for seed in seeds] for s in STRATEGIES}
         true = {s: np.array([run_measures(run, trials_within(run, minutes), (default_margin,),
-                                          best_mean)[key] for run in (by_seed[seed][s]
-                                                                      for seed in seeds)])
-                for s in STRATEGIES}
+                                          best_mean)[key] for run in rs])
+                for s, rs in runs_of.items()}
         report["minutes"][minutes] = {
             **{s: float(v.mean()) for s, v in true.items()},
+            # Runs whose every trial ends within the time: more trials would have fitted.
+            "out_of_trials": {s: sum(trials_within(r, minutes) == len(r["trials"]) for r in rs)
+                              for s, rs in runs_of.items()},
             "bayesian_minus_random": mean_interval(true["bayesian_optimization"]
                                                    - true["random_search"])}
     return report
@@ -131,9 +134,11 @@ def report_markdown(report, margins=MARGINS):
     lines += ["", f"By search minutes: the true value trained (margin {M:g}) from the trials "
               "that end within the time:", ""]
     rows = [[minutes, *(f"{row[s]:.4f}" for s in names), "{:+.4f} [{:+.4f}, {:+.4f}]".format(
-        row["bayesian_minus_random"]["mean"], *row["bayesian_minus_random"]["ci95"])]
+        row["bayesian_minus_random"]["mean"], *row["bayesian_minus_random"]["ci95"]),
+        " / ".join(str(row["out_of_trials"][s]) for s in names)]
         for minutes, row in report["minutes"].items()]
-    lines.append(markdown_table(["search min", "Random", "Bayesian", "B − R [95 %]"], rows))
+    lines.append(markdown_table(["search min", "Random", "Bayesian", "B − R [95 %]",
+                                 "runs out of trials (R / B)"], rows))
     return "\n".join(lines) + "\n"
 
 

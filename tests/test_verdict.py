@@ -102,6 +102,22 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     json.dumps(report)  # The report is saved as JSON.
 
 
+def test_the_minutes_comparison_counts_the_runs_that_ran_out_of_trials():
+    def run(strategy, seed, seconds):
+        return {"strategy": strategy, "seed": seed, "trials": [
+            {"score": 0.91, "mean": 0.91, "seconds": s, "status": "completed"} for s in seconds]}
+    runs = [run(s, seed, [60, 60, 60] if s == "random_search" else [60, 200, 200])
+            for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
+    report = verdict.summarize(runs, 0.92, budgets=(3,))
+    # Five minutes hold a random run's three trials, but not a Bayesian one's.
+    assert report["minutes"][5]["out_of_trials"] == {"random_search": 2,
+                                                     "bayesian_optimization": 0}
+    assert report["minutes"][10]["out_of_trials"] == {"random_search": 2,
+                                                      "bayesian_optimization": 2}
+    assert "| 5 | 0.9100 | 0.9100 | +0.0000 [+0.0000, +0.0000] | 2 / 0 |" in \
+        verdict.report_markdown(report)
+
+
 def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     hps = {k: {"units": 256, "dropout": 0.3, "learning_rate": 10 ** (-4 + i / 4),
                "optimizer": "adam"} for i, k in enumerate("abcdefghi")}
@@ -110,6 +126,21 @@ def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     # The spread grows a hundredfold over the learning rates: the slope stops at its bound.
     many = {k: [0.9, 0.9 + 1e-4 * 10 ** (i / 4)] for i, k in enumerate("abcdefghi")}
     assert surrogate.noise_model(many, hps)[1] == pytest.approx(surrogate.MAX_SLOPE)
+
+
+def test_the_noise_correlation_is_positive_definite_or_the_identity():
+    hp = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam"}
+    noise = [(math.log(0.002), 0.0)] * 3
+    # Two configurations at two seeds: four rows, but two degrees of freedom for three columns.
+    few = {k: (hp, [[0.88, 0.90, 0.91], [0.881 + d, 0.899, 0.912 - d]])
+           for k, d in (("a", 0.0), ("b", 0.002))}
+    assert (surrogate.noise_correlation(few, noise) == np.eye(3)).all()
+    # A column that never deviates is uncorrelated with the others, not nan.
+    flat = {k: (hp, [[0.9, 0.9 + 0.001 * i, 0.91 + 0.002 * i], [0.9, 0.905, 0.92 - 0.001 * i],
+                     [0.9, 0.899, 0.915]]) for i, k in enumerate("abc")}
+    r = surrogate.noise_correlation(flat, noise)
+    assert r[0, 1] == r[0, 2] == 0 and 0 < r[1, 2] < 1
+    np.linalg.cholesky(r)
 
 
 def test_median_stopping_is_replayed_on_simulated_curves(fitted):
@@ -165,7 +196,18 @@ def test_what_a_user_can_get_wrong_in_the_simulation_is_one_line(argv, fragment,
     assert fragment in one_error_line(capsys)
 
 
-def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
+def test_a_report_needs_two_seeds_simulated_under_both_strategies(tmp_path, capsys):
+    from summaries import one_error_line
+
+    trials, out = tmp_path / "trials.jsonl", tmp_path / "sim.jsonl"
+    trials.write_text("")
+    out.write_text(json.dumps({"strategy": "random_search", "seed": 1, "trials": []}) + "\n")
+    assert simulate.main(["--out", str(out), "--trials", str(trials), "--seeds", "2",
+                          "--report-only"]) == 2
+    assert "holds 0 of seeds 1-2 under both strategies" in one_error_line(capsys)
+
+
+def test_a_bad_fold_count_or_no_repeats_is_one_line(tmp_path, capsys):
     from summaries import one_error_line
 
     trials = tmp_path / "trials.jsonl"
@@ -174,3 +216,6 @@ def test_a_bad_fold_count_is_one_line(tmp_path, capsys):
     for folds in ("1", "7"):
         assert space_fit.main(["--trials", str(trials), "--folds", folds]) == 2
         assert "--folds must be between 2 and the 6" in one_error_line(capsys)
+    # No configuration at several trial seeds: no noise to measure.
+    assert space_fit.main(["--trials", str(trials), "--folds", "2"]) == 2
+    assert "these 6 trainings hold none" in one_error_line(capsys)
