@@ -25,12 +25,10 @@ import numpy as np
 
 from benchmarks.common import append_line, read_lines, read_summary_at, write_report
 from benchmarks.surrogate import features, optimum
-from benchmarks.verdict import (BUDGETS, check_against_real, check_markdown, report_markdown,
+from benchmarks.verdict import (BUDGETS, REAL, check_against_real, check_markdown, report_markdown,
                                 summarize)
 from fashion_tuning.config import STRATEGIES, Config
 
-# The real runs at the defaults (10 trials; 30 with --max-trials 30) the simulation must match.
-REAL = "docs/results/study/seed_*/*/summary.json"
 
 
 def noise_draws(seed, count, columns):

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import read_lines, write_report
+from benchmarks.common import read_lines, read_summary_at, write_report
+from benchmarks.study_residuals import residuals, residuals_markdown
 from benchmarks.surrogate import Surrogate, features, functional_anova, grid, optimum
+from benchmarks.verdict import REAL
 
 TRIALS = "docs/results/verdict/trials.jsonl"
 HAND_PICKED_ID = "hand-picked"
@@ -188,11 +190,17 @@ def run(args):
     if not 2 <= args.folds <= len(by_configuration(records)):
         raise UserError(f"--folds must be between 2 and the {len(by_configuration(records))} "
                         f"configurations of {args.trials}, got {args.folds}")
-    analysis = analyse(fit(records), HAND_PICKED)  # First: it says what all the trials lack.
+    model = fit(records)  # First: it says what all the trials lack.
+    analysis = analyse(model, HAND_PICKED)
     validation = validate(records, args.folds)
+    summaries = [read_summary_at(path) for pattern in args.real
+                 for path in sorted(Path().glob(pattern))]
+    markdown = report_markdown(validation, analysis, records)
+    if summaries:
+        analysis["study_residuals"] = residuals(model, summaries)
+        markdown += "\n" + residuals_markdown(analysis["study_residuals"], len(summaries))
     write_report(Path(args.trials).with_name("surrogate.jsonl"),
-                 {"validation": validation, **analysis},
-                 report_markdown(validation, analysis, records))
+                 {"validation": validation, **analysis}, markdown)
     return 0
 
 
@@ -203,6 +211,8 @@ def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("--trials", default=TRIALS, help="the real trials (JSON lines)")
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds")
+    parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
+                        help="summary.json files of real searches, whose trials are held out")
     args = parser.parse_args(argv)
     return run_tool(lambda: run(args), Path(args.trials).parent, "--trials")
 

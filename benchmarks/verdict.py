@@ -10,6 +10,8 @@ BUDGETS = (5, 10, 20, 30, 50)
 # Search minutes at which the strategies are also compared: a strategy that favours bigger
 # models buys fewer trials with the same time.
 MINUTES = (5, 10, 20, 30)
+# The real runs at the defaults (10 trials; 30 with --max-trials 30) the simulation must match.
+REAL = "docs/results/study/seed_*/*/summary.json"
 
 
 def pick(trials, margin):
