@@ -153,6 +153,16 @@ def keep_line(handle, record):
     os.fsync(handle.fileno())
 
 
+def study_parser(doc, out):
+    """The parser of a study that trains into the JSON lines `out`: its --out and --data-dir."""
+    from fashion_tuning.flags import tool_parser
+
+    parser = tool_parser(doc)
+    parser.add_argument("--out", default=out, help="JSON lines, one per finished training")
+    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
+    return parser
+
+
 def run_resumable(run, out, what="training"):
     """`run()` as a resumable study's main: a user's error is one line (exit 2); a signal
     stops it with a line saying what is kept and how to resume."""

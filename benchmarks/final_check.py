@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from benchmarks import space_plan
-from benchmarks.common import (keep_line, load_average, locked_lines, read_lines,
-                               run_resumable, write_report)
+from benchmarks.common import (keep_line, load_average, locked_lines, read_lines, run_resumable,
+                               study_parser, write_report)
 from fashion_tuning.config import HAND_PICKED, Config
 from fashion_tuning.errors import UserError
 from fashion_tuning.results import utc_now
@@ -159,15 +159,11 @@ def run(args):
 
 
 def main(argv=None):
-    from fashion_tuning.flags import tool_parser
-
-    parser = tool_parser(__doc__)
-    parser.add_argument("--out", default=OUT, help="JSON lines, one per finished training")
+    parser = study_parser(__doc__, OUT)
     parser.add_argument("--surrogate", default=SURROGATE, help="space_fit's report (JSON)")
     parser.add_argument("--top", type=int, default=3,
                         help="configurations of the surrogate's top region to train")
     parser.add_argument("--seeds", default="42,1,2", help="the runs' seeds, comma-separated")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     return run_resumable(lambda: run(args), args.out)

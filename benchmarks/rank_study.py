@@ -22,10 +22,9 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import (append_line, read_lines, read_summary_at, split_of, train,
-                               write_report)
+from benchmarks.common import (append_line, read_lines, read_summary_at, split_of, study_parser,
+                               train, write_report)
 from fashion_tuning.errors import UserError
-from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import run_tool
 from fashion_tuning.results import setting
 
@@ -171,11 +170,9 @@ def run_study(args):
 
 
 def main(argv=None):
-    parser = tool_parser(__doc__)
+    parser = study_parser(__doc__, "rank-study.jsonl")
     parser.add_argument("summaries", nargs="+", help="summary.json files of full default runs")
     parser.add_argument("--horizons", default="3,4,6", help="short schedule lengths, in epochs")
-    parser.add_argument("--out", default="rank-study.jsonl", help="JSON lines, one per training")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
     parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
     parser.add_argument("--report-only", action="store_true", help="only report what --out has")
     args = parser.parse_args(argv)

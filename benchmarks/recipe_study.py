@@ -27,8 +27,7 @@ import numpy as np
 
 from benchmarks.candidates import Candidate
 from benchmarks.common import (append_line, in_space, read_lines, read_summary_at, split_of,
-                               train, write_report)
-from fashion_tuning.flags import tool_parser
+                               study_parser, train, write_report)
 from fashion_tuning.report import run_tool
 from fashion_tuning.results import setting
 
@@ -173,15 +172,13 @@ def run_study(args, recipes):
 
 
 def main(argv=None):
-    parser = tool_parser(__doc__)
+    parser = study_parser(__doc__, "recipe-study.jsonl")
     parser.add_argument("summary",
                         help="summary.json of the run whose trained configuration to train")
     parser.add_argument("--epochs", type=int, default=15, help="length of each training")
     parser.add_argument("--seeds", default="1,2", help="weight seeds, one training each")
     parser.add_argument("--recipes", default=",".join(RECIPES),
                         help=f"which of {', '.join(RECIPES)}")
-    parser.add_argument("--out", default="recipe-study.jsonl", help="JSON lines, one a training")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
     parser.add_argument("--precision", default="float32", help="the layers' dtype policy")
     parser.add_argument("--reference", default="base", choices=RECIPES,
                         help="the recipe the report measures the others against")

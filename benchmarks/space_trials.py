@@ -25,11 +25,10 @@ from pathlib import Path
 
 from benchmarks import space_plan
 from benchmarks.common import (epoch_clock, keep_line, load_average, locked_lines, read_lines,
-                               run_resumable)
+                               run_resumable, study_parser)
 from fashion_tuning import data
 from fashion_tuning.config import MAX_SEED, Config
 from fashion_tuning.errors import UserError
-from fashion_tuning.flags import tool_parser
 from fashion_tuning.report import format_hyperparameters, number
 from fashion_tuning.results import utc_now
 
@@ -167,9 +166,7 @@ def train_plan(entries, records, handle, limit, split, config):
 
 
 def main(argv=None):
-    parser = tool_parser(__doc__)
-    parser.add_argument("--out", default=OUT, help="JSON lines, one per finished training")
-    parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST IDX files")
+    parser = study_parser(__doc__, OUT)
     parser.add_argument("--configs", type=int, default=200,
                         help="configurations drawn uniformly from the space")
     parser.add_argument("--noise-configs", type=int, default=20,
