@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import append_line, read_lines, read_summary_at, write_report
-from benchmarks.surrogate import features, optimum
+from benchmarks.space_fit import fit_surrogate, report_name
+from benchmarks.surrogate import MEANS, features, optimum
 from benchmarks.verdict import (BUDGETS, REAL, check_against_real, check_markdown, report_markdown,
                                 summarize)
 from fashion_tuning.config import STRATEGIES, Config
@@ -111,7 +112,6 @@ def run(args):
     """Simulate the (strategy, seed) runs --out lacks, appending each as it ends; report."""
     import multiprocessing
 
-    from benchmarks.space_fit import fit_surrogate
     from fashion_tuning.config import MAX_SEED
     from fashion_tuning.errors import UserError
 
@@ -123,14 +123,19 @@ def run(args):
         raise UserError(f"{args.trials}: no such file; run python -m benchmarks.space_trials "
                         "first, or pass --trials")
     out = Path(args.out)
-    done = {(r["strategy"], r["seed"]) for r in read_lines(out)}
+    lines = read_lines(out)
+    other = {r.get("surrogate", "gp") for r in lines} - {args.mean}
+    if other:
+        raise UserError(f"{out} holds runs on the {other.pop()} surrogate, not --mean "
+                        f"{args.mean}; pass another --out")
+    done = {(r["strategy"], r["seed"]) for r in lines}
     wanted = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(s, seed) for seed in wanted for s in STRATEGIES if (s, seed) not in done]
     paired = sum(all((s, seed) in done for s in STRATEGIES) for seed in wanted)
     if args.report_only and paired < 2:
         raise UserError(f"{out} holds {paired} of seeds {wanted.start}-{wanted.stop - 1} under "
                         "both strategies, and a report needs two; run without --report-only")
-    surrogate = fit_surrogate(args.trials)
+    surrogate = fit_surrogate(args.trials, args.mean)
     if jobs and not args.report_only:
         from fashion_tuning.hypermodel import space_hyperparameters
 
@@ -138,12 +143,13 @@ def run(args):
         with multiprocessing.get_context("fork").Pool(
                 args.processes, _start_worker, (surrogate, space_hyperparameters())) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):
-                append_line(out, result)
+                append_line(out, {**result, "surrogate": args.mean})
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",
                       flush=True)
     best_mean, best_config = optimum(surrogate)
     report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
-    report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu)
+    report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu,
+                  surrogate=args.mean)
     summaries = [read_summary_at(path) for pattern in args.real
                  for path in sorted(Path().glob(pattern))]
     report["against_real"] = check_against_real(
@@ -167,11 +173,17 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=1000, help="seeds per strategy")
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--out", default="docs/results/verdict/simulation.jsonl")
+    parser.add_argument("--mean", choices=MEANS, default="gp",
+                        help="the surrogate's model of the mean (forest: a truth of another "
+                        "kind than the Bayesian oracle's GP)")
+    parser.add_argument("--out", default=None,
+                        help="default: docs/results/verdict/simulation.jsonl, "
+                        "simulation-forest.jsonl with --mean forest")
     parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
                         help="summary.json files of real runs at the defaults to check against")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
+    args.out = args.out or f"docs/results/verdict/{report_name('simulation', args.mean)}.jsonl"
     return run_tool(lambda: run(args), Path(args.out).parent, "--out")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.common import read_lines, read_summary_at, write_report
 from benchmarks.study_residuals import residuals, residuals_markdown
-from benchmarks.surrogate import Surrogate, features, functional_anova, grid, optimum
+from benchmarks.surrogate import MEANS, Surrogate, features, functional_anova, grid, optimum
 from benchmarks.verdict import REAL
 
 TRIALS = "docs/results/verdict/trials.jsonl"
@@ -44,7 +44,7 @@ def curve(record):
     return [*record["history"]["val_accuracy"][:-1], record["score"]]
 
 
-def fit(records, seed=0, curves=True):
+def fit(records, seed=0, curves=True, mean="gp"):
     """The `Surrogate` of `records`: the mean on every training, the noise on the repeats,
     the seconds on the trainings timed alone (`timed_alone`), whose CPU `seconds_cpu` names."""
     from fashion_tuning.errors import UserError
@@ -58,7 +58,7 @@ def fit(records, seed=0, curves=True):
     timed, cpu = timed_alone(records)
     rows = [{"hyperparameters": r["hyperparameters"], "curve": curve(r),
              "seconds": r["seconds"] if id(r) in timed else None} for r in records]
-    model = Surrogate(rows, repeats, seed=seed, curves=curves)
+    model = Surrogate(rows, repeats, seed=seed, curves=curves, mean=mean)
     model.seconds_cpu = cpu
     return model
 
@@ -77,12 +77,12 @@ def timed_alone(records):
     return {id(r) for r in clean if cpu_of(r) == most}, most
 
 
-def fit_surrogate(path=TRIALS):
+def fit_surrogate(path=TRIALS, mean="gp"):
     """`fit` of the trials recorded in `path`."""
-    return fit(read_trials(path))
+    return fit(read_trials(path), mean=mean)
 
 
-def validate(records, folds=10, subsets=2000, seed=0):
+def validate(records, folds=10, subsets=2000, seed=0, mean="gp"):
     """Held-out quality of the mean: configurations in `folds` groups, each predicted by a
     surrogate fitted to the others. Returns Spearman's rho and R^2 of the predictions against
     the scores (each configuration's mean score), and the error in the value of the best of
@@ -96,7 +96,7 @@ def validate(records, folds=10, subsets=2000, seed=0):
     for k in range(folds):
         held = set(order[k::folds].tolist())
         train = [r for i, (_, rs) in enumerate(groups) if i not in held for r in rs]
-        model = fit(train, seed, curves=False)
+        model = fit(train, seed, curves=False, mean=mean)
         for i in held:
             x = features([groups[i][1][0]["hyperparameters"]])
             predicted[i], noise[i] = model.mean(x)[0], model.noise_sd(x)[0]
@@ -156,7 +156,7 @@ def report_markdown(validation, analysis, records):
     v, a = validation, analysis
     anova = sorted(a["anova"].items(), key=lambda kv: -kv[1])
     return "\n".join([
-        f"## The surrogate ({len(records)} trainings of "
+        f"## The surrogate, mean by {a.get('mean_model', 'gp')} ({len(records)} trainings of "
         f"{len(by_configuration(records))} configurations)", "",
         f"Held out ({v['folds']}-fold, by configuration): Spearman's rho {v['spearman_rho']:.3f}, "
         f"R² {v['r2']:.3f}, RMSE {v['rmse']:.4f}; the best of 10 configurations, simulated "
@@ -179,6 +179,11 @@ def report_markdown(validation, analysis, records):
         ""])
 
 
+def report_name(stem, mean):
+    """The name of a report of the surrogate `mean`: `stem` for the GP, `stem-forest` else."""
+    return stem if mean == "gp" else f"{stem}-{mean}"
+
+
 def run(args):
     from fashion_tuning.config import HAND_PICKED
     from fashion_tuning.errors import UserError
@@ -190,16 +195,16 @@ def run(args):
     if not 2 <= args.folds <= len(by_configuration(records)):
         raise UserError(f"--folds must be between 2 and the {len(by_configuration(records))} "
                         f"configurations of {args.trials}, got {args.folds}")
-    model = fit(records)  # First: it says what all the trials lack.
-    analysis = analyse(model, HAND_PICKED)
-    validation = validate(records, args.folds)
+    model = fit(records, mean=args.mean)  # First: it says what all the trials lack.
+    analysis = {"mean_model": args.mean, **analyse(model, HAND_PICKED)}
+    validation = validate(records, args.folds, mean=args.mean)
     summaries = [read_summary_at(path) for pattern in args.real
                  for path in sorted(Path().glob(pattern))]
     markdown = report_markdown(validation, analysis, records)
     if summaries:
         analysis["study_residuals"] = residuals(model, summaries)
         markdown += "\n" + residuals_markdown(analysis["study_residuals"], len(summaries))
-    write_report(Path(args.trials).with_name("surrogate.jsonl"),
+    write_report(Path(args.trials).with_name(report_name("surrogate", args.mean) + ".jsonl"),
                  {"validation": validation, **analysis}, markdown)
     return 0
 
@@ -211,6 +216,8 @@ def main(argv=None):
     parser = tool_parser(__doc__)
     parser.add_argument("--trials", default=TRIALS, help="the real trials (JSON lines)")
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds")
+    parser.add_argument("--mean", choices=MEANS, default="gp",
+                        help="the model of the mean; reports other than gp's get its name")
     parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
                         help="summary.json files of real searches, whose trials are held out")
     args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def residuals(surrogate, summaries):
             rows.append({"seed": setting(s, "seed"), "phase": phase(s, i),
                          "score": t["val_accuracy"] if t["status"] == "completed" else None,
                          "score_mean": float(surrogate.mean(x)[0]), "epoch_1": epoch_1,
-                         "epoch_1_mean": float(surrogate.gps[0].predict(x)[0])})
+                         "epoch_1_mean": float(surrogate.models[0].predict(x)[0])})
     report = {}
     for what in ("score", "epoch_1"):
         kept = [r for r in rows if r[what] is not None]

@@ -9,6 +9,10 @@ a trial's score around that mean is measured, not fitted: the pooled spread of c
 trained at several trial seeds, as a log-linear function of the learning rate (it may grow
 with it). Seconds are a least-squares line in the units and the optimizer.
 
+A random forest can stand in for the GP (`mean="forest"`): a GP truth may favour the Bayesian
+oracle, whose own model is a GP, so the simulated verdict is also read on a truth of another
+kind, piecewise constant, as surrogate benchmarks do (Eggensperger et al.).
+
 So that median stopping can be replayed, a trial is a *curve*: its val_accuracy at each epoch
 before the last, then its score. Each column has its own GP mean and measured noise, and the
 columns' noise is correlated as the repeated configurations' deviations are.
@@ -60,13 +64,14 @@ class Surrogate:
             for the noise.
         seed: the GP optimiser's random state, so that a fit is reproducible.
         curves: False fits the score alone (what the held-out validation needs).
+        mean: "gp" or "forest", the model of each column's mean (`MEANS`).
     """
 
-    def __init__(self, rows, repeats, seed=0, curves=True):
+    def __init__(self, rows, repeats, seed=0, curves=True, mean="gp"):
         x = features([r["hyperparameters"] for r in rows])
         y = np.array([r["curve"] for r in rows], dtype=float)
         columns = range(y.shape[1]) if curves else [y.shape[1] - 1]
-        self.gps = [gaussian_process(x, y[:, k], seed) for k in columns]
+        self.models = [MEANS[mean](x, y[:, k], seed) for k in columns]
         hps = {key: h for key, (h, _) in repeats.items()}
         self.noise = [noise_model({key: [c[k] for c in cs] for key, (_, cs) in repeats.items()},
                                   hps) for k in columns]
@@ -80,7 +85,7 @@ class Surrogate:
                                             rcond=None)[0]
 
     def mean(self, x):
-        return self.gps[-1].predict(np.atleast_2d(x))
+        return self.models[-1].predict(np.atleast_2d(x))
 
     def noise_sd(self, x):
         return column_sd(self.noise[-1], x)
@@ -93,7 +98,7 @@ class Surrogate:
         """Simulated trials at feature rows `x`: each column's mean plus its noise, from
         independent standard normal draws `z` (rows x columns) correlated as measured."""
         x = np.atleast_2d(x)
-        means = np.column_stack([gp.predict(x) for gp in self.gps])
+        means = np.column_stack([m.predict(x) for m in self.models])
         sds = np.column_stack([column_sd(n, x) for n in self.noise])
         return means + sds * (np.atleast_2d(z) @ self.factor.T)
 
@@ -107,6 +112,17 @@ def gaussian_process(x, y, seed):
               + WhiteKernel(1e-2, (1e-6, 1.0)))
     return GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=5,
                                     random_state=seed).fit(x, y)
+
+
+def random_forest(x, y, seed):
+    """A random forest's mean of `y` at feature rows `x`."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=200, min_samples_leaf=3,
+                                 random_state=seed).fit(x, y)
+
+
+MEANS = {"gp": gaussian_process, "forest": random_forest}
 
 
 def column_sd(noise, x):

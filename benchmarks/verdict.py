@@ -105,7 +105,8 @@ def report_markdown(report, margins=MARGINS):
     from fashion_tuning.report import markdown_table
 
     names = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
-    lines = [f"## Simulated study ({report['seeds']} seeds per strategy)", "",
+    lines = [f"## Simulated study ({report['seeds']} seeds per strategy, the "
+             f"{report.get('surrogate', 'gp')} surrogate)", "",
              f"Optimum of the surrogate's mean: {report['optimum']:.4f}. Minutes are the "
              f"surrogate's, of trials timed on {report.get('seconds_cpu')} (2 cores, alone); "
              "they leave out a search's own costs between trials.", ""]

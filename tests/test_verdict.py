@@ -191,3 +191,20 @@ def test_a_bad_fold_count_or_no_repeats_is_one_line(tmp_path, capsys):
     # No configuration at several trial seeds: no noise to measure.
     assert space_fit.main(["--trials", str(trials), "--folds", "2"]) == 2
     assert "these 6 trainings hold none" in one_error_line(capsys)
+
+
+def test_a_forest_can_stand_in_for_the_gp_and_a_simulation_keeps_its_kind(tmp_path, capsys):
+    from summaries import one_error_line
+
+    records = synthetic_records()
+    forest = space_fit.fit(records, mean="forest")
+    configs, x = surrogate.grid(lr_points=9)
+    error = forest.mean(x) - np.array([truth(c) for c in configs])
+    assert np.sqrt((error ** 2).mean()) < 0.008
+    assert forest.curves(x[:2], np.zeros((2, 3))).shape == (2, 3)
+    out = tmp_path / "sim.jsonl"
+    out.write_text(json.dumps({"strategy": "random_search", "seed": 1, "trials": []}) + "\n")
+    trials = tmp_path / "trials.jsonl"
+    trials.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert simulate.main(["--out", str(out), "--trials", str(trials), "--mean", "forest"]) == 2
+    assert "holds runs on the gp surrogate, not --mean forest" in one_error_line(capsys)
