@@ -131,7 +131,8 @@ def run(args):
     from fashion_tuning import atomic, data
 
     dataset = data.load_fashion_mnist(args.data_dir)
-    plan = {"flags": {"top": args.top, "seeds": ",".join(map(str, seeds))}, "final": final_settings(Config()),
+    plan = {"flags": {"top": args.top, "seeds": ",".join(map(str, seeds))},
+            "final": final_settings(Config()),
             "data": dataset.fingerprint()}
     if recorded:
         space_plan.check_same(recorded, plan, out)

@@ -34,8 +34,8 @@ def phase(summary, index):
 def residuals(surrogate, summaries):
     """Per phase: the trials, and the mean residual (with its 95 % interval) and RMS of the
     score (completed trials) and of the epoch-1 val_accuracy (all trials), each relative to
-    its seed's hand-picked and random trials. A Bayesian run's random trials replay the random run's of its seed, so
-    only the random run's count."""
+    its seed's hand-picked and random trials. A Bayesian run's random trials replay the
+    random run's of its seed, so only the random run's count."""
     rows = []
     for s in summaries:
         for i, t in enumerate(s["trials"]):

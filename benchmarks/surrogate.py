@@ -80,8 +80,7 @@ class Surrogate:
         self.factor = np.linalg.cholesky(self.correlation)  # Once, not per simulated trial.
         clean = [r for r in rows if r.get("seconds") is not None]
         xs = features([r["hyperparameters"] for r in clean])
-        design = np.column_stack([np.ones(len(xs)), xs[:, 0], xs[:, 3]])
-        self.seconds_coef = np.linalg.lstsq(design, [r["seconds"] for r in clean],
+        self.seconds_coef = np.linalg.lstsq(seconds_design(xs), [r["seconds"] for r in clean],
                                             rcond=None)[0]
 
     def mean(self, x):
@@ -92,7 +91,7 @@ class Surrogate:
 
     def seconds(self, x):
         x = np.atleast_2d(x)
-        return self.seconds_coef[0] + self.seconds_coef[1] * x[:, 0] + self.seconds_coef[2] * x[:, 3]
+        return seconds_design(x) @ self.seconds_coef
 
     def curves(self, x, z):
         """Simulated trials at feature rows `x`: each column's mean plus its noise, from
@@ -101,6 +100,11 @@ class Surrogate:
         means = np.column_stack([m.predict(x) for m in self.models])
         sds = np.column_stack([column_sd(n, x) for n in self.noise])
         return means + sds * (np.atleast_2d(z) @ self.factor.T)
+
+
+def seconds_design(x):
+    """The seconds' linear terms at feature rows `x`: a constant, the units, the optimizer."""
+    return np.column_stack([np.ones(len(x)), x[:, 0], x[:, 3]])
 
 
 def gaussian_process(x, y, seed):
