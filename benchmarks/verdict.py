@@ -142,7 +142,37 @@ def report_markdown(report, margins=MARGINS):
         for minutes, row in report["minutes"].items()]
     lines.append(markdown_table(["search min", "Random", "Bayesian", "B − R [95 %]",
                                  "runs out of trials (R / B)"], rows))
+    lines += ["", "The best margin at each trial count, and what more trials buy at it (true "
+              "value per 10 more search minutes than the trial count above):", ""]
+    lines.append(markdown_table(
+        ["trials", "strategy", "best margin", "true value", "over the default margin",
+         "gain per 10 more min"],
+        [[b["budget"], names[b["strategy"]], f"{b['margin']:g}", f"{b['true']:.4f}",
+          f"{b['over_default']:+.4f}",
+          "" if b["gain_per_10_min"] is None else f"{b['gain_per_10_min']:+.4f}"]
+         for b in best_settings(report, margins)]))
     return "\n".join(lines) + "\n"
+
+
+def best_settings(report, margins=MARGINS):
+    """Per strategy and budget: the margin whose trained configuration is truly best on
+    average, its true value and lead over the default margin, and how much the best true value
+    rose per 10 search minutes since the budget before."""
+    from fashion_tuning.config import HAND_PICKED_MARGIN
+
+    rows = []
+    for s in STRATEGIES:
+        before = None
+        for budget, row in report["budgets"].items():
+            m = row[s]
+            margin = max(margins, key=lambda g: m[f"true@{g:g}"])
+            true, minutes = m[f"true@{margin:g}"], m["seconds"] / 60
+            rows.append({"strategy": s, "budget": budget, "margin": margin, "true": true,
+                         "over_default": true - m[f"true@{HAND_PICKED_MARGIN:g}"],
+                         "gain_per_10_min": None if before is None or minutes <= before[1]
+                         else 10 * (true - before[0]) / (minutes - before[1])})
+            before = (true, minutes)
+    return rows
 
 
 def best_so_far(scores):

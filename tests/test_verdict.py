@@ -208,3 +208,18 @@ def test_a_forest_can_stand_in_for_the_gp_and_a_simulation_keeps_its_kind(tmp_pa
     trials.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert simulate.main(["--out", str(out), "--trials", str(trials), "--mean", "forest"]) == 2
     assert "holds runs on the gp surrogate, not --mean forest" in one_error_line(capsys)
+
+
+def test_the_best_margin_and_what_more_trials_buy():
+    def measures(minutes, by_margin):
+        return {"seconds": 60 * minutes,
+                **{f"true@{m:g}": v for m, v in zip(verdict.MARGINS, by_margin)}}
+    flat = [0.912] * len(verdict.MARGINS)
+    report = {"budgets": {
+        10: {s: measures(10, flat) for s in verdict.STRATEGIES},
+        20: {s: measures(30, [0.916] + flat[1:]) for s in verdict.STRATEGIES}}}
+    rows = verdict.best_settings(report)
+    assert [(r["budget"], r["margin"]) for r in rows[:2]] == [(10, 0.0), (20, 0.0)]
+    assert rows[0]["gain_per_10_min"] is None and rows[0]["over_default"] == 0
+    assert rows[1]["over_default"] == pytest.approx(0.004)
+    assert rows[1]["gain_per_10_min"] == pytest.approx(0.002)  # 0.004 over 20 more minutes.
