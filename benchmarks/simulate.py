@@ -28,6 +28,7 @@ from benchmarks.space_fit import fit_surrogate, report_name
 from benchmarks.surrogate import MEANS, features, optimum
 from benchmarks.verdict import (BUDGETS, REAL, check_against_real, check_markdown, report_markdown,
                                 summarize)
+from benchmarks.verdict_plot import plot_simulation
 from fashion_tuning.config import STRATEGIES, Config
 
 
@@ -147,13 +148,14 @@ def run(args):
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",
                       flush=True)
     best_mean, best_config = optimum(surrogate)
-    report = summarize([r for r in read_lines(out) if r["seed"] in wanted], best_mean)
+    runs = [r for r in read_lines(out) if r["seed"] in wanted]
+    report = summarize(runs, best_mean)
     report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu,
                   surrogate=args.mean)
     summaries = [read_summary_at(path) for pattern in args.real
                  for path in sorted(Path().glob(pattern))]
-    report["against_real"] = check_against_real(
-        [r for r in read_lines(out) if r["seed"] in wanted], summaries)
+    report["against_real"] = check_against_real(runs, summaries)
+    plot_simulation(runs, summaries, out.with_suffix(".png"))
     markdown = report_markdown(report)
     if report["against_real"]:
         markdown += ("\n## Against the real runs\n\n"

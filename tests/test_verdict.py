@@ -48,7 +48,7 @@ def test_the_product_picks_the_hand_picked_trial_within_the_margin():
 
 
 @pytest.mark.slow
-def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
+def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted, tmp_path):
     records, model = fitted
     space = space_hyperparameters()
     runs = [simulate.simulate_run(s, seed, model, space, trials=5)
@@ -72,6 +72,13 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted):
     assert verdict.trials_within(runs[0], 2) <= 2 and verdict.trials_within(runs[0], 0) == 1
     assert "B − R" in verdict.report_markdown(report)
     json.dumps(report)  # The report is saved as JSON.
+    from benchmarks.verdict_plot import plot_simulation
+    from summaries import png_size
+
+    real = {"strategy": "random_search", "trials": [
+        {"val_accuracy": v, "status": "completed"} for v in (0.91, 0.915, 0.905)]}
+    plot_simulation(runs, [real], tmp_path / "simulation.png")
+    assert png_size(tmp_path / "simulation.png")[0] > 500
 
 
 def test_the_minutes_comparison_counts_the_runs_that_ran_out_of_trials():

@@ -1,0 +1,50 @@
+"""The simulated study in one picture: best-so-far curves against the real runs', and the true
+value of what each strategy trains, by trial count."""
+
+import numpy as np
+
+from benchmarks.verdict import best_so_far, pick, real_trials
+from fashion_tuning.config import HAND_PICKED_MARGIN, STRATEGIES
+
+COLORS = {"random_search": "tab:blue", "bayesian_optimization": "tab:orange"}
+NAMES = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
+
+
+def plot_simulation(runs, summaries, path, margin=HAND_PICKED_MARGIN):
+    """Left: the best score seen minus the hand-picked first trial's, by trial, simulated (mean
+    and the middle 95 % of single runs) and real (one line a run). Right: the true value (the
+    surrogate's mean) of the configuration trained at `margin`, mean over seeds with its 95 %
+    interval, by trial count."""
+    import matplotlib.pyplot as plt
+
+    from fashion_tuning.report import save_figure
+
+    fig, (seen, trained) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for s in STRATEGIES:
+        sim = [r["trials"] for r in runs if r["strategy"] == s]
+        n = min(len(t) for t in sim)
+        x = np.arange(1, n + 1)
+        over = np.array([[b - t[0]["score"] for b in best_so_far([u["score"] for u in t[:n]])]
+                         for t in sim])
+        seen.plot(x, over.mean(axis=0), color=COLORS[s], label=f"{NAMES[s]}, simulated")
+        seen.fill_between(x, *np.percentile(over, [2.5, 97.5], axis=0), color=COLORS[s],
+                          alpha=0.15)
+        for k, summary in enumerate(r for r in summaries if r["strategy"] == s):
+            t = real_trials(summary)
+            curve = best_so_far([u["score"] for u in t])
+            seen.plot(np.arange(1, len(t) + 1), [b - t[0]["score"] for b in curve],
+                      color=COLORS[s], lw=0.7, ls="--",
+                      label=f"{NAMES[s]}, real runs" if k == 0 else None)
+        true = np.array([[t[pick(t[:b], margin)]["mean"] for b in x] for t in sim])
+        half = 1.96 * true.std(axis=0, ddof=1) / np.sqrt(len(true))
+        trained.plot(x, true.mean(axis=0), color=COLORS[s], label=NAMES[s])
+        trained.fill_between(x, true.mean(axis=0) - half, true.mean(axis=0) + half,
+                             color=COLORS[s], alpha=0.2)
+    seen.set_ylabel("best score seen minus the hand-picked trial's")
+    trained.set_ylabel(f"true value trained (margin {margin:g})")
+    for ax in (seen, trained):
+        ax.set_xlabel("trials")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    save_figure(fig, path)
