@@ -185,20 +185,22 @@ def best_so_far(scores):
 
 
 def search_measures(trials, budget, margin):
-    """What a search's first `budget` trials (dicts with `score` and `status`, real or
-    simulated) say: the best score seen, it minus the hand-picked first trial's score (free of
-    the split's offset, which shifts every trial of a real seed alike), whether the trained
-    trial is the hand-picked one, and how many trials median stopping stopped."""
+    """What a search's first `budget` trials (dicts with `score`, `status` and `seconds`, real
+    or simulated) say: the best score seen, it minus the hand-picked first trial's score (free
+    of the split's offset, which shifts every trial of a real seed alike), whether the trained
+    trial is the hand-picked one, how many trials median stopping stopped, and the minutes."""
     trials = trials[:budget]
     best = best_so_far([t["score"] for t in trials])[-1]
     return {"best_seen": best, "best_over_first": best - trials[0]["score"],
             "kept_hand_picked": float(pick(trials, margin) == 0),
-            "pruned": float(sum(t["status"] == "pruned" for t in trials))}
+            "pruned": float(sum(t["status"] == "pruned" for t in trials)),
+            "search_minutes": sum(t["seconds"] or 0 for t in trials) / 60}
 
 
 def real_trials(summary):
     """A real run's trials (`summary.json`) in the form `search_measures` reads."""
-    return [{"score": t["val_accuracy"], "status": t["status"]} for t in summary["trials"]]
+    return [{"score": t["val_accuracy"], "status": t["status"], "seconds": t["seconds"]}
+            for t in summary["trials"]]
 
 
 def check_against_real(runs, summaries, budgets=BUDGETS):

@@ -76,7 +76,8 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted, tmp_
     from summaries import png_size
 
     real = {"strategy": "random_search", "trials": [
-        {"val_accuracy": v, "status": "completed"} for v in (0.91, 0.915, 0.905)]}
+        {"val_accuracy": v, "status": "completed", "seconds": 60.0}
+        for v in (0.91, 0.915, 0.905)]}
     plot_simulation(runs, [real], tmp_path / "simulation.png")
     assert png_size(tmp_path / "simulation.png")[0] > 500
 
@@ -142,16 +143,20 @@ def test_median_stopping_is_replayed_on_simulated_curves(fitted):
 
 
 def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real():
-    trials = [{"score": 0.910, "status": "completed"}, {"score": 0.920, "status": "completed"},
-              {"score": 0.930, "status": "pruned"}, {"score": None, "status": "failed"}]
+    trials = [{"score": 0.910, "status": "completed", "seconds": 60},
+              {"score": 0.920, "status": "completed", "seconds": 60},
+              {"score": 0.930, "status": "pruned", "seconds": 20},
+              {"score": None, "status": "failed", "seconds": None}]
     m = verdict.search_measures(trials, 4, 0.0055)
     assert m == {"best_seen": 0.930, "best_over_first": pytest.approx(0.02),
-                 "kept_hand_picked": 0.0, "pruned": 1.0}
+                 "kept_hand_picked": 0.0, "pruned": 1.0, "search_minutes": pytest.approx(2.33,
+                                                                                       abs=0.01)}
     assert verdict.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
 
     def summary(strategy, scores):
         return {"strategy": strategy, "settings": {"max_trials": len(scores)},
-                "trials": [{"val_accuracy": s, "status": "completed"} for s in scores]}
+                "trials": [{"val_accuracy": s, "status": "completed", "seconds": 60.0}
+                           for s in scores]}
     real = [summary(s, [0.91 + d, 0.915 + d, 0.905 + d, 0.92 + d, 0.90 + d])
             for s in ("random_search", "bayesian_optimization") for d in (0, 0.002, 0.004)]
     runs = [{"strategy": s["strategy"], "trials": verdict.real_trials(s)} for s in real]
