@@ -32,7 +32,6 @@ from benchmarks.verdict_plot import plot_simulation
 from fashion_tuning.config import STRATEGIES, Config
 
 
-
 def noise_draws(seed, count, columns):
     """The standard normal draws of trials 0..count-1 at `seed` (a row of `columns` each), the
     same for every strategy."""

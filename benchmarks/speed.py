@@ -11,8 +11,8 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, epoch_clock
 
-STARTUP = ("import sys, time; t = time.perf_counter(); "
-           "from fashion_tuning import pipeline; from fashion_tuning.data import load_fashion_mnist; "
+STARTUP = ("import sys, time; t = time.perf_counter(); from fashion_tuning import pipeline; "
+           "from fashion_tuning.data import load_fashion_mnist; "
            "load_fashion_mnist(sys.argv[1] or None); print(time.perf_counter() - t)")
 
 
