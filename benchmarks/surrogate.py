@@ -7,7 +7,7 @@ optimizer as 0/1): the response is smooth in four dimensions and 200 points are 
 setting in which GPs beat forests as surrogates (Eggensperger et al., AAAI 2015). The noise of
 a trial's score around that mean is measured, not fitted: the pooled spread of configurations
 trained at several trial seeds, as a log-linear function of the learning rate (it may grow
-with it). Seconds are a least-squares line in the units and the optimizer.
+with it) and the optimizer. Seconds are a least-squares line in the units and the optimizer.
 
 A random forest can stand in for the GP (`mean="forest"`): a GP truth may favour the Bayesian
 oracle, whose own model is a GP, so the simulated verdict is also read on a truth of another
@@ -28,9 +28,10 @@ DROPOUT = (0.1, 0.5, 0.1)
 LOG_LR = (-4.0, -2.0)
 OPTIMIZERS = ("adam", "rmsprop")
 NAMES = ("units", "dropout", "learning_rate", "optimizer")
-# The noise's log-linear slope in the scaled learning rate: fitted only from this many
-# repeated configurations, and at most this steep.
+# The noise's log-linear terms in the scaled learning rate and the optimizer: fitted only
+# from this many repeated configurations (of each optimizer), and at most this steep.
 MIN_REPEATED = 5
+MIN_PER_OPTIMIZER = 2
 MAX_SLOPE = 2.0
 
 
@@ -130,9 +131,11 @@ MEANS = {"gp": gaussian_process, "forest": random_forest}
 
 
 def column_sd(noise, x):
-    """The noise sd `exp(a + b * scaled log learning rate)` of `noise = (a, b)` at rows `x`."""
-    a, b = noise
-    return np.exp(a + b * np.atleast_2d(x)[:, 2])
+    """The noise sd `exp(a + b * scaled log learning rate + c * optimizer)` of `noise =
+    (a, b, c)` at feature rows `x`."""
+    a, b, c = noise
+    x = np.atleast_2d(x)
+    return np.exp(a + b * x[:, 2] + c * x[:, 3])
 
 
 def noise_correlation(repeats, noise):
@@ -158,30 +161,36 @@ def noise_correlation(repeats, noise):
 
 
 def noise_model(repeats, repeat_hps):
-    """`(a, b)` of sd = exp(a + b * scaled log learning rate), by maximum likelihood on the
-    deviations of each repeated configuration's scores from their own mean (each config's
-    mean is estimated, so a deviation's variance is sd**2 * (n - 1) / n)."""
+    """`(a, b, c)` of sd = exp(a + b * scaled log learning rate + c * optimizer (0 Adam,
+    1 RMSprop)), by maximum likelihood on the deviations of each repeated configuration's
+    scores from their own mean (each config's mean is estimated, so a deviation's variance is
+    sd**2 * (n - 1) / n). RMSprop's first epochs swing far more than Adam's, and median
+    stopping judges them."""
     from scipy.optimize import minimize
 
-    lr, dev, shrink = [], [], []
+    rows, dev, shrink = [], [], []
     for key, scores in repeats.items():
         scores = np.asarray(scores, dtype=float)
         if len(scores) < 2:
             continue
-        x = features([repeat_hps[key]])[0, 2]
+        x = features([repeat_hps[key]])[0]
         for s in scores - scores.mean():
-            lr.append(x), dev.append(s), shrink.append((len(scores) - 1) / len(scores))
-    lr, dev, shrink = map(np.array, (lr, dev, shrink))
+            rows.append(x), dev.append(s), shrink.append((len(scores) - 1) / len(scores))
+    x, dev, shrink = np.array(rows), np.array(dev), np.array(shrink)
 
     def negative_log_likelihood(params):
-        var = np.exp(2 * (params[0] + params[1] * lr)) * shrink
+        var = np.exp(2 * (params[0] + params[1] * x[:, 2] + params[2] * x[:, 3])) * shrink
         return 0.5 * np.sum(np.log(var) + dev ** 2 / var)
 
-    start = [math.log(max(dev.std(), 1e-4)), 0.0]
-    # A slope only from enough configurations, and within a factor e**2 over the range: a few
-    # repeats would otherwise let the sd run off to either end of the learning rates.
-    slope = (-MAX_SLOPE, MAX_SLOPE) if len(repeats) >= MIN_REPEATED else (0.0, 0.0)
-    bounds = [(math.log(1e-4), math.log(0.1)), slope]
+    # A slope only from enough configurations (an optimizer's term only from enough of each),
+    # and within a factor e**2: a few repeats would otherwise let the sd run off.
+    repeated = [h for key, h in repeat_hps.items() if len(repeats.get(key, ())) > 1]
+    per_optimizer = min(sum(h["optimizer"] == o for h in repeated) for o in OPTIMIZERS)
+    free = (-MAX_SLOPE, MAX_SLOPE)
+    bounds = [(math.log(1e-4), math.log(0.1)),
+              free if len(repeated) >= MIN_REPEATED else (0.0, 0.0),
+              free if per_optimizer >= MIN_PER_OPTIMIZER else (0.0, 0.0)]
+    start = [math.log(max(dev.std(), 1e-4)), 0.0, 0.0]
     return tuple(minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=bounds).x)
 
 

@@ -106,11 +106,25 @@ def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     # The spread grows a hundredfold over the learning rates: the slope stops at its bound.
     many = {k: [0.9, 0.9 + 1e-4 * 10 ** (i / 4)] for i, k in enumerate("abcdefghi")}
     assert surrogate.noise_model(many, hps)[1] == pytest.approx(surrogate.MAX_SLOPE)
+    assert surrogate.noise_model(many, hps)[2] == 0  # Adam alone: no optimizer term.
+
+
+def test_the_noise_of_each_optimizer_is_its_own():
+    hps = {k: {"units": 256, "dropout": 0.3, "learning_rate": 10 ** (-4 + i / 4),
+               "optimizer": ("adam", "rmsprop")[i % 2]} for i, k in enumerate("abcdefgh")}
+    spread = {"adam": 0.002, "rmsprop": 0.006}  # Three times the spread, at every rate.
+    repeats = {k: [0.9 - spread[h["optimizer"]], 0.9 + spread[h["optimizer"]]]
+               for k, h in hps.items()}
+    a, b, c = surrogate.noise_model(repeats, hps)
+    assert b == pytest.approx(0, abs=0.05) and c == pytest.approx(np.log(3), abs=0.05)
+    x = surrogate.features([hps["a"], hps["b"]])
+    assert surrogate.column_sd((a, b, c), x) == pytest.approx([0.002 * 2 ** .5, 0.006 * 2 ** .5],
+                                                              rel=0.05)
 
 
 def test_the_noise_correlation_is_positive_definite_or_the_identity():
     hp = {"units": 256, "dropout": 0.3, "learning_rate": 1e-3, "optimizer": "adam"}
-    noise = [(math.log(0.002), 0.0)] * 3
+    noise = [(math.log(0.002), 0.0, 0.0)] * 3
     # Two configurations at two seeds: four rows, but two degrees of freedom for three columns.
     few = {k: (hp, [[0.88, 0.90, 0.91], [0.881 + d, 0.899, 0.912 - d]])
            for k, d in (("a", 0.0), ("b", 0.002))}
