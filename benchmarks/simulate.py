@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import append_line, read_lines, read_summary_at, write_report
+from benchmarks.real_check import check_against_real, check_markdown
 from benchmarks.space_fit import fit_surrogate, report_name
 from benchmarks.surrogate import MEANS, features, optimum
-from benchmarks.verdict import (BUDGETS, REAL, check_against_real, check_markdown, report_markdown,
-                                summarize)
+from benchmarks.verdict import BUDGETS, REAL, report_markdown, summarize
 from benchmarks.verdict_plot import plot_simulation
 from fashion_tuning.config import STRATEGIES, Config
 

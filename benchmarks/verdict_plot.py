@@ -3,7 +3,8 @@ value of what each strategy trains, by trial count."""
 
 import numpy as np
 
-from benchmarks.verdict import best_so_far, pick, real_trials
+from benchmarks.real_check import real_trials
+from benchmarks.verdict import best_so_far, pick
 from fashion_tuning.config import HAND_PICKED_MARGIN, STRATEGIES
 
 COLORS = {"random_search": "tab:blue", "bayesian_optimization": "tab:orange"}

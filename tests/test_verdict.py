@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import simulate, space_fit, surrogate, verdict
+from benchmarks import real_check, simulate, space_fit, surrogate, verdict
 from fashion_tuning.hypermodel import space_hyperparameters
 from synthetic_trials import NOISE, synthetic_records, truth
 
@@ -161,11 +161,11 @@ def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real()
               {"score": 0.920, "status": "completed", "seconds": 60},
               {"score": 0.930, "status": "pruned", "seconds": 20},
               {"score": None, "status": "failed", "seconds": None}]
-    m = verdict.search_measures(trials, 4, 0.0055)
+    m = real_check.search_measures(trials, 4, 0.0055)
     assert m == {"best_seen": 0.930, "best_over_first": pytest.approx(0.02),
                  "kept_hand_picked": 0.0, "pruned": 1.0, "search_minutes": pytest.approx(2.33,
                                                                                        abs=0.01)}
-    assert verdict.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
+    assert real_check.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
 
     def summary(strategy, scores):
         return {"strategy": strategy, "settings": {"max_trials": len(scores)},
@@ -173,14 +173,17 @@ def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real()
                            for s in scores]}
     real = [summary(s, [0.91 + d, 0.915 + d, 0.905 + d, 0.92 + d, 0.90 + d])
             for s in ("random_search", "bayesian_optimization") for d in (0, 0.002, 0.004)]
-    runs = [{"strategy": s["strategy"], "trials": verdict.real_trials(s)} for s in real]
-    rows = verdict.check_against_real(runs, real, budgets=(5, 10))
+    runs = [{"strategy": s["strategy"], "trials": real_check.real_trials(s)} for s in real]
+    rows = real_check.check_against_real(runs, real, budgets=(5, 10))
     assert {(r["strategy"], r["budget"]) for r in rows} == {
         ("random_search", 5), ("bayesian_optimization", 5)}  # No real run reached 10.
     assert all(r["within"] and r["real_runs"] == 3 for r in rows)
+    kept = next(r for r in rows if r["measure"] == "kept_hand_picked")
+    # Kept in none of three runs: an exact binomial interval, not a t interval's [0, 0].
+    assert kept["real"]["mean"] == 0 and kept["real"]["ci95"] == [0, pytest.approx(0.708, abs=1e-3)]
     best = next(r for r in rows if r["measure"] == "best_seen")
     assert best["simulated"] == pytest.approx(0.922)
-    assert "| random_search | 5 | best_seen | 3 |" in verdict.check_markdown(rows)
+    assert "| random_search | 5 | best_seen | 3 |" in real_check.check_markdown(rows)
 
 
 @pytest.mark.parametrize("argv, fragment", [

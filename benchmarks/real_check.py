@@ -1,0 +1,78 @@
+"""The simulation against the real runs at the defaults: the same measures of a search, real
+or simulated, and each real measure's interval over seeds beside the simulation's mean."""
+
+import numpy as np
+
+from benchmarks.verdict import BUDGETS, best_so_far, mean_interval, pick
+from fashion_tuning.config import STRATEGIES
+
+
+def search_measures(trials, budget, margin):
+    """What a search's first `budget` trials (dicts with `score`, `status` and `seconds`, real
+    or simulated) say: the best score seen, it minus the hand-picked first trial's score (free
+    of the split's offset, which shifts every trial of a real seed alike), whether the trained
+    trial is the hand-picked one, how many trials median stopping stopped, and the minutes."""
+    trials = trials[:budget]
+    best = best_so_far([t["score"] for t in trials])[-1]
+    return {"best_seen": best, "best_over_first": best - trials[0]["score"],
+            "kept_hand_picked": float(pick(trials, margin) == 0),
+            "pruned": float(sum(t["status"] == "pruned" for t in trials)),
+            "search_minutes": sum(t["seconds"] or 0 for t in trials) / 60}
+
+
+def real_trials(summary):
+    """A real run's trials (`summary.json`) in the form `search_measures` reads."""
+    return [{"score": t["val_accuracy"], "status": t["status"], "seconds": t["seconds"]}
+            for t in summary["trials"]]
+
+
+def check_against_real(runs, summaries, budgets=BUDGETS):
+    """The simulated runs beside the real ones (`summary.json` dicts, default settings), per
+    strategy and budget that real runs reached: each measure's real mean with its 95 %
+    interval over seeds, and the simulation's mean (and where it falls)."""
+    from fashion_tuning.config import HAND_PICKED_MARGIN
+    from fashion_tuning.results import setting
+
+    rows = []
+    for strategy in STRATEGIES:
+        real = [s for s in summaries if s["strategy"] == strategy]
+        sim = [r["trials"] for r in runs if r["strategy"] == strategy]
+        for budget in budgets:
+            reached = [real_trials(s) for s in real if setting(s, "max_trials") >= budget
+                       and len(s["trials"]) >= budget]
+            if len(reached) < 2:
+                continue
+            real_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in reached]
+            sim_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in sim]
+            for key in real_m[0]:
+                values = [m[key] for m in real_m]
+                interval = (share_interval(values) if key == "kept_hand_picked"
+                            else mean_interval(values))
+                sim_mean = float(np.mean([m[key] for m in sim_m]))
+                low, high = interval["ci95"]
+                rows.append({"strategy": strategy, "budget": budget, "measure": key,
+                             "real_runs": len(real_m), "real": interval, "simulated": sim_mean,
+                             "within": bool(low <= sim_mean <= high)})
+    return rows
+
+
+def share_interval(flags):
+    """The share of true `flags` and its exact 95 % interval (Clopper-Pearson): a t interval
+    of six 1s would be [1, 1]."""
+    from scipy import stats
+
+    k, n = int(sum(flags)), len(flags)
+    ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+    return {"mean": k / n, "ci95": [float(ci.low), float(ci.high)]}
+
+
+def check_markdown(rows):
+    """`check_against_real`'s rows as a Markdown table."""
+    from fashion_tuning.report import markdown_table
+
+    return markdown_table(
+        ["strategy", "trials", "measure", "real runs", "real mean [95 %]", "simulated mean",
+         "within"],
+        [[r["strategy"], r["budget"], r["measure"], r["real_runs"],
+          "{:.4f} [{:.4f}, {:.4f}]".format(r["real"]["mean"], *r["real"]["ci95"]),
+          f"{r['simulated']:.4f}", "yes" if r["within"] else "**no**"] for r in rows])
