@@ -13,12 +13,18 @@ def mean_trial_seconds(logs):
 
 
 def budget_reached(folder, time_budget):
-    """Whether one more trial would take the search in `folder` past `time_budget` minutes:
-    the search time recorded there plus the mean of the trials so far (None: no budget)."""
+    """Whether one more trial would take the search in `folder` past `time_budget` minutes
+    (`past_budget`; None: no budget)."""
     if time_budget is None:
         return False
     logs = list(trial_logs(folder).values())
-    return elapsed_search_seconds(logs) + mean_trial_seconds(logs) > time_budget * 60
+    return past_budget(elapsed_search_seconds(logs), mean_trial_seconds(logs), time_budget)
+
+
+def past_budget(elapsed_seconds, mean_trial, time_budget):
+    """The time budget's rule: no new trial once the search time so far plus the mean trial
+    time so far passes `time_budget` minutes."""
+    return elapsed_seconds + mean_trial > time_budget * 60
 
 
 def _scored(logs):

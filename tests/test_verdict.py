@@ -252,3 +252,9 @@ def test_the_best_margin_and_what_more_trials_buy():
     assert rows[0]["gain_per_10_min"] is None and rows[0]["over_default"] == 0
     assert rows[1]["over_default"] == pytest.approx(0.004)
     assert rows[1]["gain_per_10_min"] == pytest.approx(0.002)  # 0.004 over 20 more minutes.
+
+
+def test_search_minutes_follow_the_time_budgets_rule():
+    # 60 s trials: after k of them, another starts while 60 k + 60 <= the budget.
+    run = {"trials": [{"seconds": 60.0}] * 10}
+    assert [verdict.trials_within(run, m) for m in (0, 1.5, 2, 5, 30)] == [1, 1, 2, 5, 10]
