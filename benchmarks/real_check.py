@@ -11,10 +11,11 @@ def search_measures(trials, budget, margin):
     """What a search's first `budget` trials (dicts with `score`, `status` and `seconds`, real
     or simulated) say: the best score seen, it minus the hand-picked first trial's score (free
     of the split's offset, which shifts every trial of a real seed alike), whether the trained
-    trial is the hand-picked one, how many trials median stopping stopped, and the minutes."""
+    trial is the hand-picked one, how many trials median stopping stopped, and the minutes.
+    A measure without a value (the hand-picked trial failed: nothing to be over) is None."""
     trials = trials[:budget]
-    best = best_so_far([t["score"] for t in trials])[-1]
-    return {"best_seen": best, "best_over_first": best - trials[0]["score"],
+    best, first = best_so_far([t["score"] for t in trials])[-1], trials[0]["score"]
+    return {"best_seen": best, "best_over_first": None if first is None else best - first,
             "kept_hand_picked": float(pick(trials, margin) == 0),
             "pruned": float(sum(t["status"] == "pruned" for t in trials)),
             "search_minutes": sum(t["seconds"] or 0 for t in trials) / 60}
@@ -45,13 +46,15 @@ def check_against_real(runs, summaries, budgets=BUDGETS):
             real_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in reached]
             sim_m = [search_measures(t, budget, HAND_PICKED_MARGIN) for t in sim]
             for key in real_m[0]:
-                values = [m[key] for m in real_m]
+                values = [m[key] for m in real_m if m[key] is not None]
+                if len(values) < 2:
+                    continue
                 interval = (share_interval(values) if key == "kept_hand_picked"
                             else mean_interval(values))
                 sim_mean = float(np.mean([m[key] for m in sim_m]))
                 low, high = interval["ci95"]
                 rows.append({"strategy": strategy, "budget": budget, "measure": key,
-                             "real_runs": len(real_m), "real": interval, "simulated": sim_mean,
+                             "real_runs": len(values), "real": interval, "simulated": sim_mean,
                              "within": bool(low <= sim_mean <= high)})
     return rows
 

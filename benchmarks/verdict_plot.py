@@ -30,8 +30,9 @@ def plot_simulation(runs, summaries, path, margin=HAND_PICKED_MARGIN):
         seen.plot(x, over.mean(axis=0), color=COLORS[s], label=f"{NAMES[s]}, simulated")
         seen.fill_between(x, *np.percentile(over, [2.5, 97.5], axis=0), color=COLORS[s],
                           alpha=0.15)
-        for k, summary in enumerate(r for r in summaries if r["strategy"] == s):
-            t = real_trials(summary)
+        # A real run whose hand-picked trial failed has nothing to be over.
+        real = [real_trials(r) for r in summaries if r["strategy"] == s]
+        for k, t in enumerate(t for t in real if t[0]["score"] is not None):
             curve = best_so_far([u["score"] for u in t])
             seen.plot(np.arange(1, len(t) + 1), [b - t[0]["score"] for b in curve],
                       color=COLORS[s], lw=0.7, ls="--",

@@ -239,6 +239,28 @@ def test_a_forest_can_stand_in_for_the_gp_and_a_simulation_keeps_its_kind(tmp_pa
     assert "holds runs on the gp surrogate, not --mean forest" in one_error_line(capsys)
 
 
+
+def test_a_real_run_whose_hand_picked_trial_failed_is_measured_and_drawn(tmp_path):
+    from benchmarks.verdict_plot import plot_simulation
+
+    def summary(strategy, scores):
+        return {"strategy": strategy, "settings": {"max_trials": len(scores)},
+                "trials": [{"val_accuracy": v, "status": "failed" if v is None else "completed",
+                            "seconds": None if v is None else 60.0} for v in scores]}
+    real = [summary(s, [first, 0.915, 0.905]) for s in verdict.STRATEGIES
+            for first in (None, 0.91, 0.912)]
+    assert real_check.search_measures(real_check.real_trials(real[0]), 3, 0.0055)[
+        "best_over_first"] is None
+    runs = [{"strategy": s, "trials": [{"score": v, "status": "completed", "seconds": 60.0,
+                                        "mean": v} for v in (0.91, 0.915, 0.905)]}
+            for s in verdict.STRATEGIES for _ in range(2)]
+    rows = real_check.check_against_real(runs, real, budgets=(3,))
+    over = [r for r in rows if r["measure"] == "best_over_first"]
+    assert [r["real_runs"] for r in over] == [2, 2]  # The failed hand-picked trial's run is out.
+    assert all(r["real_runs"] == 3 for r in rows if r["measure"] == "best_seen")
+    plot_simulation(runs, real, tmp_path / "simulation.png")
+    assert (tmp_path / "simulation.png").is_file()
+
 def test_the_best_margin_and_what_more_trials_buy():
     def measures(minutes, by_margin):
         return {"seconds": 60 * minutes,
