@@ -35,13 +35,14 @@ def residuals(surrogate, summaries):
     """Per phase: the trials, and the mean residual (with its 95 % interval) and RMS of the
     score (completed trials) and of the epoch-1 val_accuracy (all trials), each relative to
     its seed's hand-picked and random trials. A Bayesian run's random trials replay the
-    random run's of its seed, so only the random run's count."""
+    random run's of its seed, so only the random run's count where there is one."""
     rows = []
+    randoms = {setting(s, "seed") for s in summaries if s["strategy"] == "random_search"}
     for s in summaries:
         for i, t in enumerate(s["trials"]):
             epoch_1 = (t.get("history") or {}).get("val_accuracy", [None])[0]
-            if epoch_1 is None or (phase(s, i) != "gaussian process"
-                                   and s["strategy"] == "bayesian_optimization"):
+            replayed = s["strategy"] == "bayesian_optimization" and setting(s, "seed") in randoms
+            if epoch_1 is None or (replayed and phase(s, i) != "gaussian process"):
                 continue
             x = features([t["hyperparameters"]])
             rows.append({"seed": setting(s, "seed"), "phase": phase(s, i),

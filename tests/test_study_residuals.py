@@ -37,3 +37,14 @@ def test_a_bias_where_the_gaussian_process_chose_is_found():
     assert random["epoch_1"]["trials"] == 4 * 9 and random["score"]["trials"] == 4 * 8
     assert gp["epoch_1"]["trials"] == 4 * 7 and gp["score"]["trials"] == 4 * 6
     assert "gaussian process" in study_residuals.residuals_markdown(report, 8)
+
+
+def test_a_seed_with_only_a_bayesian_run_is_measured_on_its_own_trials():
+    records = synthetic_records()
+    model = space_fit.fit(records)
+    configs = [r["hyperparameters"] for r in records[::7]]
+    summaries = [summary("bayesian_optimization", seed, configs[seed:seed + 10], 0.003 * seed)
+                 for seed in range(3)]
+    report = study_residuals.residuals(model, summaries)
+    assert report["random"]["epoch_1"]["trials"] == 3 * 2
+    assert report["gaussian process"]["score"]["mean"] == pytest.approx(BIAS, abs=0.002)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import real_check, simulate, space_fit, surrogate, verdict
+from benchmarks import simulate, space_fit, surrogate, verdict
 from fashion_tuning.hypermodel import space_hyperparameters
 from synthetic_trials import NOISE, synthetic_records, truth
 
@@ -82,22 +82,6 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted, tmp_
     assert png_size(tmp_path / "simulation.png")[0] > 500
 
 
-def test_the_minutes_comparison_counts_the_runs_that_ran_out_of_trials():
-    def run(strategy, seed, seconds):
-        return {"strategy": strategy, "seed": seed, "trials": [
-            {"score": 0.91, "mean": 0.91, "seconds": s, "status": "completed"} for s in seconds]}
-    runs = [run(s, seed, [60, 60, 60] if s == "random_search" else [60, 200, 200])
-            for seed in (1, 2) for s in ("random_search", "bayesian_optimization")]
-    report = verdict.summarize(runs, 0.92, budgets=(3,))
-    # Five minutes hold a random run's three trials, but not a Bayesian one's.
-    assert report["minutes"][5]["out_of_trials"] == {"random_search": 2,
-                                                     "bayesian_optimization": 0}
-    assert report["minutes"][10]["out_of_trials"] == {"random_search": 2,
-                                                      "bayesian_optimization": 2}
-    assert "| 5 | 0.9100 | 0.9100 | +0.0000 [+0.0000, +0.0000] | 2 / 0 |" in \
-        verdict.report_markdown(report)
-
-
 def test_a_few_repeats_give_a_flat_noise_and_many_a_bounded_slope():
     hps = {k: {"units": 256, "dropout": 0.3, "learning_rate": 10 ** (-4 + i / 4),
                "optimizer": "adam"} for i, k in enumerate("abcdefghi")}
@@ -156,36 +140,6 @@ def test_median_stopping_is_replayed_on_simulated_curves(fitted):
             unpruned[i]["seconds"] * pruned[i]["epochs_run"] / 3)
 
 
-def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real():
-    trials = [{"score": 0.910, "status": "completed", "seconds": 60},
-              {"score": 0.920, "status": "completed", "seconds": 60},
-              {"score": 0.930, "status": "pruned", "seconds": 20},
-              {"score": None, "status": "failed", "seconds": None}]
-    m = real_check.search_measures(trials, 4, 0.0055)
-    assert m == {"best_seen": 0.930, "best_over_first": pytest.approx(0.02),
-                 "kept_hand_picked": 0.0, "pruned": 1.0, "search_minutes": pytest.approx(2.33,
-                                                                                       abs=0.01)}
-    assert real_check.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
-
-    def summary(strategy, scores):
-        return {"strategy": strategy, "settings": {"max_trials": len(scores)},
-                "trials": [{"val_accuracy": s, "status": "completed", "seconds": 60.0}
-                           for s in scores]}
-    real = [summary(s, [0.91 + d, 0.915 + d, 0.905 + d, 0.92 + d, 0.90 + d])
-            for s in ("random_search", "bayesian_optimization") for d in (0, 0.002, 0.004)]
-    runs = [{"strategy": s["strategy"], "trials": real_check.real_trials(s)} for s in real]
-    rows = real_check.check_against_real(runs, real, budgets=(5, 10))
-    assert {(r["strategy"], r["budget"]) for r in rows} == {
-        ("random_search", 5), ("bayesian_optimization", 5)}  # No real run reached 10.
-    assert all(r["within"] and r["real_runs"] == 3 for r in rows)
-    kept = next(r for r in rows if r["measure"] == "kept_hand_picked")
-    # Kept in none of three runs: an exact binomial interval, not a t interval's [0, 0].
-    assert kept["real"]["mean"] == 0 and kept["real"]["ci95"] == [0, pytest.approx(0.708, abs=1e-3)]
-    best = next(r for r in rows if r["measure"] == "best_seen")
-    assert best["simulated"] == pytest.approx(0.922)
-    assert "| random_search | 5 | best_seen | 3 |" in real_check.check_markdown(rows)
-
-
 @pytest.mark.parametrize("argv, fragment", [
     (["--seeds", "1"], "--seeds >= 2"), (["--processes", "0"], "--processes >= 1"),
     (["--first-seed", "-1"], "seeds within 0"), (["--trials", "none.jsonl"], "no such file")])
@@ -237,46 +191,3 @@ def test_a_forest_can_stand_in_for_the_gp_and_a_simulation_keeps_its_kind(tmp_pa
     trials.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert simulate.main(["--out", str(out), "--trials", str(trials), "--mean", "forest"]) == 2
     assert "holds runs on the gp surrogate, not --mean forest" in one_error_line(capsys)
-
-
-
-def test_a_real_run_whose_hand_picked_trial_failed_is_measured_and_drawn(tmp_path):
-    from benchmarks.verdict_plot import plot_simulation
-
-    def summary(strategy, scores):
-        return {"strategy": strategy, "settings": {"max_trials": len(scores)},
-                "trials": [{"val_accuracy": v, "status": "failed" if v is None else "completed",
-                            "seconds": None if v is None else 60.0} for v in scores]}
-    real = [summary(s, [first, 0.915, 0.905]) for s in verdict.STRATEGIES
-            for first in (None, 0.91, 0.912)]
-    assert real_check.search_measures(real_check.real_trials(real[0]), 3, 0.0055)[
-        "best_over_first"] is None
-    runs = [{"strategy": s, "trials": [{"score": v, "status": "completed", "seconds": 60.0,
-                                        "mean": v} for v in (0.91, 0.915, 0.905)]}
-            for s in verdict.STRATEGIES for _ in range(2)]
-    rows = real_check.check_against_real(runs, real, budgets=(3,))
-    over = [r for r in rows if r["measure"] == "best_over_first"]
-    assert [r["real_runs"] for r in over] == [2, 2]  # The failed hand-picked trial's run is out.
-    assert all(r["real_runs"] == 3 for r in rows if r["measure"] == "best_seen")
-    plot_simulation(runs, real, tmp_path / "simulation.png")
-    assert (tmp_path / "simulation.png").is_file()
-
-def test_the_best_margin_and_what_more_trials_buy():
-    def measures(minutes, by_margin):
-        return {"seconds": 60 * minutes,
-                **{f"true@{m:g}": v for m, v in zip(verdict.MARGINS, by_margin)}}
-    flat = [0.912] * len(verdict.MARGINS)
-    report = {"budgets": {
-        10: {s: measures(10, flat) for s in verdict.STRATEGIES},
-        20: {s: measures(30, [0.916] + flat[1:]) for s in verdict.STRATEGIES}}}
-    rows = verdict.best_settings(report)
-    assert [(r["budget"], r["margin"]) for r in rows[:2]] == [(10, 0.0), (20, 0.0)]
-    assert rows[0]["gain_per_10_min"] is None and rows[0]["over_default"] == 0
-    assert rows[1]["over_default"] == pytest.approx(0.004)
-    assert rows[1]["gain_per_10_min"] == pytest.approx(0.002)  # 0.004 over 20 more minutes.
-
-
-def test_search_minutes_follow_the_time_budgets_rule():
-    # 60 s trials: after k of them, another starts while 60 k + 60 <= the budget.
-    run = {"trials": [{"seconds": 60.0}] * 10}
-    assert [verdict.trials_within(run, m) for m in (0, 1.5, 2, 5, 30)] == [1, 1, 2, 5, 10]
