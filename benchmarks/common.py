@@ -147,10 +147,32 @@ def locked_lines(out):
 
 
 def keep_line(handle, record):
-    """Append `record` through `handle` (`locked_lines`) and sync it: kept once this returns."""
+    """Append `record` through `handle` (`locked_lines`) and sync it: kept once this returns.
+
+    Raises:
+        UserError: the file was replaced under the run (a `git stash`, `checkout` or `merge`
+            writes a new file, and the handle would go on writing to the old, unlinked one);
+            the record is appended to the file the path names now, and a rerun trains what
+            that file lacks.
+    """
     handle.write((json.dumps(record, allow_nan=False) + "\n").encode())
     handle.flush()
     os.fsync(handle.fileno())
+    if replaced(handle):
+        append_line(handle.name, record)
+        raise UserError(f"{handle.name} was replaced while this run wrote to it (a git stash, "
+                        "checkout or merge?); this training is kept in the new file: run the "
+                        "same command again to train what it lacks")
+
+
+def replaced(handle):
+    """Whether the path `handle` was opened on now names another file, or none."""
+    try:
+        now = os.stat(handle.name)
+    except FileNotFoundError:
+        return True
+    held = os.fstat(handle.fileno())
+    return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
 
 def study_parser(doc, out):

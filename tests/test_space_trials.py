@@ -215,3 +215,18 @@ def test_the_hand_picked_training_is_the_default_searchs_trial_00(tiny_data, tmp
     log = json.loads((tmp_path / "results" / "random_search" / "trial_0" /
                       "trial_log.json").read_text())
     assert lines(out)[0]["history"] == log["history"]
+
+
+def test_a_file_replaced_under_a_running_study_is_refused_and_the_training_kept(tmp_path):
+    from benchmarks.common import keep_line, locked_lines, read_lines
+    from fashion_tuning.errors import UserError
+
+    out = tmp_path / "lines.jsonl"
+    with locked_lines(out) as (handle, records):
+        keep_line(handle, {"plan_index": 0})
+        # What git stash does: a new file in the old one's place, here without the last line.
+        (tmp_path / "new").write_text("")
+        (tmp_path / "new").replace(out)
+        with pytest.raises(UserError, match="was replaced while this run wrote to it"):
+            keep_line(handle, {"plan_index": 1})
+    assert read_lines(out) == [{"plan_index": 1}]
