@@ -12,13 +12,15 @@ def search_measures(trials, budget, margin):
     or simulated) say: the best score seen, it minus the hand-picked first trial's score (free
     of the split's offset, which shifts every trial of a real seed alike), whether the trained
     trial is the hand-picked one, how many trials median stopping stopped, and the minutes.
-    A measure without a value (the hand-picked trial failed: nothing to be over) is None."""
+    A measure without a value (the hand-picked trial failed: nothing to be over; a trial's
+    seconds unrecorded) is None."""
     trials = trials[:budget]
     best, first = best_so_far([t["score"] for t in trials])[-1], trials[0]["score"]
     return {"best_seen": best, "best_over_first": None if first is None else best - first,
-            "kept_hand_picked": float(pick(trials, margin) == 0),
+            "kept_hand_picked": None if best is None else float(pick(trials, margin) == 0),
             "pruned": float(sum(t["status"] == "pruned" for t in trials)),
-            "search_minutes": sum(t["seconds"] or 0 for t in trials) / 60}
+            "search_minutes": None if any(t["seconds"] is None for t in trials)
+            else sum(t["seconds"] for t in trials) / 60}
 
 
 def real_trials(summary):

@@ -114,6 +114,7 @@ def run(args):
 
     from fashion_tuning.config import MAX_SEED
     from fashion_tuning.errors import UserError
+    from fashion_tuning.results import sha256_of
 
     if args.seeds < 2 or args.processes < 1 or not \
             0 <= args.first_seed <= args.first_seed + args.seeds - 1 <= MAX_SEED:
@@ -128,6 +129,11 @@ def run(args):
     if other:
         raise UserError(f"{out} holds runs on the {other.pop()} surrogate, not --mean "
                         f"{args.mean}; pass another --out")
+    # A run is only comparable with runs on a surrogate of the same trials.
+    fitted_to = sha256_of(args.trials)[:16]
+    if any(r.get("trials_sha256") != fitted_to for r in lines):
+        raise UserError(f"{out} holds runs on a surrogate of other trials than {args.trials}"
+                        " (their trials_sha256 differs); pass another --out")
     done = {(r["strategy"], r["seed"]) for r in lines}
     wanted = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(s, seed) for seed in wanted for s in STRATEGIES if (s, seed) not in done]
@@ -143,7 +149,8 @@ def run(args):
         with multiprocessing.get_context("fork").Pool(
                 args.processes, _start_worker, (surrogate, space_hyperparameters())) as pool:
             for n, result in enumerate(pool.imap_unordered(_simulate, jobs), start=1):
-                append_line(out, {**result, "surrogate": args.mean})
+                append_line(out, {**result, "surrogate": args.mean,
+                                   "trials_sha256": fitted_to})
                 print(f"[{n}/{len(jobs)}] {result['strategy']} seed {result['seed']}",
                       flush=True)
     best_mean, best_config = optimum(surrogate)

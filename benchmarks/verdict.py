@@ -16,14 +16,16 @@ REAL = "docs/results/study/seed_*/*/summary.json"
 
 def pick(trials, margin):
     """The index of the trial the product trains among `trials` (simulated, in order): the top
-    score, unless the first (hand-picked) trial is within `margin` of it (`results`' rule)."""
+    score, unless the first (hand-picked) trial is within `margin` of it (`results`' rule);
+    None if no trial has a score."""
     from types import SimpleNamespace
 
     from fashion_tuning import trials as product_trials
 
     records = [SimpleNamespace(status=t.get("status", "completed"), val_accuracy=t["score"],
                                index=i) for i, t in enumerate(trials)]
-    return product_trials.trained_trial(records, margin).index
+    trained = product_trials.trained_trial(records, margin)
+    return None if trained is None else trained.index
 
 
 def run_measures(run, budget, margins, best_mean):
@@ -61,7 +63,8 @@ def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=
     for run in runs:
         by_seed.setdefault(run["seed"], {})[run["strategy"]] = run
     seeds = sorted(s for s, pair in by_seed.items() if len(pair) == len(STRATEGIES))
-    report = {"seeds": len(seeds), "optimum": best_mean, "budgets": {}}
+    report = {"seeds": len(seeds), "optimum": best_mean, "default_margin": default_margin,
+              "budgets": {}}
     for budget in budgets:
         measures = {s: [run_measures(by_seed[seed][s], budget, margins, best_mean)
                         for seed in seeds] for s in STRATEGIES}
@@ -108,8 +111,9 @@ def trials_within(run, minutes):
 
 def report_markdown(report, margins=MARGINS):
     """The simulated study's tables as Markdown."""
-    from fashion_tuning.config import HAND_PICKED_MARGIN as M
     from fashion_tuning.report import markdown_table
+
+    M = report["default_margin"]
 
     names = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
     lines = [f"## Simulated study ({report['seeds']} seeds per strategy, the "
@@ -165,8 +169,6 @@ def best_settings(report, margins=MARGINS):
     """Per strategy and budget: the margin whose trained configuration is truly best on
     average, its true value and lead over the default margin, and how much the best true value
     rose per 10 search minutes since the budget before."""
-    from fashion_tuning.config import HAND_PICKED_MARGIN
-
     rows = []
     for s in STRATEGIES:
         before = None
@@ -175,7 +177,7 @@ def best_settings(report, margins=MARGINS):
             margin = max(margins, key=lambda g: m[f"true@{g:g}"])
             true, minutes = m[f"true@{margin:g}"], m["seconds"] / 60
             rows.append({"strategy": s, "budget": budget, "margin": margin, "true": true,
-                         "over_default": true - m[f"true@{HAND_PICKED_MARGIN:g}"],
+                         "over_default": true - m[f"true@{report['default_margin']:g}"],
                          "gain_per_10_min": None if before is None or minutes <= before[1]
                          else 10 * (true - before[0]) / (minutes - before[1])})
             before = (true, minutes)

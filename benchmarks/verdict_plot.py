@@ -4,7 +4,7 @@ value of what each strategy trains, by trial count."""
 import numpy as np
 
 from benchmarks.real_check import real_trials
-from benchmarks.verdict import best_so_far, pick
+from benchmarks.verdict import best_so_far, mean_interval, pick
 from fashion_tuning.config import HAND_PICKED_MARGIN, STRATEGIES
 
 COLORS = {"random_search": "tab:blue", "bayesian_optimization": "tab:orange"}
@@ -38,10 +38,10 @@ def plot_simulation(runs, summaries, path, margin=HAND_PICKED_MARGIN):
                       color=COLORS[s], lw=0.7, ls="--",
                       label=f"{NAMES[s]}, real runs" if k == 0 else None)
         true = np.array([[t[pick(t[:b], margin)]["mean"] for b in x] for t in sim])
-        half = 1.96 * true.std(axis=0, ddof=1) / np.sqrt(len(true))
+        # The tables' interval (Student's t), trial count by trial count.
+        low, high = np.array([mean_interval(column)["ci95"] for column in true.T]).T
         trained.plot(x, true.mean(axis=0), color=COLORS[s], label=NAMES[s])
-        trained.fill_between(x, true.mean(axis=0) - half, true.mean(axis=0) + half,
-                             color=COLORS[s], alpha=0.2)
+        trained.fill_between(x, low, high, color=COLORS[s], alpha=0.2)
     seen.set_ylabel("best score seen minus the hand-picked trial's")
     trained.set_ylabel(f"true value trained (margin {margin:g})")
     for ax in (seen, trained):

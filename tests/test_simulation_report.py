@@ -29,9 +29,14 @@ def test_a_search_is_measured_alike_real_or_simulated_and_checked_against_real()
               {"score": None, "status": "failed", "seconds": None}]
     m = real_check.search_measures(trials, 4, 0.0055)
     assert m == {"best_seen": 0.930, "best_over_first": pytest.approx(0.02),
-                 "kept_hand_picked": 0.0, "pruned": 1.0, "search_minutes": pytest.approx(2.33,
-                                                                                       abs=0.01)}
+                 "kept_hand_picked": 0.0, "pruned": 1.0, "search_minutes": None}
+    # A trial's unrecorded seconds are unknown minutes, not none.
+    assert real_check.search_measures(trials, 3, 0.0055)["search_minutes"] == pytest.approx(
+        140 / 60)
     assert real_check.search_measures(trials, 1, 0.0055)["kept_hand_picked"] == 1.0
+    # A search whose trials all failed trained nothing: no measure but the trials stopped.
+    failed = real_check.search_measures(trials[3:], 1, 0.0055)
+    assert failed["best_seen"] is failed["kept_hand_picked"] is None and failed["pruned"] == 0
 
     def summary(strategy, scores):
         return {"strategy": strategy, "settings": {"max_trials": len(scores)},
@@ -79,7 +84,7 @@ def test_the_best_margin_and_what_more_trials_buy():
         return {"seconds": 60 * minutes,
                 **{f"true@{m:g}": v for m, v in zip(verdict.MARGINS, by_margin)}}
     flat = [0.912] * len(verdict.MARGINS)
-    report = {"budgets": {
+    report = {"default_margin": verdict.MARGINS[2], "budgets": {
         10: {s: measures(10, flat) for s in verdict.STRATEGIES},
         20: {s: measures(30, [0.916] + flat[1:]) for s in verdict.STRATEGIES}}}
     rows = verdict.best_settings(report)

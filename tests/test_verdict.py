@@ -71,6 +71,8 @@ def test_a_simulated_study_runs_the_products_oracles_paired_by_seed(fitted, tmp_
     # A trial takes 44-70 s here: two minutes hold two trials at most.
     assert verdict.trials_within(runs[0], 2) <= 2 and verdict.trials_within(runs[0], 0) == 1
     assert "B − R" in verdict.report_markdown(report)
+    other = verdict.summarize(runs, best_mean, budgets=(3,), default_margin=0.008)
+    assert "trained (margin 0.008)" in verdict.report_markdown(other)
     json.dumps(report)  # The report is saved as JSON.
     from benchmarks.verdict_plot import plot_simulation
     from summaries import png_size
@@ -154,12 +156,20 @@ def test_what_a_user_can_get_wrong_in_the_simulation_is_one_line(argv, fragment,
 def test_a_report_needs_two_seeds_simulated_under_both_strategies(tmp_path, capsys):
     from summaries import one_error_line
 
+    from fashion_tuning.results import sha256_of
+
     trials, out = tmp_path / "trials.jsonl", tmp_path / "sim.jsonl"
     trials.write_text("")
-    out.write_text(json.dumps({"strategy": "random_search", "seed": 1, "trials": []}) + "\n")
+    line = {"strategy": "random_search", "seed": 1, "trials": [],
+            "trials_sha256": sha256_of(trials)[:16]}
+    out.write_text(json.dumps(line) + "\n")
     assert simulate.main(["--out", str(out), "--trials", str(trials), "--seeds", "2",
                           "--report-only"]) == 2
     assert "holds 0 of seeds 1-2 under both strategies" in one_error_line(capsys)
+    # Runs on a surrogate of other trials do not mix with these.
+    trials.write_text("\n")
+    assert simulate.main(["--out", str(out), "--trials", str(trials), "--seeds", "2"]) == 2
+    assert "holds runs on a surrogate of other trials" in one_error_line(capsys)
 
 
 def test_a_bad_fold_count_or_no_repeats_is_one_line(tmp_path, capsys):
