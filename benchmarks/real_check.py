@@ -3,8 +3,10 @@ or simulated, and each real measure's interval over seeds beside the simulation'
 
 import numpy as np
 
+from benchmarks.common import read_summary_at
 from benchmarks.verdict import BUDGETS, best_so_far, mean_interval, pick
 from fashion_tuning.config import STRATEGIES
+from fashion_tuning.study_check import PER_SEED
 
 
 def search_measures(trials, budget, margin):
@@ -21,6 +23,36 @@ def search_measures(trials, budget, margin):
             "pruned": float(sum(t["status"] == "pruned" for t in trials)),
             "search_minutes": None if any(t["seconds"] is None for t in trials)
             else sum(t["seconds"] for t in trials) / 60}
+
+
+# Settings a real run may hold at other than the defaults and still be a default search: the
+# seed, where and how it ran, its length (a longer search's first trials are the shorter one),
+# and what only the final training reads.
+NOT_THE_SEARCH = PER_SEED + ("max_trials", "final_epochs", "final_recipe", "hand_picked_margin")
+
+
+def real_runs(paths):
+    """The real default searches among the summaries at `paths`: one per strategy and seed, the
+    longest where a search was extended into another folder.
+
+    Raises:
+        UserError: a run searched at other than the default settings, naming the setting.
+    """
+    from fashion_tuning.config import fields_for
+    from fashion_tuning.errors import UserError
+    from fashion_tuning.results import setting
+
+    runs = {}
+    for path in paths:
+        summary = read_summary_at(path)
+        for f in fields_for(summary["strategy"]):
+            if f.name not in NOT_THE_SEARCH and setting(summary, f.name) != f.default:
+                raise UserError(f"{path}: searched with {f.name} {setting(summary, f.name)}, not "
+                                f"the default {f.default}; pass --real with default runs only")
+        key = summary["strategy"], setting(summary, "seed")
+        if key not in runs or len(summary["trials"]) > len(runs[key]["trials"]):
+            runs[key] = summary
+    return [runs[k] for k in sorted(runs)]
 
 
 def real_trials(summary):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import append_line, read_lines, read_summary_at, write_report
-from benchmarks.real_check import check_against_real, check_markdown
+from benchmarks.common import append_line, read_lines, write_report
+from benchmarks.real_check import check_against_real, check_markdown, real_runs
 from benchmarks.space_fit import fit_surrogate, report_name
 from benchmarks.surrogate import MEANS, features, optimum
 from benchmarks.verdict import BUDGETS, REAL, report_markdown, summarize
@@ -158,8 +158,8 @@ def run(args):
     report = summarize(runs, best_mean)
     report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu,
                   surrogate=args.mean)
-    summaries = [read_summary_at(path) for pattern in args.real
-                 for path in sorted(Path().glob(pattern))]
+    summaries = real_runs(path for pattern in args.real
+                          for path in sorted(Path().glob(pattern)))
     report["against_real"] = check_against_real(runs, summaries)
     plot_simulation(runs, summaries, out.with_suffix(".png"))
     markdown = report_markdown(report)
@@ -187,7 +187,7 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="default: docs/results/verdict/simulation.jsonl, "
                         "simulation-forest.jsonl with --mean forest")
-    parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
+    parser.add_argument("--real", nargs="*", default=list(REAL), metavar="GLOB",
                         help="summary.json files of real runs at the defaults to check against")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)

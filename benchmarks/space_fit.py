@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import read_lines, read_summary_at, write_report
+from benchmarks.common import read_lines, write_report
+from benchmarks.real_check import real_runs
 from benchmarks.study_residuals import residuals, residuals_markdown
 from benchmarks.surrogate import MEANS, Surrogate, features, functional_anova, grid, optimum
 from benchmarks.verdict import REAL
@@ -198,8 +199,8 @@ def run(args):
     model = fit(records, mean=args.mean)  # First: it says what all the trials lack.
     analysis = {"mean_model": args.mean, **analyse(model, HAND_PICKED)}
     validation = validate(records, args.folds, mean=args.mean)
-    summaries = [read_summary_at(path) for pattern in args.real
-                 for path in sorted(Path().glob(pattern))]
+    summaries = real_runs(path for pattern in args.real
+                          for path in sorted(Path().glob(pattern)))
     markdown = report_markdown(validation, analysis, records)
     if summaries:
         analysis["study_residuals"] = residuals(model, summaries)
@@ -218,7 +219,7 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds")
     parser.add_argument("--mean", choices=MEANS, default="gp",
                         help="the model of the mean; reports other than gp's get its name")
-    parser.add_argument("--real", nargs="*", default=[REAL], metavar="GLOB",
+    parser.add_argument("--real", nargs="*", default=list(REAL), metavar="GLOB",
                         help="summary.json files of real searches, whose trials are held out")
     args = parser.parse_args(argv)
     return run_tool(lambda: run(args), Path(args.trials).parent, "--trials")

@@ -98,3 +98,26 @@ def test_search_minutes_follow_the_time_budgets_rule():
     # 60 s trials: after k of them, another starts while 60 k + 60 <= the budget.
     run = {"trials": [{"seconds": 60.0}] * 10}
     assert [verdict.trials_within(run, m) for m in (0, 1.5, 2, 5, 30)] == [1, 1, 2, 5, 10]
+
+
+def test_the_real_runs_are_default_searches_the_longest_of_each_seed(tmp_path):
+    from fashion_tuning.config import Config
+    from fashion_tuning.errors import UserError
+    from tests.summaries import fake_summary, write_summary
+
+    def run(folder, strategy, seed, scores, **settings):
+        summary = fake_summary(strategy, seed=seed, scores=scores)
+        summary["settings"] = Config(seed=seed, max_trials=len(scores), **settings).settings()
+        write_summary(tmp_path / folder / strategy, summary)
+        return tmp_path / folder / strategy / "summary.json"
+
+    ten = [run("ten", s, 6, (0.8, 0.85, 0.84)) for s in verdict.STRATEGIES]
+    thirty = run("thirty", "random_search", 6, (0.8, 0.85, 0.84, 0.86, 0.83),
+                 final_epochs=5, hand_picked_margin=0)
+    runs = real_check.real_runs([*ten, thirty])
+    # The extended search stands for its seed; the other strategy's 10-trial one stays.
+    assert sorted((r["strategy"], len(r["trials"])) for r in runs) == [
+        ("bayesian_optimization", 3), ("random_search", 5)]
+    other = run("other", "random_search", 7, (0.8, 0.85), trial_epochs=2)
+    with pytest.raises(UserError, match="trial_epochs 2, not the default 3"):
+        real_check.real_runs([*ten, other])
