@@ -60,12 +60,14 @@ def summarize(runs, best_mean, budgets=BUDGETS, margins=MARGINS, default_margin=
     from fashion_tuning.config import HAND_PICKED_MARGIN
 
     default_margin = HAND_PICKED_MARGIN if default_margin is None else default_margin
+    # The default is measured whatever it is: the issue may move it off this list.
+    margins = tuple(sorted({*margins, default_margin}))
     by_seed = {}
     for run in runs:
         by_seed.setdefault(run["seed"], {})[run["strategy"]] = run
     seeds = sorted(s for s, pair in by_seed.items() if len(pair) == len(STRATEGIES))
     report = {"seeds": len(seeds), "optimum": best_mean, "default_margin": default_margin,
-              "budgets": {}}
+              "margins": list(margins), "budgets": {}}
     for budget in budgets:
         measures = {s: [run_measures(by_seed[seed][s], budget, margins, best_mean)
                         for seed in seeds] for s in STRATEGIES}
@@ -110,11 +112,12 @@ def trials_within(run, minutes):
     return k
 
 
-def report_markdown(report, margins=MARGINS):
-    """The simulated study's tables as Markdown."""
+def report_markdown(report, margins=None):
+    """The simulated study's tables as Markdown (at `margins`, default the report's own)."""
     from fashion_tuning.report import markdown_table
 
     M = report["default_margin"]
+    margins = margins or report.get("margins", MARGINS)
 
     names = {"random_search": "Random", "bayesian_optimization": "Bayesian"}
     lines = [f"## Simulated study ({report['seeds']} seeds per strategy, the "
@@ -166,10 +169,11 @@ def report_markdown(report, margins=MARGINS):
     return "\n".join(lines) + "\n"
 
 
-def best_settings(report, margins=MARGINS):
+def best_settings(report, margins=None):
     """Per strategy and budget: the margin whose trained configuration is truly best on
     average, its true value and lead over the default margin, and how much the best true value
     rose per 10 search minutes since the budget before."""
+    margins = margins or report.get("margins", MARGINS)
     rows = []
     for s in STRATEGIES:
         before = None

@@ -179,3 +179,15 @@ def test_no_pruning_runs_every_trial_to_its_end(tiny_data, tmp_path, monkeypatch
     summary = read_summary(tmp_path / "random_search")
     assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
     assert summary["trials"][1]["epochs_run"] == 4 and setting(summary, "pruning") is False
+
+
+def test_a_lead_of_exactly_the_margin_keeps_the_hand_picked_trial_whatever_the_rounding():
+    import numpy as np
+
+    # 66 of 12,000 validation images is the default margin; float32 scores round either way.
+    for k in range(10_900, 11_000):
+        first, top = (float(np.float32(n / 12_000)) for n in (k, k + 66))
+        trials = [record("0", "completed", first), record("1", "completed", top)]
+        assert trained_trial(trials, margin=66 / 12_000).trial_id == "0"
+        trials[1].val_accuracy = float(np.float32((k + 67) / 12_000))
+        assert trained_trial(trials, margin=66 / 12_000).trial_id == "1"

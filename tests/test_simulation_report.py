@@ -121,3 +121,18 @@ def test_the_real_runs_are_default_searches_the_longest_of_each_seed(tmp_path):
     other = run("other", "random_search", 7, (0.8, 0.85), trial_epochs=2)
     with pytest.raises(UserError, match="trial_epochs 2, not the default 3"):
         real_check.real_runs([*ten, other])
+
+
+def test_a_default_margin_off_the_list_is_measured_and_reported():
+    # The second trial leads the hand-picked one by 0.0025: kept at 0.003, not at 0.002.
+    def run(strategy, seed):
+        return {"strategy": strategy, "seed": seed, "trials": [
+            {"score": s, "mean": s, "seconds": 60.0, "status": "completed"}
+            for s in (0.910, 0.9125)]}
+    runs = [run(s, seed) for seed in (1, 2) for s in verdict.STRATEGIES]
+    assert 0.003 not in verdict.MARGINS
+    report = verdict.summarize(runs, 0.92, budgets=(2,), default_margin=0.003)
+    assert report["budgets"][2]["random_search"]["true@0.003"] == pytest.approx(0.910)
+    assert report["budgets"][2]["random_search"]["true@0.002"] == pytest.approx(0.9125)
+    text = verdict.report_markdown(report)
+    assert "trained (margin 0.003)" in text and "| 0.003 |" in text
