@@ -157,7 +157,7 @@ def run(args):
     runs = [r for r in read_lines(out) if r["seed"] in wanted]
     report = summarize(runs, best_mean)
     report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu,
-                  surrogate=args.mean)
+                  surrogate=args.mean, trials_sha256=fitted_to)
     summaries = real_runs(path for pattern in args.real
                           for path in sorted(Path().glob(pattern)))
     report["against_real"] = check_against_real(runs, summaries)

@@ -122,9 +122,10 @@ class Config:
         "first trial's, the hand-picked configuration's, by more than M; else the hand-picked "
         "one (0: the top-scoring trial, whatever its lead). Another M on a finished search "
         "redoes the final training only if the pick changes", HAND_PICKED_MARGIN, metavar="M")
-    initial_points: int = _fixed("N random trials before the Gaussian process takes over "
-                                "(KerasTuner's own default, 3 x #hyperparameters, would "
-                                "leave all 10 trials random)", 3, metavar="N",
+    initial_points: int = _fixed("the Gaussian process takes over after N trials: the "
+                                "hand-picked one and N-1 random ones (KerasTuner's own "
+                                "default, 3 x #hyperparameters, would leave all 10 trials "
+                                "random)", 3, metavar="N",
                                 strategies=("bayesian_optimization",),
                                 oracle_arg="num_initial_points")
 
