@@ -15,7 +15,10 @@ and optimizer, each at its best units and learning rate) and the hand-picked one
 in a plan beside --out. Each trains through the product's own `final_training.final_model`
 with `Config(seed=SEED)`'s defaults: all 60,000 training images, the final schedule and
 recipe, the flip average at test time. Trainings go seed by seed, so a run stopped early has
-compared every configuration at the seeds it reached. One JSON line per training.
+compared every configuration at the seeds it reached. One JSON line per training. The
+hand-picked configuration's final training is also what a default run trains when its search
+keeps the hand-picked trial: the real study's such runs (--study, on the same data) add its
+seeds the check lacks, and are compared where the check trained the same seed.
 """
 
 import statistics
@@ -24,6 +27,8 @@ import time
 from pathlib import Path
 
 from benchmarks import space_plan
+from benchmarks.real_check import real_runs
+from benchmarks.verdict import REAL
 from benchmarks.common import (keep_line, load_average, locked_lines, read_lines, run_resumable,
                                study_parser, write_report)
 from fashion_tuning.config import HAND_PICKED, Config
@@ -71,15 +76,38 @@ def train_entry(entry, dataset):
             "code_version": environment.code_version()}
 
 
-def summarize(records):
+def study_hand_picked(summaries, data):
+    """`{seed: test accuracy}` of the real runs (`real_check.real_runs`) on the check's `data`
+    (its fingerprint) whose final training trained the hand-picked first trial with the
+    defaults: the same training as this check's hand-picked one at that seed (the check's seed
+    42 reproduces the study's to the digit)."""
+    from fashion_tuning.results import final_recipe, setting
+
+    final = final_settings(Config())
+    return {setting(s, "seed"): s["test_accuracy"] for s in summaries
+            if s["data"]["sha256"] == data["sha256"] and s["trained_trial_id"] == s["trials"][0]["trial_id"]
+            and s["trained_hyperparameters"] == HAND_PICKED
+            and setting(s, "final_epochs") == final["final_epochs"]
+            and str(final_recipe(s)) == final["final_recipe"]
+            and s["precision_used"] == final["precision"]}
+
+
+def summarize(records, study=None):
     """Per configuration: the surrogate's mean at trial length, the test accuracy over seeds
     (mean, sd, each seed's), and the difference of means from the hand-picked one with its
-    95 % interval (Welch)."""
+    95 % interval (Welch). The hand-picked one also counts `study`'s trainings (`{seed: test
+    accuracy}`) at seeds this check lacks; where both trained a seed, they are compared."""
     from scipy import stats
 
+    study = study or {}
     groups = {}
     for r in records:
         groups.setdefault(r["config"], []).append(r)
+    checked = {r["seed"]: r["test_accuracy"] for r in groups.get("hand-picked", [])}
+    if groups.get("hand-picked"):
+        first = groups["hand-picked"][0]
+        groups["hand-picked"] += [{**first, "seed": seed, "test_accuracy": acc}
+                                  for seed, acc in sorted(study.items()) if seed not in checked]
     base = [r["test_accuracy"] for r in groups.get("hand-picked", [])]
     rows = []
     for name, rs in groups.items():
@@ -94,7 +122,11 @@ def summarize(records):
             row["minus_hand_picked"] = {"mean": row["mean"] - statistics.fmean(base),
                                         "ci95": [float(ci.low), float(ci.high)]}
         rows.append(row)
-    return {"configurations": rows}
+    return {"configurations": rows,
+            "study_hand_picked": {"seeds_added": sorted(set(study) - set(checked)),
+                                  "reproduced": [{"seed": seed, "check": checked[seed],
+                                                  "study": study[seed]}
+                                                 for seed in sorted(set(study) & set(checked))]}}
 
 
 def report_markdown(report):
@@ -103,7 +135,7 @@ def report_markdown(report):
     rows = [[r["config"], format_hyperparameters(r["hyperparameters"]),
              f"{r['trial_length_mean']:.4f}", f"{r['mean']:.4f}",
              "" if r["sd"] is None else f"{r['sd']:.4f}",
-             " ".join(f"{a:.4f}" for a in r["test_accuracy"]),
+             " ".join(map(str, r["seeds"])), " ".join(f"{a:.4f}" for a in r["test_accuracy"]),
              "" if "minus_hand_picked" not in r else
              "{:+.4f} [{:+.4f}, {:+.4f}]".format(r["minus_hand_picked"]["mean"],
                                                  *r["minus_hand_picked"]["ci95"])]
@@ -111,8 +143,24 @@ def report_markdown(report):
     return "\n".join([
         "## The final-training check", "",
         markdown_table(["configuration", "hyperparameters", "trial-length mean (surrogate)",
-                        "test accuracy, mean", "sd", "each seed", "minus hand-picked [95 %]"],
-                       rows), ""])
+                        "test accuracy, mean", "sd", "seeds", "each seed's",
+                        "minus hand-picked [95 %]"],
+                       rows), ""] + _study_lines(report.get("study_hand_picked")))
+
+
+def _study_lines(study):
+    if not study or not (study["seeds_added"] or study["reproduced"]):
+        return []
+    def seeds(s):
+        return f"seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}" if s else "no seed"
+
+    same = [r["seed"] for r in study["reproduced"] if r["check"] == r["study"]]
+    other = [r for r in study["reproduced"] if r["check"] != r["study"]]
+    return [f"The hand-picked row adds the real study's final trainings of the hand-picked "
+            f"configuration at {seeds(study['seeds_added'])}; at {seeds(same)} this check "
+            "reproduced the study's test accuracy to the digit"
+            + "".join(f"; at seed {r['seed']} it gave {r['check']:.4f}, the study "
+                      f"{r['study']:.4f}" for r in other) + ".", ""]
 
 
 def run(args):
@@ -121,8 +169,10 @@ def run(args):
     if args.top < 1 or not seeds:
         raise UserError("--top must be at least 1 and --seeds a list such as 42,1,2")
     recorded = space_plan.recorded_plan(out)
-    if args.report_only:
-        report = summarize(read_lines(out))
+    runs = real_runs(path for pattern in args.study for path in sorted(Path().glob(pattern)))
+    if args.report_only:  # The study's trainings count only on the plan's data.
+        study = study_hand_picked(runs, recorded["data"]) if recorded else {}
+        report = summarize(read_lines(out), study)
         write_report(out, report, report_markdown(report))
         return 0
     if not recorded and not Path(args.surrogate).is_file():
@@ -134,6 +184,7 @@ def run(args):
     plan = {"flags": {"top": args.top, "seeds": ",".join(map(str, seeds))},
             "final": final_settings(Config()),
             "data": dataset.fingerprint()}
+    study = study_hand_picked(runs, plan["data"])
     if recorded:
         space_plan.check_same(recorded, plan, out)
         entries = recorded["entries"]
@@ -154,7 +205,7 @@ def run(args):
             records.append(record)
             print(f"  test accuracy {record['test_accuracy']:.4f} in {record['seconds']:.0f} s"
                   f" (load {record['loadavg_start']} to {record['loadavg_end']})", flush=True)
-    report = summarize(records)
+    report = summarize(records, study)
     write_report(out, report, report_markdown(report))
     return 0
 
@@ -165,6 +216,9 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=3,
                         help="configurations of the surrogate's top region to train")
     parser.add_argument("--seeds", default="42,1,2", help="the runs' seeds, comma-separated")
+    parser.add_argument("--study", nargs="*", default=[REAL[0]], metavar="GLOB",
+                        help="summary.json files of real default runs whose final trainings of "
+                        "the hand-picked configuration count at seeds the check lacks")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     return run_resumable(lambda: run(args), args.out)

@@ -83,3 +83,35 @@ def test_what_a_user_can_get_wrong_is_one_line_and_exit_2(tiny_data, tmp_path, c
     assert final_check.main(["--out", str(out), "--data-dir", str(tiny_data),
                              "--surrogate", str(tmp_path / "s.json")]) == 2
     assert "plan.json is missing" in one_error_line(capsys)
+
+
+def test_the_studys_hand_picked_final_trainings_count_at_the_seeds_the_check_lacks(tmp_path):
+    from fashion_tuning.config import Config
+    from summaries import fake_summary, train_first
+
+    def run(strategy, seed, test, first=True, **settings):
+        summary = fake_summary(strategy, seed=seed, test=test)
+        summary["trials"][0]["hyperparameters"] = dict(HAND_PICKED)
+        summary["settings"] = Config(seed=seed, max_trials=4, **settings).settings()
+        return train_first(summary) if first else summary
+    study = final_check.study_hand_picked([
+        run("random_search", 42, 0.9387), run("bayesian_optimization", 3, 0.9375),
+        run("random_search", 4, 0.9400, first=False),  # Trained another trial.
+        run("random_search", 5, 0.9410, final_epochs=15),  # Another final training.
+        {**run("random_search", 6, 0.9410), "data": {"sha256": "other"}}],  # Other data.
+        {"sha256": "0123456789abcdef"})
+    assert study == {42: 0.9387, 3: 0.9375}
+    records = [{"config": c, "hyperparameters": HAND_PICKED, "trial_length_mean": 0.91,
+                "seed": seed, "test_accuracy": acc}
+               for c, seed, acc in (("hand-picked", 42, 0.9387), ("surrogate-1", 42, 0.9420),
+                                    ("hand-picked", 1, 0.9401), ("surrogate-1", 1, 0.9430))]
+    report = final_check.summarize(records, study)
+    hand = report["configurations"][0]
+    assert hand["seeds"] == [42, 1, 3]
+    assert hand["mean"] == pytest.approx((0.9387 + 0.9401 + 0.9375) / 3)
+    assert report["configurations"][1]["minus_hand_picked"]["mean"] == pytest.approx(
+        0.9425 - hand["mean"])
+    assert report["study_hand_picked"] == {
+        "seeds_added": [3], "reproduced": [{"seed": 42, "check": 0.9387, "study": 0.9387}]}
+    assert ("at seed 3; at seed 42 this check reproduced" in
+            final_check.report_markdown(report))
