@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 from benchmarks import space_plan
-from benchmarks.real_check import real_runs
-from benchmarks.verdict import REAL
 from benchmarks.common import (keep_line, load_average, locked_lines, read_lines, run_resumable,
                                study_parser, write_report)
+from benchmarks.real_check import real_runs
+from benchmarks.verdict import REAL
 from fashion_tuning.config import HAND_PICKED, Config
 from fashion_tuning.errors import UserError
 from fashion_tuning.results import utc_now
@@ -85,7 +85,8 @@ def study_hand_picked(summaries, data):
 
     final = final_settings(Config())
     return {setting(s, "seed"): s["test_accuracy"] for s in summaries
-            if s["data"]["sha256"] == data["sha256"] and s["trained_trial_id"] == s["trials"][0]["trial_id"]
+            if s["data"]["sha256"] == data["sha256"]
+            and s["trained_trial_id"] == s["trials"][0]["trial_id"]
             and s["trained_hyperparameters"] == HAND_PICKED
             and setting(s, "final_epochs") == final["final_epochs"]
             and str(final_recipe(s)) == final["final_recipe"]
@@ -169,7 +170,7 @@ def run(args):
     if args.top < 1 or not seeds:
         raise UserError("--top must be at least 1 and --seeds a list such as 42,1,2")
     recorded = space_plan.recorded_plan(out)
-    runs = real_runs(path for pattern in args.study for path in sorted(Path().glob(pattern)))
+    runs = real_runs(args.study)
     if args.report_only:  # The study's trainings count only on the plan's data.
         study = study_hand_picked(runs, recorded["data"]) if recorded else {}
         report = summarize(read_lines(out), study)

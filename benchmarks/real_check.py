@@ -1,6 +1,8 @@
 """The simulation against the real runs at the defaults: the same measures of a search, real
 or simulated, and each real measure's interval over seeds beside the simulation's mean."""
 
+from glob import glob
+
 import numpy as np
 
 from benchmarks.common import read_summary_at
@@ -31,9 +33,9 @@ def search_measures(trials, budget, margin):
 NOT_THE_SEARCH = PER_SEED + ("max_trials", "final_epochs", "final_recipe", "hand_picked_margin")
 
 
-def real_runs(paths):
-    """The real default searches among the summaries at `paths`: one per strategy and seed, the
-    longest where a search was extended into another folder.
+def real_runs(patterns):
+    """The real default searches among the summaries that the globs `patterns` name: one per
+    strategy and seed, the longest where a search was extended into another folder.
 
     Raises:
         UserError: a run searched at other than the default settings, naming the setting.
@@ -43,7 +45,7 @@ def real_runs(paths):
     from fashion_tuning.results import setting
 
     runs = {}
-    for path in paths:
+    for path in (p for pattern in patterns for p in sorted(glob(str(pattern)))):
         summary = read_summary_at(path)
         for f in fields_for(summary["strategy"]):
             if f.name not in NOT_THE_SEARCH and setting(summary, f.name) != f.default:

@@ -158,8 +158,7 @@ def run(args):
     report = summarize(runs, best_mean)
     report.update(optimum_configuration=best_config, seconds_cpu=surrogate.seconds_cpu,
                   surrogate=args.mean, trials_sha256=fitted_to)
-    summaries = real_runs(path for pattern in args.real
-                          for path in sorted(Path().glob(pattern)))
+    summaries = real_runs(args.real)
     report["against_real"] = check_against_real(runs, summaries)
     plot_simulation(runs, summaries, out.with_suffix(".png"))
     markdown = report_markdown(report)

@@ -199,8 +199,7 @@ def run(args):
     model = fit(records, mean=args.mean)  # First: it says what all the trials lack.
     analysis = {"mean_model": args.mean, **analyse(model, HAND_PICKED)}
     validation = validate(records, args.folds, mean=args.mean)
-    summaries = real_runs(path for pattern in args.real
-                          for path in sorted(Path().glob(pattern)))
+    summaries = real_runs(args.real)
     markdown = report_markdown(validation, analysis, records)
     if summaries:
         analysis["study_residuals"] = residuals(model, summaries)
