@@ -52,6 +52,8 @@ def run(strategy, config: Config, role, tuner_id, invocation, started, quiet_ten
 
             environment.grow_gpu_memory()  # Before the first TF op: workers share a GPU.
             space = hypermodel.search_space()  # The first TF op, which probes for a GPU.
+        # The code as this invocation started: a commit made during a long run is not it.
+        invocation = {**invocation, "code_version": environment.code_version()}
         results_folder.check_or_record_settings(
             folder, results_folder.fixed_settings(config, space, dataset.fingerprint(),
                                                   distributed=role != "single"),
@@ -194,5 +196,5 @@ def run_result(strategy, config, tuner, dataset, split, records, trained, final,
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **oracle_args(strategy, config)},
         stopped_by_budget=tuner.oracle.stopped_by_budget,
-        code_version=environment.code_version(), **invocation,
+        **invocation,
         finished_at=results.utc_now(), settings=config.settings())

@@ -90,6 +90,7 @@ def aggregate(per_seed, results_dir):
     study["budget"] = {k: every_run[0][k] if k == "precision_used" else setting(every_run[0], k)
                        for k in BUDGET}
     study["shared_trials"] = shared_trials(reported)
+    study["machines"] = machines(reported)
     for strategy in STRATEGIES:
         runs = [reported[s][strategy] for s in study["seeds"]]
         stats = {}
@@ -106,6 +107,21 @@ def aggregate(per_seed, results_dir):
     study["bayesian_minus_random"] = {key: paired(study, key)
                                       for key in ("top_val_accuracy", "test_accuracy")}
     return study
+
+
+def machine_name(machine):
+    """A summary's `machine` in a few words: "AMD EPYC, 2 cores"."""
+    gpus = f", {len(machine['gpus'])} GPU" if machine.get("gpus") else ""
+    return f"{machine['cpu']}, {machine['cores']} cores{gpus}"
+
+
+def machines(per_seed):
+    """`{machine_name: [seeds]}` of the runs: seconds compare only within one machine."""
+    found = {}
+    for seed, runs in per_seed.items():
+        for name in sorted({machine_name(r["machine"]) for r in runs.values()}):
+            found.setdefault(name, []).append(seed)
+    return found
 
 
 def paired(study, key):
@@ -146,6 +162,11 @@ def study_markdown(study):
     lines = [f"## Multi-seed study ({n} seed{'s' * (n != 1)}: "
              f"{', '.join(map(str, study['seeds']))})", "",
              "Budget: " + ", ".join(f"{k}={v}" for k, v in study["budget"].items()), "",
+             "Machines: " + "; ".join(f"{name} (seed{'s' * (len(seeds) > 1)} "
+                                      f"{', '.join(map(str, seeds))})"
+                                      for name, seeds in study["machines"].items())
+             + ("" if len(study["machines"]) == 1 else
+                ": the seconds compare only within one machine"), "",
              markdown_table(["", *(LABELS[name] for name in names)], rows)]
     val, test = (study["bayesian_minus_random"][k]
                  for k in ("top_val_accuracy", "test_accuracy"))

@@ -157,6 +157,18 @@ def test_rerun_resumes_without_new_trials(tiny_run, in_process, capsys):
     assert len(summary["trials"]) == 2
 
 
+def test_summary_names_the_code_the_run_started_with(tmp_path, monkeypatch, run_in_process):
+    # A commit made while a long run goes on must not be recorded as the code that ran it.
+    from fashion_tuning import environment
+
+    folder = tmp_path / "results" / "random_search"
+    monkeypatch.setattr(environment, "code_version", lambda: {
+        "git_commit": "after the search" if list(folder.glob("trial_*")) else "at the start"})
+    proc = run_in_process(*tiny_args(write_idx_dir(tmp_path / "data"), tmp_path / "results"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_summary(folder)["code_version"] == {"git_commit": "at the start"}
+
+
 @requires_debian_data
 def test_short_real_data_run_learns(tmp_path, monkeypatch, in_process, capsys):
     monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)  # The default search order.

@@ -80,6 +80,21 @@ def test_one_seed_reports_means_without_a_spread(tmp_path):
     assert result["strategies"]["random_search"]["test_accuracy"]["sd"] is None
 
 
+def test_the_report_names_each_machine_with_its_seeds(tmp_path):
+    def change(seed, summary):
+        if seed == 3:  # Its seconds are another CPU's.
+            summary["machine"].update(cpu="Other CPU", gpus=["GPU:0"])
+
+    write_seeds(tmp_path, (1, 3, 2), change)
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
+    md = (tmp_path / "study.md").read_text()
+    assert ("Machines: Test CPU, 2 cores (seeds 1, 2); Other CPU, 2 cores, 1 GPU (seed 3): the "
+            "seconds compare only within one machine") in md
+    write_seeds(tmp_path, (3,))
+    assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
+    assert "Machines: Test CPU, 2 cores (seeds 1, 2, 3)\n" in (tmp_path / "study.md").read_text()
+
+
 def test_strategy_argv_drops_flags_the_strategy_lacks():
     argv = ["--epochs", "2", "--initial-points", "2", "--overwrite"]
     assert study.strategy_argv("bayesian_optimization", argv) == [
