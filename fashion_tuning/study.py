@@ -110,9 +110,13 @@ def aggregate(per_seed, results_dir):
 
 
 def machine_name(machine):
-    """A summary's `machine` in a few words: "AMD EPYC, 2 cores"."""
-    gpus = f", {len(machine['gpus'])} GPU" if machine.get("gpus") else ""
-    return f"{machine['cpu']}, {machine['cores']} cores{gpus}"
+    """A summary's `machine` in a few words: "AMD EPYC (avx2, avx512_bf16), 2 cores"; the flags
+    tell apart CPUs of one name. `gpus` is a list, or a count in archived summaries."""
+    gpus = machine.get("gpus") or 0
+    gpus = len(gpus) if isinstance(gpus, list) else gpus
+    flags = f" ({', '.join(machine['cpu_flags'])})" if machine.get("cpu_flags") else ""
+    return (f"{machine['cpu']}{flags}, {machine['cores']} cores"
+            + (f", {gpus} GPU{'s' * (gpus > 1)}" if gpus else ""))
 
 
 def machines(per_seed):

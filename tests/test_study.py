@@ -83,16 +83,23 @@ def test_one_seed_reports_means_without_a_spread(tmp_path):
 def test_the_report_names_each_machine_with_its_seeds(tmp_path):
     def change(seed, summary):
         if seed == 3:  # Its seconds are another CPU's.
-            summary["machine"].update(cpu="Other CPU", gpus=["GPU:0"])
+            summary["machine"].update(cpu="Other CPU", gpus=["GPU:0", "GPU:1"])
+        if seed == 4:  # The same name, other vector extensions.
+            summary["machine"]["cpu_flags"] = ["avx2"]
+        if seed == 2:  # An archived summary counts its GPUs.
+            summary["machine"]["gpus"] = 0
 
-    write_seeds(tmp_path, (1, 3, 2), change)
+    write_seeds(tmp_path, (1, 3, 2, 4), change)
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
     md = (tmp_path / "study.md").read_text()
-    assert ("Machines: Test CPU, 2 cores (seeds 1, 2); Other CPU, 2 cores, 1 GPU (seed 3): the "
-            "seconds compare only within one machine") in md
-    write_seeds(tmp_path, (3,))
+    assert ("Machines: Test CPU, 2 cores (seeds 1, 2); Other CPU, 2 cores, 2 GPUs (seed 3); "
+            "Test CPU (avx2), 2 cores (seed 4): the seconds compare only within one machine"
+            ) in md
+    for seed in (3, 4):
+        write_seeds(tmp_path, (seed,))
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
-    assert "Machines: Test CPU, 2 cores (seeds 1, 2, 3)\n" in (tmp_path / "study.md").read_text()
+    md = (tmp_path / "study.md").read_text()
+    assert "Machines: Test CPU, 2 cores (seeds 1, 2, 3, 4)\n" in md
 
 
 def test_strategy_argv_drops_flags_the_strategy_lacks():
