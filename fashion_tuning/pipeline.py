@@ -151,7 +151,8 @@ def search(strategy, config, folder, split, precision, role, tuner_id):
 
 def final_model(folder, trained, records, config, pool, test, precision, say):
     """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
-    recorded for this very search, plan and saved model (`results.recorded_final`); else train
+    recorded for this very search, plan and saved model, with its provenance
+    (`results.recorded_final`); else train
     `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
     from fashion_tuning import final_training
     from fashion_tuning.callbacks import StopOnSignal
@@ -191,10 +192,9 @@ def run_result(strategy, config, tuner, dataset, split, records, trained, final,
         trained_hyperparameters=trained.hyperparameters,
         trained_val_accuracy=trained.val_accuracy, top_trial_id=top.trial_id,
         top_val_accuracy=top.val_accuracy, search_seconds=round(search_seconds, 1),
-        total_seconds=round(search_seconds + final["final_seconds"], 1), **final,
-        versions=environment.versions(), machine=environment.machine(),
+        total_seconds=round(search_seconds + final["final_seconds"], 1),
         trials=[asdict(r) for r in records],
         oracle={"class": STRATEGIES[strategy], **oracle_args(strategy, config)},
-        stopped_by_budget=tuner.oracle.stopped_by_budget,
-        **invocation,
-        finished_at=results.utc_now(), settings=config.settings())
+        stopped_by_budget=tuner.oracle.stopped_by_budget, settings=config.settings(),
+        **{"versions": environment.versions(), "machine": environment.machine(), **invocation,
+           "finished_at": results.utc_now(), **final})

@@ -78,6 +78,9 @@ class RunResult:
 # What the final training and the test evaluation decide.
 FINAL_FIELDS = ("final_images", "test_loss", "test_accuracy", "per_class_accuracy",
                 "confusion_matrix", "final_seconds", "model_sha256")
+# Where, with what and when the final model was made: a rerun that only reports it keeps them.
+MADE_BY = ("versions", "machine", "code_version", "started_at", "finished_at", "command_line",
+           "arguments")
 
 
 def utc_now():
@@ -182,8 +185,8 @@ def check_model(folder, summary):
 
 
 def recorded_final(folder, trained, records, config):
-    """The final-training fields (`FINAL_FIELDS`) that an earlier run of this very search
-    recorded, or None if the final training must be done.
+    """The final-training fields (`FINAL_FIELDS`) and the provenance (`MADE_BY`) that an
+    earlier run of this very search recorded, or None if the final training must be done.
 
     It counts as done when summary.json holds the same trials (ids and statuses), the same
     trained trial, the same final epochs and recipe as `config`, and the model file on disk is
@@ -203,4 +206,4 @@ def recorded_final(folder, trained, records, config):
                  and setting(summary, "final_epochs") == config.final_epochs)
     if not same_trials or summary["trained_trial_id"] != trained.trial_id or not same_plan:
         return None
-    return {k: summary[k] for k in FINAL_FIELDS}
+    return {k: summary[k] for k in FINAL_FIELDS + MADE_BY}

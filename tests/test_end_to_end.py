@@ -147,14 +147,21 @@ def test_saved_model_reproduces_test_accuracy_with_keras_alone(tiny_run):
         summary["test_accuracy"], abs=1e-6)
 
 
-def test_rerun_resumes_without_new_trials(tiny_run, in_process, capsys):
+def test_rerun_resumes_without_new_trials(tiny_run, in_process, capsys, monkeypatch):
+    from fashion_tuning import environment
+
     strategy, _, folder, _, args = tiny_run
+    before = read_summary(folder)
+    # A commit since: the saved result is still the code's that trained it.
+    monkeypatch.setattr(environment, "code_version", lambda: {"git_commit": "a later one"})
     code = cli.main(strategy, [str(a) for a in args])
     out, err = capsys.readouterr()
     assert code == 0, err[-3000:]
     assert "Resuming the search" in out and "reporting the saved result" in out
     summary = read_summary(folder)
     assert len(summary["trials"]) == 2
+    made_by = ("code_version", "started_at", "finished_at", "machine", "versions")
+    assert [summary[k] for k in made_by] == [before[k] for k in made_by]
 
 
 def test_summary_names_the_code_the_run_started_with(tmp_path, monkeypatch, run_in_process):
