@@ -152,8 +152,8 @@ def search(strategy, config, folder, split, precision, role, tuner_id):
 def final_model(folder, trained, records, config, pool, test, precision, say):
     """The summary's final-training fields (`results.FINAL_FIELDS`): those an earlier run
     recorded for this very search, plan and saved model, with its provenance
-    (`results.recorded_final`); else train
-    `trained` afresh on `pool`, evaluate it on `test`, save it, and return what that gave."""
+    (`results.recorded_final`); else train `trained` afresh on `pool`, evaluate it on `test`,
+    save it, and return what that gave."""
     from fashion_tuning import final_training
     from fashion_tuning.callbacks import StopOnSignal
 
