@@ -72,12 +72,18 @@ def comparison_markdown(summaries):
         row("Search time", lambda x: format_duration(x["search_seconds"])),
         row("Final training time", lambda x: format_duration(x["final_seconds"])),
         row("Total time", lambda x: format_duration(x["total_seconds"])),
-        row("Machine", lambda x: f"{x['machine']['cpu']}, {x['machine']['cores']} cores"
-                                 + "".join(f", {f}" for f in x["machine"].get("cpu_flags", []))),
+        row("Machine", lambda x: machine_name(x["machine"])),
     ])
     per_class = markdown_table(["Class", *(LABELS[n] for n in names)], [
         [c, *(number(x["per_class_accuracy"][c], 3) for x in s)] for c in CLASS_NAMES])
     return f"## Results summary\n\n{main}\n\n## Per-class test accuracy\n\n{per_class}\n"
+
+
+def machine_name(machine):
+    """A summary's CPU in a few words: "AMD EPYC, 2 cores, avx2, avx512_bf16"; the flags tell
+    apart CPUs of one name."""
+    return (f"{machine['cpu']}, {machine['cores']} cores"
+            + "".join(f", {f}" for f in machine.get("cpu_flags", [])))
 
 
 def plot_comparison(summaries, path):

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from fashion_tuning import atomic, cli, flags
-from fashion_tuning.compare import LABELS, best_so_far, load_summaries, write_comparison
+from fashion_tuning.compare import (LABELS, best_so_far, load_summaries, machine_name,
+                                    write_comparison)
 from fashion_tuning.config import STRATEGIES, fields_for, flag_name
 from fashion_tuning.errors import UserError
 from fashion_tuning.report import markdown_table, plot_study, run_tool
@@ -109,23 +110,20 @@ def aggregate(per_seed, results_dir):
     return study
 
 
-def machine_name(machine):
-    """A summary's `machine` in a few words: "AMD EPYC (avx2, avx512_bf16), 2 cores"; the flags
-    tell apart CPUs of one name. `gpus` is a list, or a count in archived summaries."""
-    gpus = machine.get("gpus") or 0
-    gpus = len(gpus) if isinstance(gpus, list) else gpus
-    flags = f" ({', '.join(machine['cpu_flags'])})" if machine.get("cpu_flags") else ""
-    return (f"{machine['cpu']}{flags}, {machine['cores']} cores"
-            + (f", {gpus} GPU{'s' * (gpus > 1)}" if gpus else ""))
-
-
 def machines(per_seed):
-    """`{machine_name: [seeds]}` of the runs: seconds compare only within one machine."""
+    """`{machine: [seeds]}` of the runs, each machine named by `compare.machine_name` and its
+    GPUs (a list, or a count in archived summaries): seconds compare only within one."""
     found = {}
     for seed, runs in per_seed.items():
-        for name in sorted({machine_name(r["machine"]) for r in runs.values()}):
+        for name in sorted({with_gpus(r["machine"]) for r in runs.values()}):
             found.setdefault(name, []).append(seed)
     return found
+
+
+def with_gpus(machine):
+    gpus = machine.get("gpus") or 0
+    gpus = len(gpus) if isinstance(gpus, list) else gpus
+    return machine_name(machine) + (f", {gpus} GPU{'s' * (gpus > 1)}" if gpus else "")
 
 
 def paired(study, key):

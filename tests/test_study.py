@@ -93,7 +93,7 @@ def test_the_report_names_each_machine_with_its_seeds(tmp_path):
     assert study.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
     md = (tmp_path / "study.md").read_text()
     assert ("Machines: Test CPU, 2 cores (seeds 1, 2); Other CPU, 2 cores, 2 GPUs (seed 3); "
-            "Test CPU (avx2), 2 cores (seed 4): the seconds compare only within one machine"
+            "Test CPU, 2 cores, avx2 (seed 4): the seconds compare only within one machine"
             ) in md
     for seed in (3, 4):
         write_seeds(tmp_path, (seed,))
