@@ -184,11 +184,15 @@ def _describe(key, value):
 
 
 def _check_format(folder, recorded):
-    """Refuse a folder that another version of this tool wrote."""
+    """Refuse a folder that another version of this tool wrote, or a record lacking its mode
+    or its id (what a resume reads beyond the settings, which `_mismatch` compares)."""
     if recorded.get("format") != FORMAT:
         raise UserError(f"{folder} holds a search written by another version of this tool "
                         f"(results format {recorded.get('format', 1)}, this one writes "
                         f"{FORMAT}); {FRESH_START}")
+    if not {"distributed", "search_id"} <= set(recorded):
+        raise UserError(f"{Path(folder) / SETTINGS_FILE}: lacks distributed, search_id; "
+                        f"{FRESH_START}")
 
 
 def _mismatch(folder, recorded, settings):
@@ -203,11 +207,13 @@ def _mismatch(folder, recorded, settings):
                          "(and without KerasTuner's chief and worker variables), as it was "
                          "started; a distributed run would run its trials again")
     ignored = ("format", "search_id", "distributed")
-    changed = [k for k in sorted(recorded) if k not in ignored and recorded[k] != settings.get(k)]
+    # Both sides' keys: a setting missing from the record is a change, not a match.
+    changed = [k for k in sorted(set(recorded) | set(settings))
+               if k not in ignored and recorded.get(k) != settings.get(k)]
     if not changed:
         return None
     flags = ", ".join("the search space" if k == "search_space" else
-                      f"{NOT_FLAGS.get(k) or flag_name(k)} (was {_describe(k, recorded[k])}, "
+                      f"{NOT_FLAGS.get(k) or flag_name(k)} (was {_describe(k, recorded.get(k))}, "
                       f"now {_describe(k, settings.get(k))})" for k in changed)
     return UserError(f"{folder} holds a search with other settings: {flags}; {FRESH_START}")
 

@@ -31,6 +31,9 @@ def test_a_missing_trial_folder_is_refused_and_no_trial_is_overwritten(copy, run
     ("trial_0/trial_log.json", lambda p: p.write_text(p.read_text()[:10])),
     ("settings.json", lambda p: p.write_text(p.read_text()[:30])),
     ("settings.json", lambda p: p.unlink()),
+    *(("settings.json", lambda p, key=key: p.write_text(json.dumps(
+        {k: v for k, v in json.loads(p.read_text()).items() if k != key})))
+      for key in ("distributed", "search_id")),
 ])
 def test_a_damaged_state_file_is_named_with_the_fix(copy, run_in_process, name, damage):
     data_dir, results, folder = copy
@@ -60,6 +63,15 @@ def test_a_damaged_result_is_repaired_by_the_final_training(copy, run_in_process
     assert after["trials"] == before["trials"]
     assert after["test_accuracy"] == pytest.approx(before["test_accuracy"])
     assert keras.saving.load_model(folder / "final_model.keras").output_shape == (None, 10)
+
+
+def test_a_setting_missing_from_the_record_is_a_settings_mismatch(copy, run_in_process):
+    data_dir, results, folder = copy
+    path = folder / "settings.json"
+    recorded = json.loads(path.read_text())
+    path.write_text(json.dumps({k: v for k, v in recorded.items() if k != "batch_size"}))
+    refused(run_in_process(*tiny_args(data_dir, results, trials=2)),
+            "other settings: --batch-size (was None, now ")
 
 
 def test_other_data_is_a_settings_mismatch(copy, run_in_process, tmp_path, monkeypatch):
