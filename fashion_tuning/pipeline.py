@@ -9,8 +9,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from fashion_tuning import data, distributed, report, results, trials
-from fashion_tuning import results_folder
+from fashion_tuning import (data, distributed, recorded_search, report, results, results_folder,
+                            trials)
 from fashion_tuning.config import STRATEGIES, Config
 from fashion_tuning.errors import FRESH_START, NoCompletedTrial, UserError
 from fashion_tuning.trial_log import elapsed_search_seconds, trial_logs
@@ -46,7 +46,7 @@ def run(strategy, config: Config, role, tuner_id, invocation, started, quiet_ten
     dataset = data.load_fashion_mnist(config.data_dir)
     with results_folder.lock(folder) if owner else contextlib.nullcontext():
         if owner:
-            results_folder.prepare(folder, config.overwrite)
+            recorded_search.prepare(folder, config.overwrite)
         with _native_stderr_silenced(quiet_tensorflow):
             from fashion_tuning import environment, hypermodel
 
@@ -54,8 +54,8 @@ def run(strategy, config: Config, role, tuner_id, invocation, started, quiet_ten
             space = hypermodel.search_space()  # The first TF op, which probes for a GPU.
         # The code as this invocation started: a commit made during a long run is not it.
         invocation = {**invocation, "code_version": environment.code_version()}
-        results_folder.check_or_record_settings(
-            folder, results_folder.fixed_settings(config, space, dataset.fingerprint(),
+        recorded_search.check_or_record_settings(
+            folder, recorded_search.fixed_settings(config, space, dataset.fingerprint(),
                                                   distributed=role != "single"),
             config.overwrite, record=owner)
         say(f"Data: {dataset.source} ({len(dataset.y_train):,} train / "
@@ -95,7 +95,7 @@ def start_line(folder, max_trials, role, tuner_id):
     if role == "worker":
         return (f"{tuner_id}: asking the chief at {distributed.chief_address()} "
                 "for trials")
-    if not (folder / results_folder.ORACLE_FILE).is_file():
+    if not (folder / recorded_search.ORACLE_FILE).is_file():
         return f"Starting a new search in {folder}"
     recorded = len(list(folder.glob("trial_*/trial.json")))
     if recorded > max_trials:
@@ -141,7 +141,7 @@ def search(strategy, config, folder, split, precision, role, tuner_id):
                         f"({type(e).__name__}: {e}); {FRESH_START}") from None
     # One log folder per run and strategy, so that one --tensorboard-dir holds many runs.
     log_dir = config.tensorboard_dir and Path(config.tensorboard_dir) / (
-        f"{strategy}-{results_folder.search_id(folder)}")
+        f"{strategy}-{recorded_search.search_id(folder)}")
     # Each trial's schedule spans its epochs and ends it.
     tuner.search(*train, validation_data=val, epochs=config.trial_epochs,
                  batch_size=config.batch_size, callbacks=trial_callbacks(config, log_dir),

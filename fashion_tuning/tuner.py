@@ -228,5 +228,5 @@ def make_tuner(strategy, config, folder, hypermodel, role, tuner_id):
         hypermodel=hypermodel,
         directory=folder.parent,
         project_name=folder.name,
-        overwrite=False,  # `results_folder.prepare` does --overwrite, under the folder's lock.
+        overwrite=False,  # `recorded_search.prepare` does --overwrite, under the folder's lock.
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_tuning import cli, results_folder
+from fashion_tuning import cli, recorded_search, results_folder
 from fashion_tuning.distributed import strip_workers_flag
 from fashion_tuning.errors import UserError
 from fashion_tuning.trial_log import LOG_FILE
@@ -156,7 +156,7 @@ def test_a_usage_error_is_said_once_with_no_resume_advice(tmp_path, run_in_proce
 @pytest.mark.slow
 def test_resuming_with_other_settings_is_refused_once(copy, run_in_process):
     data_dir, results, target = copy
-    settings = target / results_folder.SETTINGS_FILE  # As `--workers` records the folder it starts.
+    settings = target / recorded_search.SETTINGS_FILE  # As `--workers` records the folder it starts.
     settings.write_text(json.dumps({**json.loads(settings.read_text()), "distributed": True}))
     before = folder_files(target)
     proc = run_in_process(*tiny_args(data_dir, results, "--seed", 7, trials=2), "--workers", 2)
@@ -181,12 +181,12 @@ def test_a_child_that_dies_otherwise_ends_the_run_with_what_a_rerun_does(tiny_da
 
 def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
     stopped_run, this_run = {"seed": 3, "distributed": True}, {"seed": 7, "distributed": True}
-    results_folder.check_or_record_settings(tmp_path, stopped_run, overwrite=False)
+    recorded_search.check_or_record_settings(tmp_path, stopped_run, overwrite=False)
     (tmp_path / "trial_0").mkdir()  # Started, never ended.
     # The chief starts afresh, while the worker, which does not prepare the folder, waits.
-    chief = threading.Timer(1, results_folder.check_or_record_settings, (tmp_path, this_run, False))
+    chief = threading.Timer(1, recorded_search.check_or_record_settings, (tmp_path, this_run, False))
     chief.start()
-    results_folder.check_or_record_settings(tmp_path, this_run, False, record=False, wait_s=60)
+    recorded_search.check_or_record_settings(tmp_path, this_run, False, record=False, wait_s=60)
     chief.join()
     assert not (tmp_path / "trial_0").exists()
     # Once a trial ended, a worker with other settings is refused at once, as its chief is.
@@ -194,7 +194,7 @@ def test_a_worker_waits_for_a_fresh_record_where_no_trial_ended(tmp_path):
     (tmp_path / "trial_0" / LOG_FILE).write_text("{}")
     start = time.monotonic()
     with pytest.raises(UserError, match=r"--seed \(was 7, now 3\)"):
-        results_folder.check_or_record_settings(tmp_path, stopped_run, False, record=False,
+        recorded_search.check_or_record_settings(tmp_path, stopped_run, False, record=False,
                                                 wait_s=60)
     assert time.monotonic() - start < 5
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from fashion_tuning import hypermodel, results_folder
+from fashion_tuning import hypermodel, recorded_search
 from fashion_tuning.tuner import make_tuner
 from fashion_tuning.config import OBJECTIVE, Config
 
@@ -85,6 +85,6 @@ def test_a_resumed_search_draws_what_an_uninterrupted_one_would(tmp_path, strate
     folder = tmp_path / "resumed" / strategy
     first = draw(strategy, 3, folder, trials=trials // 2, **flags)
     # The folder records the seed KerasTuner drew from: the hash of --seed.
-    recorded = json.loads((folder / results_folder.ORACLE_FILE).read_text())
+    recorded = json.loads((folder / recorded_search.ORACLE_FILE).read_text())
     assert recorded["seed"] == Config(seed=3).oracle_seed
     assert first + draw(strategy, 3, folder, trials=trials, **flags) == whole

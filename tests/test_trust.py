@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from fashion_tuning import cli, results_folder
+from fashion_tuning import cli, recorded_search
 from fashion_tuning.results import setting
 from helpers import ROOT, SCRIPT, folder_files, model_accuracy, read_summary, tiny_args
 
@@ -184,7 +184,7 @@ def test_overwrite_clears_nothing_when_the_data_is_wrong(copy, tmp_path, in_proc
 def test_a_folder_is_resumed_only_in_its_own_mode(copy, in_process, capsys, monkeypatch,
                                                   recorded, role_env, fragment):
     data_dir, results, folder = copy
-    settings = folder / results_folder.SETTINGS_FILE
+    settings = folder / recorded_search.SETTINGS_FILE
     # As `--workers` (a chief with its workers) records a folder it starts.
     settings.write_text(json.dumps({**json.loads(settings.read_text()), "distributed": recorded}))
     before = folder_files(folder)
@@ -198,7 +198,7 @@ def test_a_folder_is_resumed_only_in_its_own_mode(copy, in_process, capsys, monk
 @pytest.mark.slow
 def test_a_folder_of_another_version_is_refused_with_the_fix(copy, in_process, capsys):
     data_dir, results, folder = copy
-    settings = folder / results_folder.SETTINGS_FILE
+    settings = folder / recorded_search.SETTINGS_FILE
     recorded = json.loads(settings.read_text())
     del recorded["format"]
     settings.write_text(json.dumps(recorded))
